@@ -1,0 +1,98 @@
+/* checksum.c - Internet checksum (RFC 1071) and pseudo-header sums
+ *
+ * Sums are kept as 32-bit accumulators of 16-bit big-endian words so that
+ * header and payload parts can be added in any order and folded once.
+ */
+#include "checksum.h"
+
+/**
+ * csum_partial() - Add a buffer to a running checksum accumulator
+ * @buf:	Data, any alignment
+ * @len:	Length in bytes; an odd length pads the last byte with zero
+ * @sum:	Accumulator so far
+ *
+ * Return: new accumulator (unfolded)
+ */
+uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
+{
+	const uint8_t *p = buf;
+	uint64_t acc = sum;
+
+	while (len >= 2) {
+		acc += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		acc += (uint32_t)p[0] << 8;
+	while (acc >> 32)
+		acc = (acc & 0xffffffff) + (acc >> 32);
+	return (uint32_t)acc;
+}
+
+/**
+ * csum_fold() - Fold an accumulator to 16 bits and complement it
+ * @sum:	Accumulator
+ *
+ * Return: checksum in host order, ready for wr16()
+ */
+uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/**
+ * csum() - Checksum of a buffer on top of an accumulator
+ * @buf:	Data
+ * @len:	Length in bytes
+ * @sum:	Accumulator, e.g. a pseudo-header sum, or 0
+ *
+ * Return: folded checksum in host order
+ */
+uint16_t csum(const void *buf, size_t len, uint32_t sum)
+{
+	return csum_fold(csum_partial(buf, len, sum));
+}
+
+/**
+ * csum_pseudo4() - Accumulator for an IPv4 pseudo-header
+ * @src:	Source address
+ * @dst:	Destination address
+ * @proto:	L4 protocol number
+ * @len:	L4 length (header and payload)
+ *
+ * Return: accumulator
+ */
+uint32_t csum_pseudo4(struct in_addr src, struct in_addr dst, uint8_t proto,
+		      uint16_t len)
+{
+	uint32_t sum;
+
+	sum = csum_partial(&src, 4, 0);
+	sum = csum_partial(&dst, 4, sum);
+	return sum + proto + len;
+}
+
+/**
+ * csum_pseudo6() - Accumulator for an IPv6 pseudo-header (RFC 8200, 8.1)
+ * @src:	Source address
+ * @dst:	Destination address
+ * @proto:	Upper-layer protocol number
+ * @len:	Upper-layer length
+ *
+ * Return: accumulator
+ */
+uint32_t csum_pseudo6(const struct in6_addr *src, const struct in6_addr *dst,
+		      uint8_t proto, uint32_t len)
+{
+	uint32_t sum;
+
+	sum = csum_partial(src, 16, 0);
+	sum = csum_partial(dst, 16, sum);
+	sum = csum_partial((const uint8_t[]){ len >> 24, (len >> 16) & 0xff,
+					      (len >> 8) & 0xff, len & 0xff },
+			   4, sum);
+	return sum + proto;
+}

@@ -1,0 +1,29 @@
+/* ctx.h - the execution context handed to every protocol handler: the
+ * shared state of the layer below protocols, and nothing of any protocol
+ */
+#ifndef CTX_H
+#define CTX_H
+
+#include <stdint.h>
+
+#include "flow.h"
+#include "frame.h"
+#include "fwd.h"
+
+/**
+ * struct ctx - Execution context
+ * @net:	Guest-facing network configuration and address maps
+ * @q:		Output queue toward the guest
+ * @flows:	Flow table
+ * @epollfd:	Loop's epoll descriptor, for sockets protocols open
+ * @now_ms:	Time of the current loop iteration (monotonic, ms)
+ */
+struct ctx {
+	struct net_conf *net;
+	struct frame_queue *q;
+	struct flow_table *flows;
+	int epollfd;
+	uint64_t now_ms;
+};
+
+#endif /* CTX_H */

@@ -1,0 +1,36 @@
+/* epoll_ref.h - the 64-bit reference every descriptor registers with
+ * epoll: its type, its descriptor and the flow it belongs to, so the loop
+ * dispatches without looking anything up
+ */
+#ifndef EPOLL_REF_H
+#define EPOLL_REF_H
+
+#include <stdint.h>
+
+enum epoll_type {
+	EPOLL_TYPE_NONE = 0,
+	EPOLL_TYPE_TAP,		/* tap device */
+	EPOLL_TYPE_STREAM,	/* QEMU stream socket (VM mode) */
+	EPOLL_TYPE_LISTEN,	/* VM mode listening socket */
+	EPOLL_TYPE_PING,	/* ping socket of an ICMP echo flow */
+	EPOLL_TYPE_TCP,
+	EPOLL_TYPE_TCP_LISTEN,
+	EPOLL_TYPE_UDP,
+	EPOLL_TYPE_TIMER,	/* timerfd */
+	EPOLL_TYPE_SIGNAL,	/* signalfd */
+	EPOLL_TYPE_NETNS,	/* inotify on the target namespace's path */
+};
+
+union epoll_ref {
+	struct {
+		uint32_t type:8;
+		int32_t fd:24;
+		uint32_t flow;
+	};
+	uint64_t u64;
+};
+
+_Static_assert(sizeof(union epoll_ref) == sizeof(uint64_t),
+	       "epoll reference must fit epoll_data");
+
+#endif /* EPOLL_REF_H */

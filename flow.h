@@ -1,0 +1,95 @@
+/* flow.h - the one table of every flow (TCP connection, UDP flow, ICMP
+ * echo id): fixed size, open addressing, keyed hash of each side's tuple
+ */
+#ifndef FLOW_H
+#define FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inany.h"
+
+enum flow_type {
+	FLOW_FREE = 0,
+	FLOW_PING,		/* ICMP/ICMPv6 echo id */
+	FLOW_TCP,
+	FLOW_TCP_SPLICE,
+	FLOW_UDP,
+	FLOW_TYPE_MAX,
+};
+
+/* Which side of a flow: the guest's (tap) or the host socket's */
+enum flow_sidx {
+	TAPSIDE = 0,
+	SOCKSIDE = 1,
+};
+
+/**
+ * struct flowside - Addresses and ports of one side, as that side sees them
+ * @src:	Source address (the peer that sends on this side)
+ * @dst:	Destination address
+ * @sport:	Source port (or ICMP echo id)
+ * @dport:	Destination port (or ICMP echo id)
+ */
+struct flowside {
+	union inany_addr src;
+	union inany_addr dst;
+	uint16_t sport;
+	uint16_t dport;
+};
+
+/**
+ * struct flow - What every flow has; protocols keep the rest in arrays
+ *		 of their own indexed by the same flow index
+ * @type:	enum flow_type, FLOW_FREE if unused
+ * @proto:	IP protocol number (IPPROTO_ICMP for both ICMP families)
+ * @hashed:	Bit per side: inserted in the hash table
+ * @side:	Tuples of the two sides
+ * @last_ms:	Last activity, for idle expiry
+ */
+struct flow {
+	uint8_t type;
+	uint8_t proto;
+	uint8_t hashed;
+	struct flowside side[2];
+	uint64_t last_ms;
+};
+
+/**
+ * struct flow_table - Flows and the hash index over their sides
+ * @flows:	Flow array, @size entries
+ * @size:	Capacity
+ * @count:	Flows in use
+ * @free_head:	First free index (free list threaded through @next_free)
+ * @next_free:	Free list links
+ * @hash:	Open-addressing buckets: (flow index << 1 | side) + 1, 0 empty
+ * @hash_mask:	Bucket count minus one (a power of two, >= 2 * @size)
+ * @key:	Secret hash key, random at start
+ */
+struct flow_table {
+	struct flow *flows;
+	unsigned int size;
+	unsigned int count;
+	unsigned int free_head;
+	unsigned int *next_free;
+	uint32_t *hash;
+	uint32_t hash_mask;
+	uint64_t key[2];
+};
+
+#define FLOW_NONE	(-1)
+
+int flow_table_init(struct flow_table *t, unsigned int size);
+int flow_alloc(struct flow_table *t, enum flow_type type, uint8_t proto);
+void flow_free(struct flow_table *t, int idx);
+int flow_hash_insert(struct flow_table *t, int idx, enum flow_sidx side);
+void flow_hash_remove(struct flow_table *t, int idx, enum flow_sidx side);
+int flow_lookup(const struct flow_table *t, uint8_t proto,
+		const struct flowside *fs, enum flow_sidx *side);
+
+static inline struct flow *flow_at(const struct flow_table *t, int idx)
+{
+	return &t->flows[idx];
+}
+
+#endif /* FLOW_H */

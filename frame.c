@@ -1,0 +1,409 @@
+/* frame.c - Ethernet frames: the parsed view of a frame from the guest,
+ * and the output queue that protocols fill and the tap side flushes
+ *
+ * Theory of operation
+ * Input: frame_parse() checks every length a frame claims against the
+ * bytes that arrived before anything reads past the Ethernet header, so
+ * protocols see only L4 data that is really there. Anything malformed is
+ * counted as a drop and never reaches a protocol.
+ *
+ * Output: one arena, allocated at start, holds frames that protocols build
+ * in place: frame_ip_begin() reserves room and writes Ethernet and IP
+ * headers, the protocol writes its L4 header and payload, frame_ip_end()
+ * fixes lengths and checksums. Each queued frame is a short iovec list, so
+ * a later data path can point a frame's payload at a buffer it owns rather
+ * than copying into the arena. The tap side empties the queue once per
+ * loop iteration; when the arena or the frame list fills up first, the
+ * queue calls the flush hook the tap side registered.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "checksum.h"
+#include "frame.h"
+#include "log.h"
+
+#define IP6_EXT_MAX	8	/* extension headers we walk at most */
+
+static int frame_parse_l4(struct frame_in *f)
+{
+	size_t min;
+
+	switch (f->proto) {
+	case IPPROTO_UDP:
+		min = 8;
+		break;
+	case IPPROTO_TCP:
+		min = 20;
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		min = 4;
+		break;
+	default:
+		return 0;
+	}
+	if (f->l4_len < min) {
+		drop(DROP_L4_SHORT);
+		return -1;
+	}
+	if (f->proto == IPPROTO_UDP) {
+		uint16_t ulen = rd16(f->l4 + 4);
+
+		if (ulen < 8 || ulen > f->l4_len) {
+			drop(DROP_L4_SHORT);
+			return -1;
+		}
+		f->l4_len = ulen;
+	} else if (f->proto == IPPROTO_TCP) {
+		size_t doff = (size_t)(f->l4[12] >> 4) * 4;
+
+		if (doff < 20 || doff > f->l4_len) {
+			drop(DROP_L4_SHORT);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int frame_parse_ip4(struct frame_in *f, const uint8_t *p, size_t avail)
+{
+	size_t ihl, tot;
+
+	if (avail < IP4_HDR_LEN) {
+		drop(DROP_IP_SHORT);
+		return -1;
+	}
+	ihl = (size_t)(p[0] & 0x0f) * 4;
+	if ((p[0] >> 4) != 4 || ihl < IP4_HDR_LEN || ihl > avail ||
+	    csum(p, ihl, 0)) {
+		drop(DROP_IP_BAD_HDR);
+		return -1;
+	}
+	tot = rd16(p + 2);
+	if (tot < ihl) {
+		drop(DROP_IP_BAD_HDR);
+		return -1;
+	}
+	if (tot > avail) {
+		drop(DROP_IP_BAD_LEN);
+		return -1;
+	}
+	if (rd16(p + 6) & 0x3fff) {	/* MF set or fragment offset */
+		drop(DROP_IP_FRAG);
+		return -1;
+	}
+	f->af = AF_INET;
+	f->l3_len = tot;
+	f->ttl = p[8];
+	f->proto = p[9];
+	inany_from_v4(&f->src, *(const struct in_addr *)(const void *)(p + 12));
+	inany_from_v4(&f->dst, *(const struct in_addr *)(const void *)(p + 16));
+	f->l4 = p + ihl;
+	f->l4_len = tot - ihl;
+	return frame_parse_l4(f);
+}
+
+static int frame_parse_ip6(struct frame_in *f, const uint8_t *p, size_t avail)
+{
+	size_t tot, off = IP6_HDR_LEN;
+	uint8_t next;
+	int i;
+
+	if (avail < IP6_HDR_LEN) {
+		drop(DROP_IP_SHORT);
+		return -1;
+	}
+	if ((p[0] >> 4) != 6 || !rd16(p + 4)) {
+		drop(DROP_IP_BAD_HDR);
+		return -1;
+	}
+	tot = IP6_HDR_LEN + rd16(p + 4);
+	if (tot > avail) {
+		drop(DROP_IP_BAD_LEN);
+		return -1;
+	}
+	next = p[6];
+	for (i = 0; ; i++) {
+		size_t hlen;
+
+		if (next == IPPROTO_FRAGMENT) {
+			drop(DROP_IP_FRAG);
+			return -1;
+		}
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING &&
+		    next != IPPROTO_DSTOPTS)
+			break;
+		if (i == IP6_EXT_MAX || off + 8 > tot) {
+			drop(DROP_IP_BAD_HDR);
+			return -1;
+		}
+		hlen = ((size_t)p[off + 1] + 1) * 8;
+		if (off + hlen > tot) {
+			drop(DROP_IP_BAD_HDR);
+			return -1;
+		}
+		next = p[off];
+		off += hlen;
+	}
+	f->af = AF_INET6;
+	f->l3_len = tot;
+	f->ttl = p[7];
+	f->proto = next;
+	memcpy(&f->src.a6, p + 8, 16);
+	memcpy(&f->dst.a6, p + 24, 16);
+	f->l4 = p + off;
+	f->l4_len = tot - off;
+	return frame_parse_l4(f);
+}
+
+/**
+ * frame_parse() - Parse and bounds-check a frame from the guest
+ * @buf:	Frame, starting at the Ethernet header
+ * @len:	Bytes in @buf
+ * @f:		Parsed view, valid while @buf is
+ *
+ * Return: 0 if the frame can be handed to a protocol, -1 if it was
+ *	   dropped (and counted)
+ */
+int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (len < ETH_HDR_LEN) {
+		drop(DROP_ETH_SHORT);
+		return -1;
+	}
+	f->frame = buf;
+	f->len = len;
+	f->dst_mac = buf;
+	f->src_mac = buf + MAC_LEN;
+	f->ethertype = rd16(buf + 12);
+	f->l3 = buf + ETH_HDR_LEN;
+	f->l3_len = len - ETH_HDR_LEN;
+
+	switch (f->ethertype) {
+	case ETHTYPE_ARP:
+		return 0;
+	case ETHTYPE_IP4:
+		return frame_parse_ip4(f, f->l3, f->l3_len);
+	case ETHTYPE_IP6:
+		return frame_parse_ip6(f, f->l3, f->l3_len);
+	default:
+		drop(DROP_ETH_TYPE);
+		return -1;
+	}
+}
+
+/**
+ * frame_queue_init() - Allocate an output queue (once, at start)
+ * @q:		Queue
+ * @size:	Arena size in bytes, at least FRAME_MAX
+ * @max:	Most frames queued at once
+ *
+ * Return: 0 on success, -ENOMEM on failure
+ */
+int frame_queue_init(struct frame_queue *q, size_t size, unsigned int max)
+{
+	memset(q, 0, sizeof(*q));
+	q->arena = malloc(size);
+	q->out = calloc(max, sizeof(*q->out));
+	if (!q->arena || !q->out)
+		return -ENOMEM;
+	q->size = size;
+	q->max = max;
+	memcpy(q->guest_mac, MAC_BROADCAST, MAC_LEN);
+	return 0;
+}
+
+/**
+ * frame_queue_reset() - Forget every queued frame, after a flush
+ * @q:		Queue
+ */
+void frame_queue_reset(struct frame_queue *q)
+{
+	q->n = 0;
+	q->used = 0;
+	q->cur = NULL;
+}
+
+/**
+ * frame_eth_begin() - Start a frame and write its Ethernet header
+ * @q:		Queue
+ * @dst_mac:	Destination, NULL for the guest's MAC
+ * @ethertype:	EtherType, host order
+ * @room:	Most bytes the caller will write after the Ethernet header
+ *
+ * Return: where the caller writes the payload, NULL if it cannot fit
+ */
+uint8_t *frame_eth_begin(struct frame_queue *q, const uint8_t *dst_mac,
+			 uint16_t ethertype, size_t room)
+{
+	size_t need = ETH_HDR_LEN + room;
+
+	if (need > q->size || q->cur) {
+		drop(DROP_QUEUE_FULL);
+		return NULL;
+	}
+	if ((q->used + need > q->size || q->n == q->max) && q->flush)
+		q->flush(q);
+	if (q->used + need > q->size || q->n == q->max) {
+		drop(DROP_QUEUE_FULL);
+		return NULL;
+	}
+	q->cur = q->arena + q->used;
+	q->cur_room = need;
+	memcpy(q->cur, dst_mac ? dst_mac : q->guest_mac, MAC_LEN);
+	memcpy(q->cur + MAC_LEN, q->our_mac, MAC_LEN);
+	wr16(q->cur + 12, ethertype);
+	return q->cur + ETH_HDR_LEN;
+}
+
+/**
+ * frame_eth_end() - Queue the frame started by frame_eth_begin()
+ * @q:		Queue
+ * @len:	Bytes written after the Ethernet header
+ *
+ * Return: 0 on success, -EINVAL if @len exceeds the room reserved
+ */
+int frame_eth_end(struct frame_queue *q, size_t len)
+{
+	struct frame_out *o;
+	size_t total = ETH_HDR_LEN + len;
+
+	if (!q->cur || total > q->cur_room) {
+		frame_abort(q);
+		return -EINVAL;
+	}
+	o = &q->out[q->n++];
+	o->iov[0].iov_base = q->cur;
+	o->iov[0].iov_len = total;
+	o->iovcnt = 1;
+	o->len = total;
+	q->used += total;
+	q->cur = NULL;
+	return 0;
+}
+
+/**
+ * frame_abort() - Give up the frame being built
+ * @q:		Queue
+ */
+void frame_abort(struct frame_queue *q)
+{
+	q->cur = NULL;
+}
+
+/**
+ * frame_ip_begin() - Start an IP frame: Ethernet and IP headers
+ * @q:		Queue
+ * @h:		What the headers say
+ * @room:	Most L4 bytes (header and payload) the caller will write
+ *
+ * Return: where the caller writes the L4 header, NULL if it cannot fit
+ */
+uint8_t *frame_ip_begin(struct frame_queue *q, const struct frame_ip_hdr *h,
+			size_t room)
+{
+	bool v4 = inany_is_v4(&h->src);
+	size_t l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN;
+	uint8_t ttl = h->ttl ? h->ttl : 64;
+	uint8_t *p;
+
+	if (room > 65535 - (v4 ? l3 : 0))
+		return NULL;
+	p = frame_eth_begin(q, h->dst_mac, v4 ? ETHTYPE_IP4 : ETHTYPE_IP6,
+			    l3 + room);
+	if (!p)
+		return NULL;
+	memset(p, 0, l3);
+	if (v4) {
+		p[0] = 0x45;
+		p[6] = 0x40;		/* don't fragment */
+		p[8] = ttl;
+		p[9] = h->proto;
+		memcpy(p + 12, &h->src.v4mapped.a4, 4);
+		memcpy(p + 16, &h->dst.v4mapped.a4, 4);
+	} else {
+		p[0] = 0x60;
+		p[6] = h->proto;
+		p[7] = ttl;
+		memcpy(p + 8, &h->src.a6, 16);
+		memcpy(p + 24, &h->dst.a6, 16);
+	}
+	q->cur_l4 = p + l3;
+	return q->cur_l4;
+}
+
+/* Offset of the checksum field in an L4 header, -1 if none we fill */
+static int frame_l4_csum_off(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_UDP:
+		return 6;
+	case IPPROTO_TCP:
+		return 16;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+/**
+ * frame_ip_end() - Finish and queue the frame started by frame_ip_begin()
+ * @q:		Queue
+ * @l4_len:	L4 bytes written
+ *
+ * Fills the IP length fields, the IPv4 header checksum and the L4 checksum
+ * (UDP, TCP, ICMP, ICMPv6), and for UDP the length field.
+ *
+ * Return: 0 on success, -EINVAL if @l4_len exceeds the room reserved
+ */
+int frame_ip_end(struct frame_queue *q, size_t l4_len)
+{
+	uint8_t *ip, *l4 = q->cur_l4;
+	uint32_t sum = 0;
+	uint8_t proto;
+	size_t l3;
+	bool v4;
+	int off;
+
+	if (!q->cur)
+		return -EINVAL;
+	ip = q->cur + ETH_HDR_LEN;
+	v4 = (ip[0] >> 4) == 4;
+	l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN;
+	proto = v4 ? ip[9] : ip[6];
+	off = frame_l4_csum_off(proto);
+	if (ETH_HDR_LEN + l3 + l4_len > q->cur_room) {
+		frame_abort(q);
+		return -EINVAL;
+	}
+	if (proto == IPPROTO_UDP)
+		wr16(l4 + 4, (uint16_t)l4_len);
+	if (v4) {
+		wr16(ip + 2, (uint16_t)(l3 + l4_len));
+		wr16(ip + 10, csum(ip, l3, 0));
+		if (proto != IPPROTO_ICMP)
+			sum = csum_pseudo4(
+				*(struct in_addr *)(void *)(ip + 12),
+				*(struct in_addr *)(void *)(ip + 16),
+				proto, (uint16_t)l4_len);
+	} else {
+		wr16(ip + 4, (uint16_t)l4_len);
+		sum = csum_pseudo6((struct in6_addr *)(void *)(ip + 8),
+				   (struct in6_addr *)(void *)(ip + 24),
+				   proto, (uint32_t)l4_len);
+	}
+	if (off >= 0 && (size_t)off + 2 <= l4_len) {
+		uint16_t c;
+
+		wr16(l4 + off, 0);
+		c = csum(l4, l4_len, sum);
+		if (!c && proto == IPPROTO_UDP)
+			c = 0xffff;
+		wr16(l4 + off, c);
+	}
+	return frame_eth_end(q, l3 + l4_len);
+}

@@ -1,0 +1,134 @@
+/* frame.h - Ethernet frames: the parsed view of a frame from the guest,
+ * and the output queue that protocols fill and the tap side flushes
+ */
+#ifndef FRAME_H
+#define FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "inany.h"
+#include "util.h"
+
+#define ETH_HDR_LEN	14
+#define IP4_HDR_LEN	20
+#define IP6_HDR_LEN	40
+#define ETHTYPE_IP4	0x0800
+#define ETHTYPE_ARP	0x0806
+#define ETHTYPE_IP6	0x86dd
+
+/* Largest frame: an IPv4/IPv6 packet of 65535 bytes plus headers */
+#define FRAME_MAX	(ETH_HDR_LEN + IP6_HDR_LEN + 65535)
+/* Each queued frame may carry up to this many pieces (headers, payload) */
+#define FRAME_IOV	2
+
+/**
+ * struct frame_in - A frame from the guest, parsed and bounds-checked
+ * @frame:	Start of the Ethernet header
+ * @len:	Length of the whole frame
+ * @src_mac:	Ethernet source
+ * @dst_mac:	Ethernet destination
+ * @ethertype:	EtherType, host order
+ * @l3:		Network header (IP, or the ARP packet)
+ * @l3_len:	Bytes from @l3 to the end of the IP packet (or frame for ARP)
+ * @af:		AF_INET or AF_INET6 for IP, 0 otherwise
+ * @src:	IP source
+ * @dst:	IP destination
+ * @proto:	L4 protocol (after IPv6 extension headers)
+ * @ttl:	IPv4 TTL or IPv6 hop limit
+ * @l4:		L4 header
+ * @l4_len:	L4 header and payload, as the IP header says
+ */
+struct frame_in {
+	const uint8_t *frame;
+	size_t len;
+	const uint8_t *src_mac;
+	const uint8_t *dst_mac;
+	uint16_t ethertype;
+	const uint8_t *l3;
+	size_t l3_len;
+	int af;
+	union inany_addr src;
+	union inany_addr dst;
+	uint8_t proto;
+	uint8_t ttl;
+	const uint8_t *l4;
+	size_t l4_len;
+};
+
+int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);
+
+/**
+ * struct frame_out - One queued frame
+ * @iov:	Pieces of the frame, in order
+ * @iovcnt:	Pieces used
+ * @len:	Total length
+ */
+struct frame_out {
+	struct iovec iov[FRAME_IOV];
+	int iovcnt;
+	size_t len;
+};
+
+struct frame_queue;
+typedef void (*frame_flush_fn)(struct frame_queue *q);
+
+/**
+ * struct frame_queue - Frames toward the guest, flushed once per loop
+ * @arena:	Storage for frames built in place
+ * @size:	Size of @arena
+ * @used:	Bytes of @arena in use
+ * @out:	Queued frames
+ * @n:		Number of queued frames
+ * @max:	Capacity of @out
+ * @our_mac:	Source MAC of every frame we build
+ * @guest_mac:	Default destination MAC (broadcast until learnt)
+ * @flush:	Called when the queue must be emptied to make room
+ * @cur:	Frame being built (Ethernet header), NULL if none
+ * @cur_room:	Room reserved for it
+ * @cur_l4:	Its L4 header
+ */
+struct frame_queue {
+	uint8_t *arena;
+	size_t size;
+	size_t used;
+	struct frame_out *out;
+	unsigned int n;
+	unsigned int max;
+	uint8_t our_mac[MAC_LEN];
+	uint8_t guest_mac[MAC_LEN];
+	frame_flush_fn flush;
+	uint8_t *cur;
+	size_t cur_room;
+	uint8_t *cur_l4;
+};
+
+/**
+ * struct frame_ip_hdr - What the IP header of an outgoing frame says
+ * @dst_mac:	Ethernet destination, NULL for the guest's MAC
+ * @src:	IP source (family chooses IPv4 or IPv6)
+ * @dst:	IP destination, same family
+ * @proto:	L4 protocol
+ * @ttl:	TTL or hop limit, 0 for the default 64
+ */
+struct frame_ip_hdr {
+	const uint8_t *dst_mac;
+	union inany_addr src;
+	union inany_addr dst;
+	uint8_t proto;
+	uint8_t ttl;
+};
+
+int frame_queue_init(struct frame_queue *q, size_t size, unsigned int max);
+void frame_queue_reset(struct frame_queue *q);
+uint8_t *frame_eth_begin(struct frame_queue *q, const uint8_t *dst_mac,
+			 uint16_t ethertype, size_t room);
+int frame_eth_end(struct frame_queue *q, size_t len);
+uint8_t *frame_ip_begin(struct frame_queue *q, const struct frame_ip_hdr *h,
+			size_t room);
+int frame_ip_end(struct frame_queue *q, size_t l4_len);
+void frame_abort(struct frame_queue *q);
+
+#endif /* FRAME_H */
