@@ -1,0 +1,774 @@
+/* conf.c - command line options and the configuration derived from them
+ * and from the host (template interface, resolv.conf)
+ *
+ * Theory of operation
+ * conf_parse() only reads the command line: every value is checked there
+ * and a bad one ends parsing with one error line, so no half-configured
+ * daemon starts. conf_host() then fills what the command line left open
+ * from the host: the template interface (the one with the first default
+ * route of each family, or -i), its address, prefix and gateway, and the
+ * resolvers and search domains of /etc/resolv.conf. A family with no
+ * address or no gateway is disabled, as pasta does.
+ * Option names and meanings follow pasta(1) and passt(1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "netlink.h"
+
+#define MTU_DEFAULT	65520
+#define MTU_MIN		68
+#define MTU_MAX		65520
+
+static const uint8_t MAC_OURS_DEFAULT[MAC_LEN] = {
+	0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55
+};
+
+enum {
+	OPT_TRACE = 256, OPT_VERSION, OPT_CONFIG_NET, OPT_NETNS, OPT_USERNS,
+	OPT_NETNS_ONLY, OPT_NO_NETNS_QUIT, OPT_NS_MAC, OPT_DNS_FWD,
+	OPT_DNS_HOST, OPT_NO_DHCP, OPT_NO_NDP, OPT_NO_DHCPV6, OPT_NO_RA,
+	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
+	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
+	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS,
+};
+
+static const struct option conf_options[] = {
+	{ "debug",		no_argument,		NULL, 'd' },
+	{ "trace",		no_argument,		NULL, OPT_TRACE },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "foreground",		no_argument,		NULL, 'f' },
+	{ "stderr",		no_argument,		NULL, 'e' },
+	{ "log-file",		required_argument,	NULL, 'l' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ "pcap",		required_argument,	NULL, 'p' },
+	{ "pid",		required_argument,	NULL, 'P' },
+	{ "mtu",		required_argument,	NULL, 'm' },
+	{ "address",		required_argument,	NULL, 'a' },
+	{ "netmask",		required_argument,	NULL, 'n' },
+	{ "mac-addr",		required_argument,	NULL, 'M' },
+	{ "gateway",		required_argument,	NULL, 'g' },
+	{ "interface",		required_argument,	NULL, 'i' },
+	{ "outbound-if4",	required_argument,	NULL, OPT_OUT_IF4 },
+	{ "outbound-if6",	required_argument,	NULL, OPT_OUT_IF6 },
+	{ "dns",		required_argument,	NULL, 'D' },
+	{ "dns-forward",	required_argument,	NULL, OPT_DNS_FWD },
+	{ "dns-host",		required_argument,	NULL, OPT_DNS_HOST },
+	{ "search",		required_argument,	NULL, 'S' },
+	{ "hostname",		required_argument,	NULL, 'H' },
+	{ "fqdn",		required_argument,	NULL, OPT_FQDN },
+	{ "dhcp-dns",		no_argument,		NULL, OPT_DHCP_DNS },
+	{ "no-dhcp-dns",	no_argument,		NULL, OPT_NO_DHCP_DNS },
+	{ "dhcp-search",	no_argument,		NULL, OPT_DHCP_SEARCH },
+	{ "no-dhcp-search",	no_argument,		NULL, OPT_NO_DHCP_SEARCH },
+	{ "no-dhcp",		no_argument,		NULL, OPT_NO_DHCP },
+	{ "no-ndp",		no_argument,		NULL, OPT_NO_NDP },
+	{ "no-dhcpv6",		no_argument,		NULL, OPT_NO_DHCPV6 },
+	{ "no-ra",		no_argument,		NULL, OPT_NO_RA },
+	{ "no-icmp",		no_argument,		NULL, OPT_NO_ICMP },
+	{ "no-map-gw",		no_argument,		NULL, OPT_NO_MAP_GW },
+	{ "map-host-loopback",	required_argument,	NULL, OPT_MAP_HOST_LO },
+	{ "map-guest-addr",	required_argument,	NULL, OPT_MAP_GUEST },
+	{ "ipv4-only",		no_argument,		NULL, '4' },
+	{ "ipv6-only",		no_argument,		NULL, '6' },
+	{ "ns-ifname",		required_argument,	NULL, 'I' },
+	{ "config-net",		no_argument,		NULL, OPT_CONFIG_NET },
+	{ "netns",		required_argument,	NULL, OPT_NETNS },
+	{ "userns",		required_argument,	NULL, OPT_USERNS },
+	{ "netns-only",		no_argument,		NULL, OPT_NETNS_ONLY },
+	{ "no-netns-quit",	no_argument,		NULL, OPT_NO_NETNS_QUIT },
+	{ "ns-mac-addr",	required_argument,	NULL, OPT_NS_MAC },
+	{ "flows",		required_argument,	NULL, OPT_FLOWS },
+	{ 0 },
+};
+
+static const char conf_usage[] =
+"Usage: %s [OPTION]... [COMMAND [ARG]...]\n"
+"       %s [OPTION]... PID\n"
+"       %s [OPTION]... --netns PATH|NAME\n"
+"Give a network namespace IPv4/IPv6 connectivity through a tap device\n"
+"translated to host sockets (pasta-compatible options).\n"
+"\n"
+"  -d, --debug              debug messages\n"
+"      --trace              per-packet messages, implies --debug\n"
+"  -q, --quiet              only errors\n"
+"  -f, --foreground         do not fork into the background\n"
+"  -e, --stderr             log to standard error (default when attached)\n"
+"  -l, --log-file PATH      also log to PATH\n"
+"  -P, --pid PATH           write the daemon's PID to PATH\n"
+"  -p, --pcap PATH          capture every frame both ways to PATH\n"
+"  -m, --mtu MTU            MTU for the tap and DHCP/NDP (default 65520,\n"
+"                           0: do not advertise)\n"
+"  -a, --address ADDR[/LEN] address to assign (once per family)\n"
+"  -n, --netmask MASK       IPv4 netmask, dotted or prefix length\n"
+"  -g, --gateway ADDR       gateway to assign (once per family)\n"
+"  -M, --mac-addr MAC       our MAC address (default 9a:55:9a:55:9a:55)\n"
+"  -i, --interface NAME     host template interface (default: the one\n"
+"                           with the default route)\n"
+"      --outbound-if4 NAME  template interface for IPv4\n"
+"      --outbound-if6 NAME  template interface for IPv6\n"
+"  -D, --dns ADDR|none      resolver to announce (repeatable)\n"
+"      --dns-forward ADDR   guest address forwarded to the host resolver\n"
+"      --dns-host ADDR      host resolver for --dns-forward\n"
+"  -S, --search LIST|none   search domains (comma or space separated)\n"
+"  -H, --hostname NAME      host name for DHCP option 12\n"
+"      --fqdn NAME          FQDN for DHCP option 81 and DHCPv6 option 39\n"
+"      --dhcp-dns, --no-dhcp-dns        announce resolvers via DHCP/NDP\n"
+"      --dhcp-search, --no-dhcp-search  announce search domains\n"
+"      --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra, --no-icmp\n"
+"                           disable a protocol handler\n"
+"      --no-map-gw          do not map the gateway to the host\n"
+"      --map-host-loopback ADDR|none  address mapped to host loopback\n"
+"                           (default: the gateway)\n"
+"      --map-guest-addr ADDR|none     address mapped to the host's own\n"
+"                           address\n"
+"  -4, --ipv4-only          IPv4 only\n"
+"  -6, --ipv6-only          IPv6 only\n"
+"  -I, --ns-ifname NAME     tap name in the namespace (default: template)\n"
+"      --config-net         configure addresses, routes and MTU\n"
+"      --ns-mac-addr MAC    MAC address of the tap in the namespace\n"
+"      --netns PATH|NAME    join this network namespace\n"
+"      --userns PATH        join this user namespace\n"
+"      --netns-only         do not join a user namespace\n"
+"      --no-netns-quit      keep running when the namespace goes away\n"
+"      --flows N            flow table size (default 65536)\n"
+"  -h, --help               this text\n"
+"      --version            version\n";
+
+static int conf_err(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* One error line on standard error, whatever the log settings */
+static int conf_err(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "passtd: %s\n", buf);
+	return CONF_ERROR;
+}
+
+/* Parse an address with an optional /prefix into @a, @prefix (-1: none) */
+static int conf_addr_prefix(const char *arg, union inany_addr *a,
+			    int *prefix)
+{
+	char buf[INANY_STRLEN + 8];
+	unsigned long v;
+	char *slash;
+	int af;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	*prefix = -1;
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = 0;
+	af = inany_pton(buf, a);
+	if (af < 0)
+		return -EINVAL;
+	if (slash) {
+		if (str_to_uint(slash + 1, af == AF_INET ? 32 : 128, &v))
+			return -EINVAL;
+		*prefix = (int)v;
+	}
+	return af;
+}
+
+static int conf_netmask(struct conf *c, const char *arg)
+{
+	struct in_addr m;
+	unsigned long v;
+	uint32_t h;
+
+	if (!str_to_uint(arg, 32, &v)) {
+		c->net.v4.prefix_len = (int)v;
+	} else if (inet_pton(AF_INET, arg, &m) == 1) {
+		h = ntohl(m.s_addr);
+		if (h & ~(h ? 0xffffffffu << (32 - __builtin_popcount(h)) : 0))
+			return conf_err("non-contiguous netmask: %s", arg);
+		c->net.v4.prefix_len = __builtin_popcount(h);
+	} else {
+		return conf_err("invalid netmask: %s", arg);
+	}
+	c->set.prefix4 = true;
+	return 0;
+}
+
+static int conf_address(struct conf *c, const char *arg)
+{
+	union inany_addr a;
+	int prefix, af;
+
+	af = conf_addr_prefix(arg, &a, &prefix);
+	if (af < 0 || inany_is_unspecified(&a) || inany_is_multicast(&a))
+		return conf_err("invalid address: %s", arg);
+	if (af == AF_INET) {
+		c->net.v4.addr = *inany_v4(&a);
+		c->set.addr4 = true;
+		if (prefix >= 0) {
+			c->net.v4.prefix_len = prefix;
+			c->set.prefix4 = true;
+		}
+	} else {
+		c->net.v6.addr = a.a6;
+		c->net.v6.prefix_len = prefix >= 0 ? prefix : 64;
+		c->set.addr6 = true;
+	}
+	return 0;
+}
+
+static int conf_gateway(struct conf *c, const char *arg)
+{
+	union inany_addr a;
+
+	if (inany_pton(arg, &a) < 0 || inany_is_unspecified(&a) ||
+	    inany_is_multicast(&a))
+		return conf_err("invalid gateway: %s", arg);
+	if (inany_is_v4(&a)) {
+		c->net.v4.gw = *inany_v4(&a);
+		c->set.gw4 = true;
+	} else {
+		c->net.v6.gw = a.a6;
+		c->set.gw6 = true;
+	}
+	return 0;
+}
+
+static int conf_dns(struct conf *c, const char *arg)
+{
+	union inany_addr a;
+
+	if (!strcmp(arg, "none")) {
+		c->net.v4.dns_n = c->net.v6.dns_n = 0;
+		c->set.dns = true;
+		return 0;
+	}
+	if (inany_pton(arg, &a) < 0 || inany_is_unspecified(&a))
+		return conf_err("invalid DNS address: %s", arg);
+	if (!c->set.dns)
+		c->net.v4.dns_n = c->net.v6.dns_n = 0;
+	c->set.dns = true;
+	if (inany_is_v4(&a)) {
+		if (c->net.v4.dns_n == DNS_MAX)
+			return conf_err("too many IPv4 DNS addresses");
+		c->net.v4.dns[c->net.v4.dns_n++] = *inany_v4(&a);
+	} else {
+		if (c->net.v6.dns_n == DNS_MAX)
+			return conf_err("too many IPv6 DNS addresses");
+		c->net.v6.dns[c->net.v6.dns_n++] = a.a6;
+	}
+	return 0;
+}
+
+/* Add one search domain; false if the list is full or the name too long */
+static bool conf_search_add(struct net_conf *nc, const char *name,
+			    size_t len)
+{
+	if (!len)
+		return true;
+	if (nc->search_n == SEARCH_MAX || len >= DOMAIN_MAX)
+		return false;
+	memcpy(nc->search[nc->search_n], name, len);
+	nc->search[nc->search_n++][len] = 0;
+	return true;
+}
+
+static int conf_search(struct conf *c, const char *arg)
+{
+	const char *p = arg;
+
+	c->set.search = true;
+	c->net.search_n = 0;
+	if (!strcmp(arg, "none"))
+		return 0;
+	while (*p) {
+		size_t len = strcspn(p, ", ");
+
+		if (!conf_search_add(&c->net, p, len))
+			return conf_err("invalid search list: %s", arg);
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return 0;
+}
+
+/* --map-host-loopback, --map-guest-addr, --dns-forward, --dns-host */
+static int conf_map(const char *what, const char *arg, struct in_addr *v4,
+		    struct in6_addr *v6, bool *set4, bool *set6)
+{
+	union inany_addr a;
+
+	if (!strcmp(arg, "none")) {
+		v4->s_addr = 0;
+		*v6 = in6addr_any;
+		*set4 = *set6 = true;
+		return 0;
+	}
+	if (inany_pton(arg, &a) < 0 || inany_is_unspecified(&a))
+		return conf_err("invalid %s address: %s", what, arg);
+	if (inany_is_v4(&a)) {
+		*v4 = *inany_v4(&a);
+		*set4 = true;
+	} else {
+		*v6 = a.a6;
+		*set6 = true;
+	}
+	return 0;
+}
+
+static int conf_ifname(char *dst, const char *arg, const char *what)
+{
+	if (!*arg || strlen(arg) >= IFNAMSIZ || strchr(arg, '/'))
+		return conf_err("invalid %s name: %s", what, arg);
+	strcpy(dst, arg);
+	return 0;
+}
+
+static int conf_mac(uint8_t *mac, const char *arg)
+{
+	if (mac_parse(arg, mac) || (mac[0] & 1))
+		return conf_err("invalid MAC address: %s", arg);
+	return 0;
+}
+
+static int conf_mtu(struct conf *c, const char *arg)
+{
+	unsigned long v;
+
+	if (str_to_uint(arg, MTU_MAX, &v) || (v && v < MTU_MIN))
+		return conf_err("invalid MTU: %s (0, or %d to %d)", arg,
+				MTU_MIN, MTU_MAX);
+	c->net.mtu = (int)v;
+	c->set.mtu = true;
+	return 0;
+}
+
+static int conf_flows(struct conf *c, const char *arg)
+{
+	unsigned long v;
+
+	if (str_to_uint(arg, 1u << 24, &v) || v < 16)
+		return conf_err("invalid flow table size: %s (16 to %u)",
+				arg, 1u << 24);
+	c->flows = (unsigned int)v;
+	return 0;
+}
+
+static void conf_defaults(struct conf *c, const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	memset(c, 0, sizeof(*c));
+	base = base ? base + 1 : argv0;
+	c->mode = !strcmp(base, "passt") ? MODE_PASST : MODE_PASTA;
+	c->net.mtu = MTU_DEFAULT;
+	memcpy(c->net.our_mac, MAC_OURS_DEFAULT, MAC_LEN);
+	memcpy(c->net.guest_mac, MAC_BROADCAST, MAC_LEN);
+	c->net.v4.enabled = c->net.v6.enabled = true;
+	c->flows = CONF_FLOWS_DEFAULT;
+	log_level = LOG_LVL_INFO;
+}
+
+static int conf_opt_net(struct conf *c, int opt, const char *arg)
+{
+	struct net_conf *nc = &c->net;
+	bool s4, s6;
+
+	switch (opt) {
+	case 'm':
+		return conf_mtu(c, arg);
+	case 'a':
+		return conf_address(c, arg);
+	case 'n':
+		return conf_netmask(c, arg);
+	case 'g':
+		return conf_gateway(c, arg);
+	case 'M':
+		return conf_mac(nc->our_mac, arg);
+	case 'D':
+		return conf_dns(c, arg);
+	case 'S':
+		return conf_search(c, arg);
+	case OPT_DNS_FWD:
+		return conf_map("--dns-forward", arg, &nc->v4.dns_fwd,
+				&nc->v6.dns_fwd, &s4, &s6);
+	case OPT_DNS_HOST:
+		return conf_map("--dns-host", arg, &nc->v4.dns_host,
+				&nc->v6.dns_host, &s4, &s6);
+	case OPT_MAP_HOST_LO:
+		return conf_map("--map-host-loopback", arg, &nc->v4.map_host_lo,
+				&nc->v6.map_host_lo, &c->set.map_lo4,
+				&c->set.map_lo6);
+	case OPT_MAP_GUEST:
+		return conf_map("--map-guest-addr", arg, &nc->v4.map_guest_addr,
+				&nc->v6.map_guest_addr, &s4, &s6);
+	case OPT_NS_MAC:
+		c->ns_mac_set = true;
+		return conf_mac(c->ns_mac, arg);
+	}
+	return 1;
+}
+
+static int conf_opt_name(struct conf *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'i':
+		if (conf_ifname(c->tmpl[0], arg, "interface"))
+			return CONF_ERROR;
+		strcpy(c->tmpl[1], c->tmpl[0]);
+		return 0;
+	case OPT_OUT_IF4:
+		return conf_ifname(c->tmpl[0], arg, "interface");
+	case OPT_OUT_IF6:
+		return conf_ifname(c->tmpl[1], arg, "interface");
+	case 'I':
+		return conf_ifname(c->ns_ifname, arg, "namespace interface");
+	case 'H':
+	case OPT_FQDN:
+		if (!*arg || strlen(arg) >= DOMAIN_MAX)
+			return conf_err("invalid host name: %s", arg);
+		strcpy(opt == 'H' ? c->net.hostname : c->net.fqdn, arg);
+		return 0;
+	case 'l':
+		c->logfile = arg;
+		return 0;
+	case 'P':
+		c->pidfile = arg;
+		return 0;
+	case 'p':
+		c->pcapfile = arg;
+		return 0;
+	case OPT_NETNS:
+		c->netns = arg;
+		return 0;
+	case OPT_USERNS:
+		c->userns = arg;
+		return 0;
+	case OPT_FLOWS:
+		return conf_flows(c, arg);
+	}
+	return 1;
+}
+
+static int conf_opt_flag(struct conf *c, int opt)
+{
+	struct net_conf *nc = &c->net;
+
+	switch (opt) {
+	case 'd':	log_level = MAX(log_level, LOG_LVL_DEBUG); break;
+	case OPT_TRACE:	log_level = LOG_LVL_TRACE; break;
+	case 'q':	c->quiet = true; break;
+	case 'f':	c->foreground = true; break;
+	case 'e':	break;	/* standard error is used when attached */
+	case '4':	c->set.only4 = true; break;
+	case '6':	c->set.only6 = true; break;
+	case OPT_CONFIG_NET:	c->config_net = true; break;
+	case OPT_NETNS_ONLY:	c->netns_only = true; break;
+	case OPT_NO_NETNS_QUIT:	c->no_netns_quit = true; break;
+	case OPT_NO_DHCP:	nc->no_dhcp = true; break;
+	case OPT_NO_NDP:	nc->no_ndp = true; break;
+	case OPT_NO_DHCPV6:	nc->no_dhcpv6 = true; break;
+	case OPT_NO_RA:		nc->no_ra = true; break;
+	case OPT_NO_ICMP:	nc->no_icmp = true; break;
+	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
+	case OPT_DHCP_DNS:
+	case OPT_NO_DHCP_DNS:
+		c->set.dhcp_dns = true;
+		nc->dhcp_dns = opt == OPT_DHCP_DNS;
+		break;
+	case OPT_DHCP_SEARCH:
+	case OPT_NO_DHCP_SEARCH:
+		c->set.dhcp_search = true;
+		nc->dhcp_search = opt == OPT_DHCP_SEARCH;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+/* Non-option arguments: a PID (pasta PID form) or a command */
+static int conf_target(struct conf *c, int argc, char *argv[])
+{
+	unsigned long pid;
+	bool dashdash;
+
+	if (optind >= argc)
+		return 0;
+	if (c->netns)
+		return conf_err("--netns and a PID or command exclude each other");
+	dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
+	if (optind == argc - 1 && !dashdash &&
+	    !str_to_uint(argv[optind], 4194304, &pid)) {
+		if (!pid)
+			return conf_err("invalid PID: %s", argv[optind]);
+		c->target_pid = (pid_t)pid;
+		return 0;
+	}
+	c->cmd = &argv[optind];
+	return 0;
+}
+
+/**
+ * conf_parse() - Parse the command line
+ * @c:		Configuration, initialised here
+ * @argc:	Argument count
+ * @argv:	Arguments; argv[0] chooses the mode ("passt": VM mode)
+ *
+ * Return: 0 to go on, CONF_EXIT_OK after --help or --version, CONF_ERROR
+ *	   after printing one error line
+ */
+int conf_parse(struct conf *c, int argc, char *argv[])
+{
+	int opt, rc;
+
+	conf_defaults(c, argv[0]);
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv,
+				  "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:46I:",
+				  conf_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':') {
+			const char *bad = argv[optind - 1];
+
+			if (optopt && strchr("lpPmanMgiDSHI", optopt) &&
+			    bad[0] == '-' && bad[1] == optopt && !bad[2])
+				return conf_err("option -%c needs an argument",
+						optopt);
+			return conf_err("invalid option or missing argument: "
+					"'%s' (see --help)", bad);
+		}
+		if (opt == 'h') {
+			printf(conf_usage, argv[0], argv[0], argv[0]);
+			return CONF_EXIT_OK;
+		}
+		if (opt == OPT_VERSION) {
+			printf("passtd %s\n", PASSTD_VERSION);
+			return CONF_EXIT_OK;
+		}
+		rc = conf_opt_net(c, opt, optarg);
+		if (rc == 1)
+			rc = conf_opt_name(c, opt, optarg);
+		if (rc == 1)
+			rc = conf_opt_flag(c, opt);
+		if (rc)
+			return CONF_ERROR;
+	}
+	if (c->set.only4 && c->set.only6)
+		return conf_err("-4 and -6 exclude each other");
+	if (c->set.no_map_gw && (c->set.map_lo4 || c->set.map_lo6))
+		return conf_err("--no-map-gw and --map-host-loopback exclude "
+				"each other");
+	if (conf_target(c, argc, argv))
+		return CONF_ERROR;
+	if (c->userns && !c->netns && !c->target_pid)
+		return conf_err("--userns needs a PID or --netns");
+	return 0;
+}
+
+/* Classful prefix length (RFC 4632, 3.1) when neither -n nor the host say */
+static int conf_classful(struct in_addr a)
+{
+	uint32_t h = ntohl(a.s_addr);
+
+	if (!(h >> 31))
+		return 8;
+	if ((h >> 30) == 2)
+		return 16;
+	return 24;
+}
+
+/* Template interface, address and gateway of one family from the host */
+static void conf_host_family(struct conf *c, int nl, int af)
+{
+	int i = af == AF_INET ? 0 : 1, prefix = 0;
+	unsigned int idx = 0;
+	uint8_t gw[16] = { 0 }, addr[16];
+	struct net4 *v4 = &c->net.v4;
+	struct net6 *v6 = &c->net.v6;
+
+	if (c->tmpl[i][0]) {
+		idx = if_nametoindex(c->tmpl[i]);
+		if (!idx) {
+			log_warn("template interface %s not found", c->tmpl[i]);
+			return;
+		}
+	}
+	if (nl_route_default(nl, af, &idx, gw) && !c->tmpl[i][0])
+		idx = 0;
+	c->tmpl_idx[i] = idx;
+	if (idx && !c->tmpl[i][0])
+		if_indextoname(idx, c->tmpl[i]);
+	if (idx && !nl_addr_first(nl, idx, af, addr, &prefix)) {
+		if (af == AF_INET) {
+			memcpy(&v4->addr_host, addr, 4);
+			if (!c->set.addr4)
+				v4->addr = v4->addr_host;
+			if (!c->set.prefix4 && v4->addr.s_addr ==
+			    v4->addr_host.s_addr)
+				v4->prefix_len = prefix;
+		} else {
+			memcpy(&v6->addr_host, addr, 16);
+			if (!c->set.addr6) {
+				v6->addr = v6->addr_host;
+				v6->prefix_len = prefix;
+			}
+		}
+	}
+	if (af == AF_INET && !c->set.gw4)
+		memcpy(&v4->gw, gw, 4);
+	if (af == AF_INET6 && !c->set.gw6)
+		memcpy(&v6->gw, gw, 16);
+}
+
+/* Read resolvers and search domains from /etc/resolv.conf */
+static void conf_resolv(struct conf *c)
+{
+	struct net_conf *nc = &c->net;
+	char line[1024];
+	FILE *f;
+
+	f = fopen("/etc/resolv.conf", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *kw = strtok(line, " \t\r\n"), *v;
+		union inany_addr a;
+
+		if (!kw)
+			continue;
+		if (!strcmp(kw, "nameserver") &&
+		    (v = strtok(NULL, " \t\r\n")) && inany_pton(v, &a) > 0) {
+			if (inany_is_v4(&a) && !nc->v4.dns_host.s_addr)
+				nc->v4.dns_host = *inany_v4(&a);
+			if (!inany_is_v4(&a) &&
+			    IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_host))
+				nc->v6.dns_host = a.a6;
+			if (c->set.dns)
+				continue;
+			/* A host-local resolver is reached via the map */
+			if (inany_is_loopback(&a)) {
+				if (inany_is_v4(&a))
+					inany_from_v4(&a, nc->v4.map_host_lo);
+				else
+					inany_from_v6(&a, &nc->v6.map_host_lo);
+				if (inany_is_unspecified(&a))
+					continue;
+			}
+			if (inany_is_v4(&a) && nc->v4.dns_n < DNS_MAX)
+				nc->v4.dns[nc->v4.dns_n++] = *inany_v4(&a);
+			else if (!inany_is_v4(&a) && nc->v6.dns_n < DNS_MAX)
+				nc->v6.dns[nc->v6.dns_n++] = a.a6;
+		} else if ((!strcmp(kw, "search") || !strcmp(kw, "domain")) &&
+			   !c->set.search) {
+			if (!strcmp(kw, "search"))
+				nc->search_n = 0;
+			while ((v = strtok(NULL, " \t\r\n")))
+				conf_search_add(nc, v, strlen(v));
+		}
+	}
+	fclose(f);
+}
+
+/* Resolvers announced with --dns-forward: the forward address only */
+static void conf_dns_forward(struct net_conf *nc)
+{
+	if (nc->v4.dns_fwd.s_addr) {
+		nc->v4.dns[0] = nc->v4.dns_fwd;
+		nc->v4.dns_n = 1;
+	}
+	if (!IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd)) {
+		nc->v6.dns[0] = nc->v6.dns_fwd;
+		nc->v6.dns_n = 1;
+	}
+}
+
+/**
+ * conf_host() - Fill what the command line left open from the host
+ * @c:		Configuration from conf_parse()
+ * @nl:		Netlink socket in the host's namespace
+ *
+ * Return: 0 on success, CONF_ERROR after printing one error line
+ */
+int conf_host(struct conf *c, int nl)
+{
+	struct net_conf *nc = &c->net;
+
+	if (!c->set.only6)
+		conf_host_family(c, nl, AF_INET);
+	if (!c->set.only4)
+		conf_host_family(c, nl, AF_INET6);
+
+	nc->v4.enabled = !c->set.only6 && nc->v4.addr.s_addr &&
+			 nc->v4.gw.s_addr;
+	nc->v6.enabled = !c->set.only4 && !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr)
+			 && !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.gw);
+	if (!nc->v4.enabled && !nc->v6.enabled)
+		return conf_err("no usable template interface with an address "
+				"and a default route: give -i, or -a and -g");
+	if (nc->v4.enabled && !nc->v4.prefix_len)
+		nc->v4.prefix_len = conf_classful(nc->v4.addr);
+	if (nc->v6.enabled && !nc->v6.prefix_len)
+		nc->v6.prefix_len = 64;
+	fwd_ll_from_mac(&nc->v6.our_ll, nc->our_mac);
+
+	if (!c->set.no_map_gw && !c->set.map_lo4)
+		nc->v4.map_host_lo = nc->v4.gw;
+	if (!c->set.no_map_gw && !c->set.map_lo6)
+		nc->v6.map_host_lo = nc->v6.gw;
+
+	conf_resolv(c);
+	conf_dns_forward(nc);
+	if (!c->set.dhcp_dns)
+		nc->dhcp_dns = c->mode == MODE_PASST;
+	if (!c->set.dhcp_search)
+		nc->dhcp_search = c->mode == MODE_PASST;
+
+	if (!c->ns_ifname[0])
+		strcpy(c->ns_ifname, c->tmpl[nc->v4.enabled ? 0 : 1][0] ?
+		       c->tmpl[nc->v4.enabled ? 0 : 1] : "tap0");
+	return 0;
+}
+
+/**
+ * conf_log() - Log the configuration in use (info level)
+ * @c:		Configuration
+ */
+void conf_log(const struct conf *c)
+{
+	const struct net_conf *nc = &c->net;
+	char a[INANY_STRLEN], g[INANY_STRLEN];
+	int i;
+
+	if (nc->v4.enabled)
+		log_info("IPv4: %s/%d gateway %s, template %s",
+			 inet_ntop(AF_INET, &nc->v4.addr, a, sizeof(a)),
+			 nc->v4.prefix_len,
+			 inet_ntop(AF_INET, &nc->v4.gw, g, sizeof(g)),
+			 c->tmpl[0][0] ? c->tmpl[0] : "(none)");
+	if (nc->v6.enabled)
+		log_info("IPv6: %s/%d gateway %s, template %s",
+			 inet_ntop(AF_INET6, &nc->v6.addr, a, sizeof(a)),
+			 nc->v6.prefix_len,
+			 inet_ntop(AF_INET6, &nc->v6.gw, g, sizeof(g)),
+			 c->tmpl[1][0] ? c->tmpl[1] : "(none)");
+	for (i = 0; i < nc->v4.dns_n; i++)
+		log_debug("DNS: %s", inet_ntop(AF_INET, &nc->v4.dns[i], a,
+						sizeof(a)));
+	for (i = 0; i < nc->v6.dns_n; i++)
+		log_debug("DNS: %s", inet_ntop(AF_INET6, &nc->v6.dns[i], a,
+						sizeof(a)));
+	for (i = 0; i < nc->search_n; i++)
+		log_debug("search: %s", nc->search[i]);
+}

@@ -1,0 +1,80 @@
+/* conf.h - command line options and the configuration derived from them
+ * and from the host (template interface, resolv.conf)
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "fwd.h"
+
+enum conf_mode {
+	MODE_PASTA,	/* namespace mode */
+	MODE_PASST,	/* VM mode */
+};
+
+#define CONF_FLOWS_DEFAULT	65536
+
+/**
+ * struct conf - Everything the command line and the host decide
+ * @mode:	Namespace (pasta) or VM (passt) mode
+ * @net:	Guest-facing network configuration
+ * @tmpl:	Template interface names per family ("" = default route's)
+ * @tmpl_idx:	Their interface indices, 0 if none
+ * @ns_ifname:	Tap name in the namespace
+ * @ns_mac:	--ns-mac-addr, if @ns_mac_set
+ * @config_net:	--config-net
+ * @foreground:	-f, or implied by spawning a command
+ * @no_netns_quit: --no-netns-quit
+ * @netns_only:	--netns-only
+ * @quiet:	-q
+ * @target_pid:	PID given as target, 0 if none
+ * @netns:	--netns PATH|NAME, NULL if none
+ * @userns:	--userns PATH, NULL if none
+ * @cmd:	Command to spawn, NULL-terminated, NULL for the shell
+ * @pidfile:	-P, NULL if none
+ * @pcapfile:	-p, NULL if none
+ * @logfile:	-l, NULL if none
+ * @flows:	Flow table size
+ * @set:	Which settings the command line gave (so the host's are not
+ *		used for them)
+ */
+struct conf {
+	enum conf_mode mode;
+	struct net_conf net;
+	char tmpl[2][IFNAMSIZ];
+	unsigned int tmpl_idx[2];
+	char ns_ifname[IFNAMSIZ];
+	uint8_t ns_mac[MAC_LEN];
+	bool ns_mac_set;
+	bool config_net;
+	bool foreground;
+	bool no_netns_quit;
+	bool netns_only;
+	bool quiet;
+	pid_t target_pid;
+	const char *netns;
+	const char *userns;
+	char **cmd;
+	const char *pidfile;
+	const char *pcapfile;
+	const char *logfile;
+	unsigned int flows;
+	struct {
+		bool addr4, prefix4, gw4, addr6, gw6;
+		bool dns, search, no_map_gw, map_lo4, map_lo6;
+		bool only4, only6, dhcp_dns, dhcp_search, mtu;
+	} set;
+};
+
+/* conf_parse() results other than 0 */
+#define CONF_EXIT_OK	1	/* --help or --version printed: exit 0 */
+#define CONF_ERROR	(-1)	/* error line printed: exit 1 */
+
+int conf_parse(struct conf *c, int argc, char *argv[]);
+int conf_host(struct conf *c, int nl);
+void conf_log(const struct conf *c);
+
+#endif /* CONF_H */

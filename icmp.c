@@ -1,0 +1,270 @@
+/* icmp.c - ICMP and ICMPv6 echo through unprivileged ping sockets
+ *
+ * Theory of operation
+ * Each echo identifier the guest uses toward one destination is a flow:
+ * the tap side is keyed (guest address, destination, id) and owns one ping
+ * socket (SOCK_DGRAM, IPPROTO_ICMP or IPPROTO_ICMPV6). The kernel gives
+ * the socket an identifier of its own and rewrites the one we send, so
+ * replies read from the socket get the guest's identifier back before they
+ * are queued toward the guest, with the destination the guest addressed
+ * as their source (the address map may have sent the echo elsewhere, e.g.
+ * the gateway to the host's loopback).
+ *
+ * Ping sockets are allowed by net.ipv4.ping_group_range (for both
+ * families); when it excludes us, socket() fails with EACCES and the echo
+ * is dropped with one warning.
+ *
+ * Sockets idle for ICMP_IDLE_MS are closed by icmp_timer().
+ * System calls: socket, bind, sendto, recvfrom, close, epoll_ctl.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "icmp.h"
+#include "log.h"
+
+#define ICMP_ECHO_REQUEST	8
+#define ICMP_ECHO_REPLY		0
+#define ICMP6_ECHO_REQUEST	128
+#define ICMP6_ECHO_REPLY	129
+#define ICMP_ECHO_HDR		8
+#define ICMP_READ_BATCH		64	/* replies read per wake-up */
+#define ICMP_MAX_MSG		(65535 - IP4_HDR_LEN)
+
+/**
+ * struct icmp_flow - Per-flow state, indexed by flow index
+ * @sock:	Ping socket, -1 if none
+ */
+struct icmp_flow {
+	int sock;
+};
+
+static struct icmp_flow *icmp_flows;
+static unsigned int icmp_flow_max;
+static bool icmp_warned_perm;
+
+/**
+ * icmp_init() - Allocate per-flow state (once, at start)
+ * @flow_max:	Size of the flow table
+ *
+ * Return: 0 on success, -ENOMEM on failure
+ */
+int icmp_init(unsigned int flow_max)
+{
+	unsigned int i;
+
+	icmp_flows = calloc(flow_max, sizeof(*icmp_flows));
+	if (!icmp_flows)
+		return -ENOMEM;
+	for (i = 0; i < flow_max; i++)
+		icmp_flows[i].sock = -1;
+	icmp_flow_max = flow_max;
+	return 0;
+}
+
+static void icmp_flow_close(struct ctx *c, int idx)
+{
+	struct icmp_flow *ifl = &icmp_flows[idx];
+
+	if (ifl->sock >= 0) {
+		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, ifl->sock, NULL);
+		close(ifl->sock);
+		ifl->sock = -1;
+	}
+	flow_free(c->flows, idx);
+}
+
+/* Open the ping socket of a new flow, keeping the guest's id if free */
+static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
+{
+	int proto = af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	union epoll_ref ref = { .type = EPOLL_TYPE_PING, .flow = (uint32_t)idx };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_storage sa;
+	union inany_addr any;
+	socklen_t sl;
+	int s;
+
+	s = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (s < 0)
+		return -errno;
+	if (s >= (1 << 23)) {
+		close(s);
+		return -EMFILE;
+	}
+	if (af == AF_INET)
+		inany_from_v4(&any, (struct in_addr){ INADDR_ANY });
+	else
+		inany_from_v6(&any, &in6addr_any);
+	sl = inany_to_sockaddr(&any, id, 0, &sa);
+	if (bind(s, (struct sockaddr *)&sa, sl))
+		log_trace("icmp: echo id %u taken on host, kernel picks", id);
+	ref.fd = s;
+	ev.data.u64 = ref.u64;
+	if (epoll_ctl(c->epollfd, EPOLL_CTL_ADD, s, &ev)) {
+		int rc = -errno;
+
+		close(s);
+		return rc;
+	}
+	icmp_flows[idx].sock = s;
+	return 0;
+}
+
+/* Find or create the flow of an echo request from the guest */
+static int icmp_flow_get(struct ctx *c, const struct frame_in *f, uint16_t id)
+{
+	struct flowside key = { .src = f->src, .dst = f->dst,
+				.sport = id, .dport = id };
+	enum flow_sidx side;
+	struct flow *fl;
+	int idx, rc;
+
+	idx = flow_lookup(c->flows, IPPROTO_ICMP, &key, &side);
+	if (idx != FLOW_NONE)
+		return idx;
+
+	idx = flow_alloc(c->flows, FLOW_PING, IPPROTO_ICMP);
+	if (idx == FLOW_NONE) {
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	fl = flow_at(c->flows, idx);
+	fl->side[TAPSIDE] = key;
+	fwd_guest_to_host(c->net, &f->dst, &fl->side[SOCKSIDE].dst);
+	rc = icmp_sock_open(c, idx, f->af, id);
+	if (rc) {
+		if (rc == -EACCES || rc == -EPERM) {
+			if (!icmp_warned_perm)
+				log_warn("icmp: ping sockets not allowed, see "
+					 "net.ipv4.ping_group_range");
+			icmp_warned_perm = true;
+		} else {
+			log_debug("icmp: socket: %s", strerror(-rc));
+		}
+		drop(DROP_SOCK_ERR);
+		flow_free(c->flows, idx);
+		return FLOW_NONE;
+	}
+	if (flow_hash_insert(c->flows, idx, TAPSIDE)) {
+		icmp_flow_close(c, idx);
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	return idx;
+}
+
+/**
+ * icmp_tap_input() - Send an echo request from the guest to its target
+ * @c:		Execution context
+ * @f:		Parsed frame, ICMP or ICMPv6 (not NDP)
+ *
+ * Return: 0 if sent or ignored, -1 if dropped
+ */
+int icmp_tap_input(struct ctx *c, const struct frame_in *f)
+{
+	uint8_t req = f->af == AF_INET ? ICMP_ECHO_REQUEST : ICMP6_ECHO_REQUEST;
+	struct sockaddr_storage sa;
+	struct flow *fl;
+	socklen_t sl;
+	int idx;
+
+	if (c->net->no_icmp || f->l4[0] != req || f->l4[1] != 0 ||
+	    f->l4_len < ICMP_ECHO_HDR || inany_is_multicast(&f->dst)) {
+		drop(DROP_ICMP_BAD);
+		return -1;
+	}
+	idx = icmp_flow_get(c, f, rd16(f->l4 + 4));
+	if (idx == FLOW_NONE)
+		return -1;
+	fl = flow_at(c->flows, idx);
+	fl->last_ms = c->now_ms;
+	sl = inany_to_sockaddr(&fl->side[SOCKSIDE].dst, 0, 0, &sa);
+	if (sendto(icmp_flows[idx].sock, f->l4, f->l4_len, MSG_NOSIGNAL,
+		   (struct sockaddr *)&sa, sl) < 0) {
+		log_trace("icmp: sendto: %s", strerror(errno));
+		drop(DROP_SOCK_ERR);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read one reply from @s straight into a frame toward the guest */
+static int icmp_reply_one(struct ctx *c, int s, const struct flow *fl)
+{
+	const struct flowside *ts = &fl->side[TAPSIDE];
+	struct frame_ip_hdr h = {
+		.src = ts->dst, .dst = ts->src,
+		.proto = inany_is_v4(&ts->src) ? IPPROTO_ICMP : IPPROTO_ICMPV6,
+	};
+	uint8_t *l4;
+	ssize_t n;
+
+	l4 = frame_ip_begin(c->q, &h, ICMP_MAX_MSG);
+	if (!l4)
+		return -1;
+	n = recv(s, l4, ICMP_MAX_MSG, MSG_DONTWAIT);
+	if (n < ICMP_ECHO_HDR) {
+		frame_abort(c->q);
+		return n < 0 ? -1 : 0;
+	}
+	if (l4[0] != (h.proto == IPPROTO_ICMP ? ICMP_ECHO_REPLY :
+						 ICMP6_ECHO_REPLY)) {
+		frame_abort(c->q);
+		drop(DROP_ICMP_BAD);
+		return 0;
+	}
+	wr16(l4 + 4, ts->sport);
+	return frame_ip_end(c->q, (size_t)n);
+}
+
+/**
+ * icmp_sock_input() - Relay echo replies from a ping socket to the guest
+ * @c:		Execution context
+ * @ref:	Epoll reference of the socket
+ */
+void icmp_sock_input(struct ctx *c, union epoll_ref ref)
+{
+	struct flow *fl = flow_at(c->flows, (int)ref.flow);
+	int i;
+
+	fl->last_ms = c->now_ms;
+	for (i = 0; i < ICMP_READ_BATCH; i++) {
+		if (icmp_reply_one(c, ref.fd, fl))
+			break;
+	}
+}
+
+/**
+ * icmp_timer() - Close ping sockets idle for ICMP_IDLE_MS
+ * @c:		Execution context
+ */
+void icmp_timer(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < icmp_flow_max; i++) {
+		const struct flow *fl = flow_at(c->flows, (int)i);
+
+		if (icmp_flows[i].sock >= 0 && fl->type == FLOW_PING &&
+		    c->now_ms - fl->last_ms > ICMP_IDLE_MS)
+			icmp_flow_close(c, (int)i);
+	}
+}
+
+/**
+ * icmp_close_all() - Close every echo flow (guest went away)
+ * @c:		Execution context
+ */
+void icmp_close_all(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < icmp_flow_max; i++) {
+		if (icmp_flows[i].sock >= 0)
+			icmp_flow_close(c, (int)i);
+	}
+}

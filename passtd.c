@@ -1,0 +1,357 @@
+/* passtd.c - start-up and the epoll loop
+ *
+ * Theory of operation
+ * Start-up reads the options and the host's template interface, gets hold
+ * of the target namespace (a new one with a command waiting in it, or an
+ * existing one given by PID or path), creates and configures the tap
+ * inside it, then enters one loop: epoll_wait(), dispatch every event on
+ * the type packed in its 64-bit reference, flush the frames protocols
+ * queued toward the guest, repeat. Signals arrive through a signalfd and
+ * the once-a-second housekeeping through a timerfd, so nothing runs
+ * outside the loop.
+ *
+ * The daemon ends when the spawned command ends (with its exit status),
+ * when the target namespace goes away, or on SIGTERM/SIGINT/SIGHUP when
+ * it joined an existing namespace.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "epoll_ref.h"
+#include "icmp.h"
+#include "log.h"
+#include "ndp.h"
+#include "netlink.h"
+#include "ns.h"
+#include "pcap.h"
+#include "tap.h"
+
+#define EVENTS_MAX	256
+#define QUEUE_ARENA	(8 << 20)
+#define QUEUE_FRAMES	8192
+
+static struct conf conf;
+static struct ns_target target;
+static pid_t child_pid;
+
+/**
+ * struct ns_setup - What the set-up inside the namespace reports back
+ * @tap_fd:	Tap descriptor, valid in the daemon too (shared table)
+ * @step:	What failed, if anything
+ */
+struct ns_setup {
+	int tap_fd;
+	char step[64];
+};
+
+/* Inside the target: tap, links up, and with --config-net the rest */
+static int ns_setup_fn(void *arg)
+{
+	const struct net_conf *nc = &conf.net;
+	struct ns_setup *s = arg;
+	unsigned int lo, idx;
+	int nl, rc;
+
+	rc = s->tap_fd = ns_tap_open(conf.ns_ifname);
+	if (rc < 0)
+		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
+	nl = nl_sock();
+	if (nl < 0)
+		return snprintf(s->step, sizeof(s->step), "netlink"), nl;
+	lo = if_nametoindex("lo");
+	idx = if_nametoindex(conf.ns_ifname);
+	rc = nl_link_set(nl, idx, false, conf.config_net ? nc->mtu : 0,
+			 conf.ns_mac_set ? conf.ns_mac : NULL);
+	if (!rc)
+		rc = nl_link_set(nl, idx, true, 0, NULL);
+	if (!rc && lo)
+		rc = nl_link_set(nl, lo, true, 0, NULL);
+	if (rc)
+		return snprintf(s->step, sizeof(s->step), "link set-up"), rc;
+	if (!conf.config_net)
+		return 0;
+	if (nc->v4.enabled && ((rc = nl_addr_add(nl, idx, AF_INET,
+			&nc->v4.addr, nc->v4.prefix_len)) ||
+	    (rc = nl_route_add_default(nl, idx, AF_INET, &nc->v4.gw))))
+		return snprintf(s->step, sizeof(s->step), "IPv4 set-up"), rc;
+	if (nc->v6.enabled && ((rc = nl_addr_add(nl, idx, AF_INET6,
+			&nc->v6.addr, nc->v6.prefix_len)) ||
+	    (rc = nl_route_add_default(nl, idx, AF_INET6, &nc->v6.gw))))
+		return snprintf(s->step, sizeof(s->step), "IPv6 set-up"), rc;
+	close(nl);
+	return 0;
+}
+
+/* Get hold of the target namespace; spawn mode leaves the command waiting */
+static int target_open(int *go_fd)
+{
+	static char *shell[2];
+	int rc;
+
+	if (conf.target_pid)
+		rc = ns_open_pid(conf.target_pid, conf.netns_only, &target);
+	else if (conf.netns)
+		rc = ns_open_path(conf.netns, conf.netns_only ? NULL :
+				  conf.userns, &target);
+	else {
+		if (!conf.cmd) {
+			shell[0] = getenv("SHELL") ? getenv("SHELL") : "/bin/sh";
+			conf.cmd = shell;
+		}
+		conf.foreground = true;
+		rc = ns_spawn(conf.cmd, &child_pid, go_fd, &target);
+	}
+	if (rc)
+		log_err("cannot open the target namespace %s: %s",
+			conf.netns ? conf.netns : "", strerror(-rc));
+	return rc;
+}
+
+static int pidfile_write(void)
+{
+	char buf[32];
+	int fd, rc;
+
+	if (!conf.pidfile)
+		return 0;
+	fd = open(conf.pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	snprintf(buf, sizeof(buf), "%d\n", getpid());
+	rc = write_all(fd, buf, strlen(buf));
+	close(fd);
+	return rc;
+}
+
+/* Fork into the background; the parent exits once the PID file exists */
+static void daemonize(void)
+{
+	int p[2], devnull;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	if (pidfile_write())
+		die("cannot write PID file %s", conf.pidfile);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	log_set_stderr(false);
+	c = 0;
+	if (write(p[1], &c, 1) != 1)
+		_exit(1);
+	close(p[1]);
+}
+
+static void quit(int status)
+{
+	if (conf.pidfile)
+		unlink(conf.pidfile);
+	drop_log();
+	pcap_close();
+	exit(status);
+}
+
+static int epoll_add(int epollfd, int fd, enum epoll_type type)
+{
+	union epoll_ref ref = { .type = type, .fd = fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ref.u64 };
+
+	return epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Signals: the spawned command's end, or a request to stop */
+static void signal_handler(int sfd)
+{
+	struct signalfd_siginfo si;
+	int status;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			if (child_pid &&
+			    waitpid(child_pid, &status, WNOHANG) == child_pid)
+				quit(WIFEXITED(status) ? WEXITSTATUS(status) :
+				     128 + WTERMSIG(status));
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			continue;
+		}
+		if (!child_pid)
+			quit(0);
+		/* Spawn mode: the command decides; SIGINT reached it too */
+		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGQUIT)
+			kill(child_pid, (int)si.ssi_signo);
+	}
+}
+
+static void timer_handler(struct ctx *c, int tfd)
+{
+	uint64_t expired;
+
+	if (read(tfd, &expired, sizeof(expired)) < 0)
+		return;
+	icmp_timer(c);
+	ndp_timer(c);
+	if (!conf.no_netns_quit && ns_gone(&target)) {
+		log_info("target namespace gone, exiting");
+		quit(0);
+	}
+}
+
+static void loop(struct ctx *c, int sfd, int tfd)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	int n, i;
+
+	for (;;) {
+		n = epoll_wait(c->epollfd, ev, EVENTS_MAX, -1);
+		if (n < 0 && errno != EINTR)
+			die("epoll_wait: %s", strerror(errno));
+		c->now_ms = now_ms();
+		for (i = 0; i < n; i++) {
+			union epoll_ref ref = { .u64 = ev[i].data.u64 };
+
+			switch (ref.type) {
+			case EPOLL_TYPE_TAP:
+				tap_handler(c);
+				break;
+			case EPOLL_TYPE_PING:
+				icmp_sock_input(c, ref);
+				break;
+			case EPOLL_TYPE_SIGNAL:
+				signal_handler(sfd);
+				break;
+			case EPOLL_TYPE_TIMER:
+				timer_handler(c, tfd);
+				break;
+			default:
+				break;
+			}
+		}
+		tap_flush(c->q);
+	}
+}
+
+static int signals_setup(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int timer_setup(void)
+{
+	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (tfd >= 0)
+		timerfd_settime(tfd, 0, &its, NULL);
+	return tfd;
+}
+
+static void log_setup(void)
+{
+	int fd;
+
+	if (conf.quiet && log_level == LOG_LVL_INFO)
+		log_level = LOG_LVL_WARN;
+	if (!conf.logfile)
+		return;
+	fd = open(conf.logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		die("cannot open log file %s: %s", conf.logfile,
+		    strerror(errno));
+	log_set_file(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	static struct frame_queue q;
+	static struct flow_table flows;
+	struct ns_setup setup = { .tap_fd = -1 };
+	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows };
+	int rc, nl, sfd, tfd, go_fd = -1;
+
+	rc = conf_parse(&conf, argc, argv);
+	if (rc)
+		return rc == CONF_EXIT_OK ? 0 : 1;
+	if (conf.mode == MODE_PASST)
+		die("VM mode (passt) is not available in this version");
+	log_setup();
+	nl = nl_sock();
+	if (nl < 0)
+		die("netlink: %s", strerror(-nl));
+	if (conf_host(&conf, nl))
+		return 1;
+	close(nl);
+	conf_log(&conf);
+
+	sfd = signals_setup();
+	tfd = timer_setup();
+	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || c.epollfd < 0)
+		die("start-up: %s", strerror(errno));
+	if (target_open(&go_fd))
+		return 1;
+	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
+	if (rc)
+		die("namespace set-up failed (%s): %s",
+		    setup.step[0] ? setup.step : "joining", strerror(-rc));
+
+	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
+	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows))
+		die("out of memory");
+	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
+	if (tap_init(&c, setup.tap_fd) ||
+	    epoll_add(c.epollfd, setup.tap_fd, EPOLL_TYPE_TAP) ||
+	    epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||
+	    epoll_add(c.epollfd, tfd, EPOLL_TYPE_TIMER))
+		die("start-up: %s", strerror(errno));
+	if (conf.pcapfile && (rc = pcap_open(conf.pcapfile)))
+		die("cannot open pcap file %s: %s", conf.pcapfile,
+		    strerror(-rc));
+	log_info("tap %s ready in the namespace", conf.ns_ifname);
+
+	c.now_ms = now_ms();
+	if (go_fd >= 0)
+		ns_spawn_go(go_fd);
+	if (!conf.foreground)
+		daemonize();
+	else if (pidfile_write())
+		die("cannot write PID file %s", conf.pidfile);
+	loop(&c, sfd, tfd);
+	return 0;
+}

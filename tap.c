@@ -1,0 +1,183 @@
+/* tap.c - the guest-facing frontend: read frames from the tap device,
+ * parse and dispatch them to protocols, write queued frames back
+ *
+ * Theory of operation
+ * On each wake-up every frame the tap holds is read into one receive pool
+ * (up to TAP_RX_POOL bytes), so that later each protocol can be handed
+ * all frames of a flow as one batch. Frames are parsed by frame_parse(),
+ * which drops and counts anything malformed; the guest's MAC and the
+ * addresses it uses are learnt from what passes; then each frame goes to
+ * the one protocol that owns it. Protocols never see the tap: they queue
+ * frames on the output queue, which tap_flush() writes out, once per loop
+ * iteration or when the queue fills up.
+ *
+ * A tap device returns exactly one frame per read() and takes one per
+ * write(); frames longer than the MTU allows are dropped and counted.
+ * System calls: read, writev.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "arp.h"
+#include "dhcp.h"
+#include "dhcpv6.h"
+#include "icmp.h"
+#include "log.h"
+#include "ndp.h"
+#include "pcap.h"
+#include "tap.h"
+
+#define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
+
+static int tap_fd = -1;
+static uint8_t *tap_pool;
+
+/**
+ * tap_init() - Take over a tap descriptor and set up the receive pool
+ * @c:		Execution context
+ * @fd:		Open tap device, IFF_TAP | IFF_NO_PI
+ *
+ * Return: 0 on success, negative errno on failure
+ */
+int tap_init(struct ctx *c, int fd)
+{
+	tap_pool = malloc(TAP_RX_POOL);
+	if (!tap_pool)
+		return -ENOMEM;
+	tap_fd = fd;
+	c->q->flush = tap_flush;
+	return fd_nonblock(fd);
+}
+
+/* Remember the guest's MAC and the addresses it actually uses */
+static void tap_learn(struct ctx *c, const struct frame_in *f)
+{
+	struct net_conf *nc = c->net;
+
+	if (!(f->src_mac[0] & 1) && !mac_equal(f->src_mac, MAC_ZERO) &&
+	    !mac_equal(f->src_mac, nc->guest_mac)) {
+		char buf[MAC_STRLEN];
+
+		memcpy(nc->guest_mac, f->src_mac, MAC_LEN);
+		memcpy(c->q->guest_mac, f->src_mac, MAC_LEN);
+		log_debug("guest MAC: %s", mac_ntop(f->src_mac, buf));
+	}
+	if (f->af == AF_INET) {
+		const struct in_addr *a = inany_v4(&f->src);
+
+		if (a->s_addr)
+			nc->v4.addr_seen = *a;
+	} else if (f->af == AF_INET6) {
+		const struct in6_addr *a = &f->src.a6;
+
+		if (IN6_IS_ADDR_LINKLOCAL(a))
+			nc->v6.addr_ll_seen = *a;
+		else if (!IN6_IS_ADDR_UNSPECIFIED(a))
+			nc->v6.addr_seen = *a;
+	}
+}
+
+static void tap_dispatch_udp(struct ctx *c, const struct frame_in *f)
+{
+	uint16_t dport = rd16(f->l4 + 2);
+
+	if (f->af == AF_INET && dport == 67)
+		dhcp_input(c, f);
+	else if (f->af == AF_INET6 && dport == 547)
+		dhcpv6_input(c, f);
+	else
+		drop(DROP_L4_PROTO);
+}
+
+/**
+ * tap_dispatch() - Parse one frame from the guest and hand it over
+ * @c:		Execution context
+ * @buf:	Frame, starting at the Ethernet header
+ * @len:	Length of the frame
+ */
+void tap_dispatch(struct ctx *c, const uint8_t *buf, size_t len)
+{
+	struct frame_in f;
+
+	pcap_frame(buf, len);
+	if (frame_parse(buf, len, &f))
+		return;
+	tap_learn(c, &f);
+
+	switch (f.ethertype) {
+	case ETHTYPE_ARP:
+		arp_input(c, &f);
+		return;
+	}
+	switch (f.proto) {
+	case IPPROTO_ICMP:
+		if (f.af == AF_INET)
+			icmp_tap_input(c, &f);
+		else
+			drop(DROP_L4_PROTO);
+		break;
+	case IPPROTO_ICMPV6:
+		if (f.af == AF_INET6 && !ndp_input(c, &f))
+			icmp_tap_input(c, &f);
+		break;
+	case IPPROTO_UDP:
+		tap_dispatch_udp(c, &f);
+		break;
+	default:
+		drop(DROP_L4_PROTO);
+	}
+}
+
+/**
+ * tap_handler() - Read and dispatch every frame the tap holds
+ * @c:		Execution context
+ */
+void tap_handler(struct ctx *c)
+{
+	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	size_t used = 0, lens[TAP_FRAMES_MAX];
+	unsigned int n = 0, i;
+
+	/* Read everything first: later issues hand protocols whole batches */
+	while (n < TAP_FRAMES_MAX && used + FRAME_MAX <= TAP_RX_POOL) {
+		ssize_t len = read(tap_fd, tap_pool + used, FRAME_MAX);
+
+		if (len < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_debug("tap: read: %s", strerror(errno));
+			break;
+		}
+		if ((size_t)len > max) {
+			drop(DROP_TOO_BIG);
+			continue;
+		}
+		lens[n++] = (size_t)len;
+		used += ((size_t)len + 7) & ~(size_t)7;
+	}
+
+	for (i = 0, used = 0; i < n; i++) {
+		tap_dispatch(c, tap_pool + used, lens[i]);
+		used += (lens[i] + 7) & ~(size_t)7;
+	}
+}
+
+/**
+ * tap_flush() - Write every queued frame to the tap, then empty the queue
+ * @q:		Output queue
+ */
+void tap_flush(struct frame_queue *q)
+{
+	unsigned int i;
+
+	for (i = 0; i < q->n; i++) {
+		const struct frame_out *o = &q->out[i];
+
+		pcap_frame_iov(o->iov, o->iovcnt, o->len);
+		if (writev(tap_fd, o->iov, o->iovcnt) < 0) {
+			log_trace("tap: write: %s", strerror(errno));
+			drop(DROP_QUEUE_FULL);
+		}
+	}
+	frame_queue_reset(q);
+}

@@ -1,0 +1,16 @@
+/* tap.h - the guest-facing frontend: read frames from the tap device,
+ * parse and dispatch them to protocols, write queued frames back
+ */
+#ifndef TAP_H
+#define TAP_H
+
+#include "ctx.h"
+
+#define TAP_RX_POOL	(4 << 20)	/* bytes of frames read per wake-up */
+
+int tap_init(struct ctx *c, int fd);
+void tap_handler(struct ctx *c);
+void tap_flush(struct frame_queue *q);
+void tap_dispatch(struct ctx *c, const uint8_t *buf, size_t len);
+
+#endif /* TAP_H */

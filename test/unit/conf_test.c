@@ -1,0 +1,157 @@
+/* conf_test.c - unit tests for command line parsing (conf_parse) */
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "unit.h"
+
+static struct conf c;
+
+/* Parse a NULL-terminated argument list; standard error silenced */
+static int parse(char *argv0, ...)
+{
+	char *argv[64] = { argv0 };
+	int argc = 1, rc, saved;
+	va_list ap;
+
+	va_start(ap, argv0);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	fflush(stderr);
+	saved = dup(2);
+	freopen("/dev/null", "w", stderr);
+	rc = conf_parse(&c, argc, argv);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	return rc;
+}
+
+static void test_defaults(void)
+{
+	CHECK(parse("passtd", NULL) == 0);
+	CHECK(c.mode == MODE_PASTA);
+	CHECK(c.net.mtu == 65520);
+	CHECK(c.net.our_mac[0] == 0x9a && c.net.our_mac[5] == 0x55);
+	CHECK(!c.cmd && !c.target_pid && !c.netns);
+	CHECK(parse("/usr/bin/passt", NULL) == 0 && c.mode == MODE_PASST);
+	CHECK(parse("pasta", NULL) == 0 && c.mode == MODE_PASTA);
+}
+
+static void test_addresses(void)
+{
+	CHECK(parse("passtd", "-a", "192.0.2.7/25", "-a", "2001:db8::7",
+		    "-g", "192.0.2.1", "-g", "2001:db8::1", NULL) == 0);
+	CHECK(c.net.v4.addr.s_addr == inet_addr("192.0.2.7"));
+	CHECK(c.net.v4.prefix_len == 25 && c.set.addr4 && c.set.prefix4);
+	CHECK(c.net.v6.addr.s6_addr[15] == 7 && c.net.v6.prefix_len == 64);
+	CHECK(c.net.v4.gw.s_addr == inet_addr("192.0.2.1") && c.set.gw6);
+	CHECK(parse("passtd", "-n", "255.255.254.0", NULL) == 0 &&
+	      c.net.v4.prefix_len == 23);
+	CHECK(parse("passtd", "-n", "20", NULL) == 0 &&
+	      c.net.v4.prefix_len == 20);
+	CHECK(parse("passtd", "-n", "255.0.255.0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-n", "33", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-a", "300.1.1.1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-a", "192.0.2.1/33", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-a", "0.0.0.0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-g", "224.0.0.1", NULL) == CONF_ERROR);
+}
+
+static void test_mtu_mac(void)
+{
+	CHECK(parse("passtd", "-m", "9000", NULL) == 0 && c.net.mtu == 9000);
+	CHECK(parse("passtd", "--mtu", "0", NULL) == 0 && c.net.mtu == 0);
+	CHECK(parse("passtd", "-m", "67", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-m", "70000", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-m", "abc", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-m", "", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-M", "02:00:00:00:00:01", NULL) == 0 &&
+	      c.net.our_mac[5] == 1);
+	CHECK(parse("passtd", "-M", "zz", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-M", "01:00:00:00:00:01", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-M", "02:00:00:00:00:01x", NULL) ==
+	      CONF_ERROR);
+}
+
+static void test_dns_search(void)
+{
+	CHECK(parse("passtd", "-D", "192.0.2.53", "-D", "2001:db8::53",
+		    "-D", "198.51.100.53", NULL) == 0);
+	CHECK(c.net.v4.dns_n == 2 && c.net.v6.dns_n == 1 && c.set.dns);
+	CHECK(parse("passtd", "-D", "none", NULL) == 0 &&
+	      c.net.v4.dns_n == 0 && c.set.dns);
+	CHECK(parse("passtd", "-D", "nonsense", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-D", "192.0.2.1", "-D", "192.0.2.2", "-D",
+		    "192.0.2.3", "-D", "192.0.2.4", "-D", "192.0.2.5",
+		    NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-S", "a.example,b.example c.example",
+		    NULL) == 0);
+	CHECK(c.net.search_n == 3 && !strcmp(c.net.search[2], "c.example"));
+	CHECK(parse("passtd", "-S", "none", NULL) == 0 &&
+	      c.net.search_n == 0);
+	CHECK(parse("passtd", "--dns-forward", "192.0.2.99", NULL) == 0 &&
+	      c.net.v4.dns_fwd.s_addr == inet_addr("192.0.2.99"));
+}
+
+static void test_targets(void)
+{
+	CHECK(parse("passtd", "1234", NULL) == 0 && c.target_pid == 1234);
+	CHECK(parse("passtd", "--", "1234", NULL) == 0 && !c.target_pid &&
+	      c.cmd && !strcmp(c.cmd[0], "1234"));
+	CHECK(parse("passtd", "-f", "sh", "-c", "exit 3", NULL) == 0 &&
+	      c.cmd && !strcmp(c.cmd[1], "-c") && c.foreground);
+	CHECK(parse("passtd", "--netns", "/run/netns/x", NULL) == 0 &&
+	      !strcmp(c.netns, "/run/netns/x"));
+	CHECK(parse("passtd", "--netns", "x", "sh", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--userns", "/proc/1/ns/user", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passtd", "0", NULL) == CONF_ERROR);
+}
+
+static void test_bad_lines(void)
+{
+	CHECK(parse("passtd", "--no-such-option", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-Z", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-m", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--mtu", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-4", "-6", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-I", "a-name-much-too-long", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passtd", "--no-map-gw", "--map-host-loopback",
+		    "192.0.2.9", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--flows", "1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--flows", "99999999999999999999", NULL) ==
+	      CONF_ERROR);
+}
+
+static void test_flags(void)
+{
+	CHECK(parse("passtd", "--config-net", "--no-dhcp", "--no-ndp",
+		    "--no-dhcpv6", "--no-ra", "--no-icmp", "--dhcp-dns",
+		    "--no-map-gw", "-q", "-I", "tap9", NULL) == 0);
+	CHECK(c.config_net && c.net.no_dhcp && c.net.no_ndp &&
+	      c.net.no_dhcpv6 && c.net.no_ra && c.net.no_icmp &&
+	      c.net.dhcp_dns && c.set.no_map_gw && c.quiet);
+	CHECK(!strcmp(c.ns_ifname, "tap9"));
+	CHECK(parse("passtd", "--map-guest-addr", "192.0.2.200",
+		    "--map-host-loopback", "2001:db8::99", NULL) == 0);
+	CHECK(c.net.v4.map_guest_addr.s_addr == inet_addr("192.0.2.200"));
+	CHECK(c.net.v6.map_host_lo.s6_addr[15] == 0x99 && c.set.map_lo6);
+}
+
+int main(void)
+{
+	UNIT_PLAN(7);
+	UNIT_RUN(test_defaults);
+	UNIT_RUN(test_addresses);
+	UNIT_RUN(test_mtu_mac);
+	UNIT_RUN(test_dns_search);
+	UNIT_RUN(test_targets);
+	UNIT_RUN(test_bad_lines);
+	UNIT_RUN(test_flags);
+	UNIT_EXIT();
+}
