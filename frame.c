@@ -97,8 +97,10 @@ static int frame_parse_ip4(struct frame_in *f, const uint8_t *p, size_t avail)
 	f->l3_len = tot;
 	f->ttl = p[8];
 	f->proto = p[9];
-	inany_from_v4(&f->src, *(const struct in_addr *)(const void *)(p + 12));
-	inany_from_v4(&f->dst, *(const struct in_addr *)(const void *)(p + 16));
+	inany_from_v4(&f->src, (struct in_addr){ 0 });
+	inany_from_v4(&f->dst, (struct in_addr){ 0 });
+	memcpy(&f->src.v4mapped.a4, p + 12, 4);
+	memcpy(&f->dst.v4mapped.a4, p + 16, 4);
 	f->l4 = p + ihl;
 	f->l4_len = tot - ihl;
 	return frame_parse_l4(f);
@@ -383,18 +385,21 @@ int frame_ip_end(struct frame_queue *q, size_t l4_len)
 	if (proto == IPPROTO_UDP)
 		wr16(l4 + 4, (uint16_t)l4_len);
 	if (v4) {
+		struct in_addr s4, d4;
+
 		wr16(ip + 2, (uint16_t)(l3 + l4_len));
 		wr16(ip + 10, csum(ip, l3, 0));
+		memcpy(&s4, ip + 12, 4);
+		memcpy(&d4, ip + 16, 4);
 		if (proto != IPPROTO_ICMP)
-			sum = csum_pseudo4(
-				*(struct in_addr *)(void *)(ip + 12),
-				*(struct in_addr *)(void *)(ip + 16),
-				proto, (uint16_t)l4_len);
+			sum = csum_pseudo4(s4, d4, proto, (uint16_t)l4_len);
 	} else {
+		struct in6_addr s6, d6;
+
 		wr16(ip + 4, (uint16_t)l4_len);
-		sum = csum_pseudo6((struct in6_addr *)(void *)(ip + 8),
-				   (struct in6_addr *)(void *)(ip + 24),
-				   proto, (uint32_t)l4_len);
+		memcpy(&s6, ip + 8, 16);
+		memcpy(&d6, ip + 24, 16);
+		sum = csum_pseudo6(&s6, &d6, proto, (uint32_t)l4_len);
 	}
 	if (off >= 0 && (size_t)off + 2 <= l4_len) {
 		uint16_t c;
