@@ -79,13 +79,19 @@ struct flow_table {
 
 #define FLOW_NONE	(-1)
 
+/* Largest table: bucket values (index << 1 | side) + 1 must fit 32 bits */
+#define FLOW_SIZE_MAX	(1U << 30)
+
 int flow_table_init(struct flow_table *t, unsigned int size);
+void flow_table_destroy(struct flow_table *t);
 int flow_alloc(struct flow_table *t, enum flow_type type, uint8_t proto);
 void flow_free(struct flow_table *t, int idx);
 int flow_hash_insert(struct flow_table *t, int idx, enum flow_sidx side);
 void flow_hash_remove(struct flow_table *t, int idx, enum flow_sidx side);
 int flow_lookup(const struct flow_table *t, uint8_t proto,
 		const struct flowside *fs, enum flow_sidx *side);
+uint64_t flow_hash(const struct flow_table *t, uint8_t proto,
+		   const struct flowside *fs);
 
 static inline struct flow *flow_at(const struct flow_table *t, int idx)
 {

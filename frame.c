@@ -281,7 +281,7 @@ int frame_eth_end(struct frame_queue *q, size_t len)
 	o->iov[0].iov_len = total;
 	o->iovcnt = 1;
 	o->len = total;
-	q->used += total;
+	q->used += (total + 7) & ~(size_t)7;	/* keep headers aligned */
 	q->cur = NULL;
 	return 0;
 }
