@@ -99,10 +99,10 @@ static int target_open(int *go_fd)
 	int rc;
 
 	if (conf.target_pid)
-		rc = ns_open_pid(conf.target_pid, conf.netns_only, &target);
+		rc = ns_open_pid(conf.target_pid, conf.netns_only ||
+				 conf.userns, &target);
 	else if (conf.netns)
-		rc = ns_open_path(conf.netns, conf.netns_only ? NULL :
-				  conf.userns, &target);
+		rc = ns_open_path(conf.netns, NULL, &target);
 	else {
 		if (!conf.cmd) {
 			shell[0] = getenv("SHELL") ? getenv("SHELL") : "/bin/sh";
@@ -110,6 +110,10 @@ static int target_open(int *go_fd)
 		}
 		conf.foreground = true;
 		rc = ns_spawn(conf.cmd, &child_pid, go_fd, &target);
+	}
+	if (!rc && conf.userns && !conf.netns_only) {
+		target.userns = open(conf.userns, O_RDONLY | O_CLOEXEC);
+		rc = target.userns < 0 ? -errno : 0;
 	}
 	if (rc)
 		log_err("cannot open the target namespace %s: %s",
