@@ -37,6 +37,11 @@ pasta passt: passtd
 test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h
 	$(CC) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
+TOOLS	:= test/tools/frame_inject
+
+test/tools/%: test/tools/%.c
+	$(CC) $(CFLAGS) -o $@ $<
+
 unit: $(UNIT_BINS)
 
 # Debian packages the build and the tests need: installs only what is
@@ -47,7 +52,7 @@ deps:
 run: deps all
 	./passtd --config-net
 
-check: deps all unit
+check: deps all unit $(TOOLS)
 	@bash test/run.sh
 
 bench: deps all
@@ -65,4 +70,4 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/passt $(DESTDIR)$(MANDIR)/man1/passtd.1
 
 clean:
-	rm -f *.o libpasstd.a passtd pasta passt $(UNIT_BINS)
+	rm -f *.o libpasstd.a passtd pasta passt $(UNIT_BINS) $(TOOLS)
