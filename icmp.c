@@ -231,6 +231,9 @@ void icmp_sock_input(struct ctx *c, union epoll_ref ref)
 	struct flow *fl = flow_at(c->flows, (int)ref.flow);
 	int i;
 
+	/* An earlier event of the same batch may have closed this flow */
+	if (fl->type != FLOW_PING || icmp_flows[ref.flow].sock != ref.fd)
+		return;
 	fl->last_ms = c->now_ms;
 	for (i = 0; i < ICMP_READ_BATCH; i++) {
 		if (icmp_reply_one(c, ref.fd, fl))

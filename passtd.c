@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -275,6 +276,17 @@ static int signals_setup(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* One socket per flow: allow as many descriptors as the hard limit */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int timer_setup(void)
 {
 	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
@@ -323,6 +335,7 @@ int main(int argc, char *argv[])
 	close(nl);
 	conf_log(&conf);
 
+	nofile_raise();
 	sfd = signals_setup();
 	tfd = timer_setup();
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
