@@ -8,8 +8,9 @@ DESTDIR	?=
 VERSION	:= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	   -DPASSTD_VERSION='"$(VERSION)"'
+# Always applied, even when CFLAGS is given on the command line
+BASE_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	       -DPASSTD_VERSION='"$(VERSION)"'
 LDLIBS	?=
 
 SRCS	:= $(filter-out passtd.c,$(wildcard *.c))
@@ -23,24 +24,24 @@ UNIT_BINS := $(UNIT_SRCS:.c=)
 all: passtd pasta passt
 
 %.o: %.c $(HDRS)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 libpasstd.a: $(OBJS)
 	$(AR) rcs $@ $^
 
 passtd: passtd.o libpasstd.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 pasta passt: passtd
 	ln -sf passtd $@
 
 test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h
-	$(CC) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
 TOOLS	:= test/tools/frame_inject
 
 test/tools/%: test/tools/%.c
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 unit: $(UNIT_BINS)
 

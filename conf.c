@@ -555,7 +555,10 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 			return CONF_EXIT_OK;
 		}
 		if (opt == OPT_VERSION) {
-			printf("passtd %s\n", PASSTD_VERSION);
+			const char *name = strrchr(argv[0], '/');
+
+			printf("%s %s\n", name ? name + 1 : argv[0],
+			       PASSTD_VERSION);
 			return CONF_EXIT_OK;
 		}
 		rc = conf_opt_net(c, opt, optarg);

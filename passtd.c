@@ -116,9 +116,14 @@ static int target_open(int *go_fd)
 		target.userns = open(conf.userns, O_RDONLY | O_CLOEXEC);
 		rc = target.userns < 0 ? -errno : 0;
 	}
-	if (rc)
+	if (rc && conf.target_pid)
+		log_err("cannot open the namespaces of PID %d: %s",
+			conf.target_pid, strerror(-rc));
+	else if (rc && conf.netns)
 		log_err("cannot open the target namespace %s: %s",
-			conf.netns ? conf.netns : "", strerror(-rc));
+			conf.netns, strerror(-rc));
+	else if (rc)
+		log_err("cannot create a namespace: %s", strerror(-rc));
 	return rc;
 }
 
@@ -333,7 +338,6 @@ int main(int argc, char *argv[])
 	if (conf_host(&conf, nl))
 		return 1;
 	close(nl);
-	conf_log(&conf);
 
 	nofile_raise();
 	sfd = signals_setup();
@@ -343,6 +347,7 @@ int main(int argc, char *argv[])
 		die("start-up: %s", strerror(errno));
 	if (target_open(&go_fd))
 		return 1;
+	conf_log(&conf);
 	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
 	if (rc)
 		die("namespace set-up failed (%s): %s",
