@@ -17,6 +17,9 @@
  * @flows:	Flow table
  * @epollfd:	Loop's epoll descriptor, for sockets protocols open
  * @now_ms:	Time of the current loop iteration (monotonic, ms)
+ * @ns_sockets:	Open @n sockets inside the target namespace into @fds;
+ *		returns how many were opened or negative errno (set by the
+ *		top layer, which alone may enter namespaces)
  */
 struct ctx {
 	struct net_conf *net;
@@ -24,6 +27,7 @@ struct ctx {
 	struct flow_table *flows;
 	int epollfd;
 	uint64_t now_ms;
+	int (*ns_sockets)(int af, int type, int proto, int *fds, int n);
 };
 
 #endif /* CTX_H */

@@ -57,6 +57,9 @@ struct net_conf {
 	char hostname[DOMAIN_MAX];	/* -H, DHCP option 12 */
 	char fqdn[DOMAIN_MAX];		/* --fqdn, DHCP 81 / DHCPv6 39 */
 	bool no_dhcp, no_ndp, no_dhcpv6, no_ra, no_icmp;
+	bool no_tcp, no_udp;		/* --no-tcp, --no-udp */
+	bool no_splice;			/* --no-splice: loopback via tap */
+	bool no_peek_offset;		/* --no-peek-offset */
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */
 };
