@@ -14,7 +14,8 @@ enum epoll_type {
 	EPOLL_TYPE_LISTEN,	/* VM mode listening socket */
 	EPOLL_TYPE_PING,	/* ping socket of an ICMP echo flow */
 	EPOLL_TYPE_TCP,
-	EPOLL_TYPE_TCP_LISTEN,
+	EPOLL_TYPE_TCP_LISTEN,	/* host listener (-t) or namespace one (-T) */
+	EPOLL_TYPE_TCP_SPLICE,	/* either socket of a spliced connection */
 	EPOLL_TYPE_UDP,
 	EPOLL_TYPE_TIMER,	/* timerfd */
 	EPOLL_TYPE_SIGNAL,	/* signalfd */
