@@ -3,6 +3,8 @@
  * Sums are kept as 32-bit accumulators of 16-bit big-endian words so that
  * header and payload parts can be added in any order and folded once.
  */
+#include <string.h>
+
 #include "checksum.h"
 
 /**
@@ -16,18 +18,47 @@
 uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t acc = sum;
+	uint64_t acc = 0;
+	uint32_t w, folded;
 
-	while (len >= 2) {
-		acc += (uint32_t)(p[0] << 8 | p[1]);
+	/*
+	 * RFC 1071, 2(B): the one's complement sum does not depend on byte
+	 * order, so add native 32-bit words and swap once at the end.
+	 */
+	while (len >= 16) {
+		uint32_t v[4];
+
+		memcpy(v, p, 16);
+		acc += (uint64_t)v[0] + v[1] + v[2] + v[3];
+		p += 16;
+		len -= 16;
+	}
+	while (len >= 4) {
+		memcpy(&w, p, 4);
+		acc += w;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		acc += h;
 		p += 2;
 		len -= 2;
 	}
-	if (len)
-		acc += (uint32_t)p[0] << 8;
-	while (acc >> 32)
-		acc = (acc & 0xffffffff) + (acc >> 32);
-	return (uint32_t)acc;
+	if (len) {
+		uint16_t h = 0;
+
+		memcpy(&h, p, 1);	/* pads the last byte with zero */
+		acc += h;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	folded = (uint32_t)acc;
+	if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+		folded = ((folded & 0xff) << 8) | (folded >> 8);
+	return sum + folded;
 }
 
 /**

@@ -296,6 +296,56 @@ void frame_abort(struct frame_queue *q)
 }
 
 /**
+ * frame_ip_hdr_len() - Length of Ethernet and IP headers for a family
+ * @v4:		IPv4 (else IPv6)
+ *
+ * Return: header length in bytes
+ */
+size_t frame_ip_hdr_len(bool v4)
+{
+	return ETH_HDR_LEN + (v4 ? IP4_HDR_LEN : IP6_HDR_LEN);
+}
+
+/**
+ * frame_ip_hdr_write() - Write Ethernet and IP headers at @buf
+ * @q:		Queue, for the MAC addresses
+ * @buf:	Start of the frame
+ * @h:		What the headers say
+ *
+ * Lengths and checksums are left for frame_ip_hdr_finish().
+ *
+ * Return: where the L4 header goes
+ */
+uint8_t *frame_ip_hdr_write(const struct frame_queue *q, uint8_t *buf,
+			    const struct frame_ip_hdr *h)
+{
+	bool v4 = inany_is_v4(&h->src);
+	uint8_t ttl = h->ttl ? h->ttl : 64;
+	uint8_t *p = buf + ETH_HDR_LEN;
+
+	memcpy(buf, h->dst_mac ? h->dst_mac : q->guest_mac, MAC_LEN);
+	memcpy(buf + MAC_LEN, q->our_mac, MAC_LEN);
+	wr16(buf + 12, v4 ? ETHTYPE_IP4 : ETHTYPE_IP6);
+	if (v4) {
+		memset(p, 0, IP4_HDR_LEN);
+		p[0] = 0x45;
+		p[6] = 0x40;		/* don't fragment */
+		p[8] = ttl;
+		p[9] = h->proto;
+		memcpy(p + 12, &h->src.v4mapped.a4, 4);
+		memcpy(p + 16, &h->dst.v4mapped.a4, 4);
+		return p + IP4_HDR_LEN;
+	}
+	memset(p, 0, IP6_HDR_LEN);
+	p[0] = 0x60;
+	p[6] = h->proto;
+	p[7] = ttl;
+	memcpy(p + 8, &h->src.a6, 16);
+	memcpy(p + 24, &h->dst.a6, 16);
+	return p + IP6_HDR_LEN;
+}
+
+/**
  * frame_ip_begin() - Start an IP frame: Ethernet and IP headers
  * @q:		Queue
  * @h:		What the headers say
@@ -308,7 +358,6 @@ uint8_t *frame_ip_begin(struct frame_queue *q, const struct frame_ip_hdr *h,
 {
 	bool v4 = inany_is_v4(&h->src);
 	size_t l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN;
-	uint8_t ttl = h->ttl ? h->ttl : 64;
 	uint8_t *p;
 
 	if (room > 65535 - (v4 ? l3 : 0))
@@ -317,22 +366,7 @@ uint8_t *frame_ip_begin(struct frame_queue *q, const struct frame_ip_hdr *h,
 			    l3 + room);
 	if (!p)
 		return NULL;
-	memset(p, 0, l3);
-	if (v4) {
-		p[0] = 0x45;
-		p[6] = 0x40;		/* don't fragment */
-		p[8] = ttl;
-		p[9] = h->proto;
-		memcpy(p + 12, &h->src.v4mapped.a4, 4);
-		memcpy(p + 16, &h->dst.v4mapped.a4, 4);
-	} else {
-		p[0] = 0x60;
-		p[6] = h->proto;
-		p[7] = ttl;
-		memcpy(p + 8, &h->src.a6, 16);
-		memcpy(p + 24, &h->dst.a6, 16);
-	}
-	q->cur_l4 = p + l3;
+	q->cur_l4 = frame_ip_hdr_write(q, q->cur, h);
 	return q->cur_l4;
 }
 
@@ -353,41 +387,31 @@ static int frame_l4_csum_off(uint8_t proto)
 }
 
 /**
- * frame_ip_end() - Finish and queue the frame started by frame_ip_begin()
- * @q:		Queue
- * @l4_len:	L4 bytes written
+ * frame_ip_hdr_finish() - Fill lengths and checksums of a built IP frame
+ * @buf:	Start of the frame (Ethernet header)
+ * @l4_len:	L4 bytes after the IP header
  *
  * Fills the IP length fields, the IPv4 header checksum and the L4 checksum
  * (UDP, TCP, ICMP, ICMPv6), and for UDP the length field.
  *
- * Return: 0 on success, -EINVAL if @l4_len exceeds the room reserved
+ * Return: length of the whole frame
  */
-int frame_ip_end(struct frame_queue *q, size_t l4_len)
+size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len)
 {
-	uint8_t *ip, *l4 = q->cur_l4;
+	uint8_t *ip = buf + ETH_HDR_LEN;
+	bool v4 = (ip[0] >> 4) == 4;
+	size_t l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN;
+	uint8_t proto = v4 ? ip[9] : ip[6], *l4 = ip + l3;
+	int off = frame_l4_csum_off(proto);
 	uint32_t sum = 0;
-	uint8_t proto;
-	size_t l3;
-	bool v4;
-	int off;
 
-	if (!q->cur)
-		return -EINVAL;
-	ip = q->cur + ETH_HDR_LEN;
-	v4 = (ip[0] >> 4) == 4;
-	l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN;
-	proto = v4 ? ip[9] : ip[6];
-	off = frame_l4_csum_off(proto);
-	if (ETH_HDR_LEN + l3 + l4_len > q->cur_room) {
-		frame_abort(q);
-		return -EINVAL;
-	}
 	if (proto == IPPROTO_UDP)
 		wr16(l4 + 4, (uint16_t)l4_len);
 	if (v4) {
 		struct in_addr s4, d4;
 
 		wr16(ip + 2, (uint16_t)(l3 + l4_len));
+		wr16(ip + 10, 0);
 		wr16(ip + 10, csum(ip, l3, 0));
 		memcpy(&s4, ip + 12, 4);
 		memcpy(&d4, ip + 16, 4);
@@ -410,5 +434,88 @@ int frame_ip_end(struct frame_queue *q, size_t l4_len)
 			c = 0xffff;
 		wr16(l4 + off, c);
 	}
+	return ETH_HDR_LEN + l3 + l4_len;
+}
+
+/**
+ * frame_ip_end() - Finish and queue the frame started by frame_ip_begin()
+ * @q:		Queue
+ * @l4_len:	L4 bytes written
+ *
+ * Return: 0 on success, -EINVAL if @l4_len exceeds the room reserved
+ */
+int frame_ip_end(struct frame_queue *q, size_t l4_len)
+{
+	size_t l3;
+
+	if (!q->cur)
+		return -EINVAL;
+	l3 = (size_t)(q->cur_l4 - q->cur) - ETH_HDR_LEN;
+	if (ETH_HDR_LEN + l3 + l4_len > q->cur_room) {
+		frame_abort(q);
+		return -EINVAL;
+	}
+	frame_ip_hdr_finish(q->cur, l4_len);
 	return frame_eth_end(q, l3 + l4_len);
+}
+
+/**
+ * frame_reserve() - Reserve a region of the arena for frames built by the
+ *		     caller in place (e.g. many segments read by one recvmsg())
+ * @q:		Queue
+ * @len:	Bytes needed
+ *
+ * The region belongs to the caller until the queue is flushed; frames in it
+ * are queued with frame_push(). May flush the queue first to make room.
+ *
+ * Return: start of the region (8-byte aligned), NULL if it cannot fit
+ */
+uint8_t *frame_reserve(struct frame_queue *q, size_t len)
+{
+	uint8_t *p;
+
+	len = (len + 7) & ~(size_t)7;
+	if (len > q->size || q->cur)
+		return NULL;
+	if (q->used + len > q->size && q->flush)
+		q->flush(q);
+	if (q->used + len > q->size)
+		return NULL;
+	p = q->arena + q->used;
+	q->used += len;
+	return p;
+}
+
+/**
+ * frame_room() - How many more frames can be queued before a flush
+ * @q:		Queue
+ *
+ * Return: free frame entries
+ */
+unsigned int frame_room(const struct frame_queue *q)
+{
+	return q->max - q->n;
+}
+
+/**
+ * frame_push() - Queue a frame that lies in memory the caller keeps valid
+ *		  until the next flush (a frame_reserve() region)
+ * @q:		Queue
+ * @buf:	Frame
+ * @len:	Length
+ *
+ * Return: 0 on success, -ENOSPC if the frame list is full
+ */
+int frame_push(struct frame_queue *q, uint8_t *buf, size_t len)
+{
+	struct frame_out *o;
+
+	if (q->n == q->max)
+		return -ENOSPC;
+	o = &q->out[q->n++];
+	o->iov[0].iov_base = buf;
+	o->iov[0].iov_len = len;
+	o->iovcnt = 1;
+	o->len = len;
+	return 0;
 }

@@ -130,5 +130,12 @@ uint8_t *frame_ip_begin(struct frame_queue *q, const struct frame_ip_hdr *h,
 			size_t room);
 int frame_ip_end(struct frame_queue *q, size_t l4_len);
 void frame_abort(struct frame_queue *q);
+size_t frame_ip_hdr_len(bool v4);
+uint8_t *frame_ip_hdr_write(const struct frame_queue *q, uint8_t *buf,
+			    const struct frame_ip_hdr *h);
+size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len);
+uint8_t *frame_reserve(struct frame_queue *q, size_t len);
+unsigned int frame_room(const struct frame_queue *q);
+int frame_push(struct frame_queue *q, uint8_t *buf, size_t len);
 
 #endif /* FRAME_H */
