@@ -10,6 +10,13 @@
  * resolvers and search domains of /etc/resolv.conf. A family with no
  * address or no gateway is disabled, as pasta does.
  * Option names and meanings follow pasta(1) and passt(1).
+ *
+ * Port forwarding (-t, -u, -T, -U) is parsed by fwd.c, each option adding
+ * to what the earlier ones of its kind gave. Options not given default as
+ * in pasta(1): a UDP direction without options takes the ports and
+ * bindings of the TCP one of the same direction, without port
+ * translation, if that was given (and not as "none"); otherwise every
+ * direction is "auto" in namespace mode and "none" in VM mode.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +43,8 @@ enum {
 	OPT_DNS_HOST, OPT_NO_DHCP, OPT_NO_NDP, OPT_NO_DHCPV6, OPT_NO_RA,
 	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
-	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS,
+	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
+	OPT_NO_SPLICE, OPT_NO_PEEK_OFF,
 };
 
 static const struct option conf_options[] = {
@@ -73,6 +81,14 @@ static const struct option conf_options[] = {
 	{ "no-dhcpv6",		no_argument,		NULL, OPT_NO_DHCPV6 },
 	{ "no-ra",		no_argument,		NULL, OPT_NO_RA },
 	{ "no-icmp",		no_argument,		NULL, OPT_NO_ICMP },
+	{ "no-tcp",		no_argument,		NULL, OPT_NO_TCP },
+	{ "no-udp",		no_argument,		NULL, OPT_NO_UDP },
+	{ "tcp-ports",		required_argument,	NULL, 't' },
+	{ "udp-ports",		required_argument,	NULL, 'u' },
+	{ "tcp-ns",		required_argument,	NULL, 'T' },
+	{ "udp-ns",		required_argument,	NULL, 'U' },
+	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
+	{ "no-peek-offset",	no_argument,		NULL, OPT_NO_PEEK_OFF },
 	{ "no-map-gw",		no_argument,		NULL, OPT_NO_MAP_GW },
 	{ "map-host-loopback",	required_argument,	NULL, OPT_MAP_HOST_LO },
 	{ "map-guest-addr",	required_argument,	NULL, OPT_MAP_GUEST },
@@ -123,8 +139,19 @@ static const char conf_usage[] =
 "      --fqdn NAME          FQDN for DHCP option 81 and DHCPv6 option 39\n"
 "      --dhcp-dns, --no-dhcp-dns        announce resolvers via DHCP/NDP\n"
 "      --dhcp-search, --no-dhcp-search  announce search domains\n"
-"      --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra, --no-icmp\n"
-"                           disable a protocol handler\n"
+"      --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra, --no-icmp, --no-tcp,\n"
+"      --no-udp             disable a protocol handler\n"
+"  -t, --tcp-ports SPEC     TCP ports forwarded from the host to the\n"
+"                           namespace (default: auto; repeatable)\n"
+"  -u, --udp-ports SPEC     UDP ports, likewise (default: the ports of -t,\n"
+"                           else auto)\n"
+"  -T, --tcp-ns SPEC        TCP ports forwarded from the namespace to the\n"
+"                           host's loopback (default: auto)\n"
+"  -U, --udp-ns SPEC        UDP ports, likewise (default: the ports of -T,\n"
+"                           else auto)\n"
+"                           SPEC: none, auto, all, or a comma list of\n"
+"                           [ADDR[%%IFNAME]/]FIRST[-LAST][:TO[-TOLAST]]\n"
+"                           and ~FIRST[-LAST] (exclusions)\n"
 "      --no-map-gw          do not map the gateway to the host\n"
 "      --map-host-loopback ADDR|none  address mapped to host loopback\n"
 "                           (default: the gateway)\n"
@@ -140,6 +167,8 @@ static const char conf_usage[] =
 "      --netns-only         do not join a user namespace\n"
 "      --no-netns-quit      keep running when the namespace goes away\n"
 "      --flows N            flow table size (default 65536)\n"
+"      --no-splice          namespace loopback traffic through the tap\n"
+"      --no-peek-offset     do not use SO_PEEK_OFF on TCP sockets\n"
 "  -h, --help               this text\n"
 "      --version            version\n";
 
@@ -378,7 +407,64 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	memcpy(c->net.guest_mac, MAC_BROADCAST, MAC_LEN);
 	c->net.v4.enabled = c->net.v6.enabled = true;
 	c->flows = CONF_FLOWS_DEFAULT;
+	fwd_ports_init(&c->tcp_in);
+	fwd_ports_init(&c->udp_in);
+	fwd_ports_init(&c->tcp_out);
+	fwd_ports_init(&c->udp_out);
 	log_level = LOG_LVL_INFO;
+}
+
+/* -t, -u, -T, -U: add one SPEC to the forwarding of that option */
+static int conf_ports(struct conf *c, int opt, const char *arg)
+{
+	struct fwd_ports *fp = opt == 't' ? &c->tcp_in :
+			       opt == 'u' ? &c->udp_in :
+			       opt == 'T' ? &c->tcp_out : &c->udp_out;
+	char err[256];
+
+	if (fwd_ports_parse(fp, arg, c->mode == MODE_PASTA, err, sizeof(err)))
+		return conf_err("-%c %s: %s", opt, arg, err);
+	return 0;
+}
+
+/* Does a forwarding given on the command line forward anything? */
+static bool conf_ports_some(const struct fwd_ports *fp)
+{
+	return fp->flags & ~FWD_NONE;
+}
+
+/* Defaults of one direction (see the theory of operation) */
+static void conf_ports_default(const struct conf *c, struct fwd_ports *tcp,
+			       struct fwd_ports *udp)
+{
+	unsigned int def = c->mode == MODE_PASTA ? FWD_AUTO : FWD_NONE;
+
+	if (!udp->flags && conf_ports_some(tcp))
+		fwd_ports_copy_udp(udp, tcp);
+	if (!tcp->flags)
+		tcp->flags = def;
+	if (!udp->flags)
+		udp->flags = def;
+}
+
+/* Check --no-tcp and --no-udp against -t/-u/-T/-U, then set defaults */
+static int conf_ports_finish(struct conf *c)
+{
+	if (c->net.no_tcp &&
+	    (conf_ports_some(&c->tcp_in) || conf_ports_some(&c->tcp_out)))
+		return conf_err("--no-tcp and TCP port forwarding (-t, -T) "
+				"exclude each other");
+	if (c->net.no_udp &&
+	    (conf_ports_some(&c->udp_in) || conf_ports_some(&c->udp_out)))
+		return conf_err("--no-udp and UDP port forwarding (-u, -U) "
+				"exclude each other");
+	conf_ports_default(c, &c->tcp_in, &c->udp_in);
+	conf_ports_default(c, &c->tcp_out, &c->udp_out);
+	if (c->net.no_tcp)
+		c->tcp_in.flags = c->tcp_out.flags = FWD_NONE;
+	if (c->net.no_udp)
+		c->udp_in.flags = c->udp_out.flags = FWD_NONE;
+	return 0;
 }
 
 static int conf_opt_net(struct conf *c, int opt, const char *arg)
@@ -458,6 +544,11 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 		return 0;
 	case OPT_FLOWS:
 		return conf_flows(c, arg);
+	case 't':
+	case 'u':
+	case 'T':
+	case 'U':
+		return conf_ports(c, opt, arg);
 	}
 	return 1;
 }
@@ -482,6 +573,10 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_DHCPV6:	nc->no_dhcpv6 = true; break;
 	case OPT_NO_RA:		nc->no_ra = true; break;
 	case OPT_NO_ICMP:	nc->no_icmp = true; break;
+	case OPT_NO_TCP:	nc->no_tcp = true; break;
+	case OPT_NO_UDP:	nc->no_udp = true; break;
+	case OPT_NO_SPLICE:	nc->no_splice = true; break;
+	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:
 	case OPT_NO_DHCP_DNS:
@@ -538,12 +633,12 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv,
-				  "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:46I:",
+				  "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:46I:t:u:T:U:",
 				  conf_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			const char *bad = argv[optind - 1];
 
-			if (optopt && strchr("lpPmanMgiDSHI", optopt) &&
+			if (optopt && strchr("lpPmanMgiDSHItuTU", optopt) &&
 			    bad[0] == '-' && bad[1] == optopt && !bad[2])
 				return conf_err("option -%c needs an argument",
 						optopt);
@@ -574,7 +669,7 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 	if (c->set.no_map_gw && (c->set.map_lo4 || c->set.map_lo6))
 		return conf_err("--no-map-gw and --map-host-loopback exclude "
 				"each other");
-	if (conf_target(c, argc, argv))
+	if (conf_ports_finish(c) || conf_target(c, argc, argv))
 		return CONF_ERROR;
 	if (c->userns && !c->netns && !c->target_pid)
 		return conf_err("--userns needs a PID or --netns");
@@ -698,6 +793,17 @@ static void conf_dns_forward(struct net_conf *nc)
 	}
 }
 
+/* Ephemeral ports of the host, skipped by "all" and exclusion-only -t/-u */
+static void conf_ports_host(struct conf *c)
+{
+	uint16_t first, last;
+
+	if (fwd_ephemeral_read(&first, &last))
+		return;
+	c->tcp_in.eph_first = c->udp_in.eph_first = first;
+	c->tcp_in.eph_last = c->udp_in.eph_last = last;
+}
+
 /**
  * conf_host() - Fill what the command line left open from the host
  * @c:		Configuration from conf_parse()
@@ -734,6 +840,7 @@ int conf_host(struct conf *c, int nl)
 
 	conf_resolv(c);
 	conf_dns_forward(nc);
+	conf_ports_host(c);
 	if (!c->set.dhcp_dns)
 		nc->dhcp_dns = c->mode == MODE_PASST;
 	if (!c->set.dhcp_search)
@@ -743,6 +850,22 @@ int conf_host(struct conf *c, int nl)
 		strcpy(c->ns_ifname, c->tmpl[nc->v4.enabled ? 0 : 1][0] ?
 		       c->tmpl[nc->v4.enabled ? 0 : 1] : "tap0");
 	return 0;
+}
+
+/* Summary of one forwarding, at debug level */
+static void conf_log_ports(const char *what, const struct fwd_ports *fp)
+{
+	unsigned int port, n = 0;
+
+	if (log_level < LOG_LVL_DEBUG)
+		return;
+	for (port = 1; port < FWD_PORTS; port++)
+		n += fwd_port_forwarded(fp, (uint16_t)port);
+	if (fp->flags & FWD_AUTO)
+		log_debug("%s: auto%s", what,
+			  fp->flags & (FWD_SPEC | FWD_EXCL) ? ", limited" : "");
+	else
+		log_debug("%s: %u ports", what, n);
 }
 
 /**
@@ -775,4 +898,8 @@ void conf_log(const struct conf *c)
 						sizeof(a)));
 	for (i = 0; i < nc->search_n; i++)
 		log_debug("search: %s", nc->search[i]);
+	conf_log_ports("TCP forwarding to namespace", &c->tcp_in);
+	conf_log_ports("UDP forwarding to namespace", &c->udp_in);
+	conf_log_ports("TCP forwarding to host", &c->tcp_out);
+	conf_log_ports("UDP forwarding to host", &c->udp_out);
 }

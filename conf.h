@@ -38,6 +38,12 @@ enum conf_mode {
  * @pcapfile:	-p, NULL if none
  * @logfile:	-l, NULL if none
  * @flows:	Flow table size
+ * @tcp_in:	-t: TCP ports forwarded from the host to the namespace
+ * @udp_in:	-u: UDP ports forwarded from the host to the namespace
+ * @tcp_out:	-T: TCP ports forwarded from the namespace to the host's
+ *		loopback
+ * @udp_out:	-U: UDP ports forwarded from the namespace to the host's
+ *		loopback
  * @set:	Which settings the command line gave (so the host's are not
  *		used for them)
  */
@@ -62,6 +68,7 @@ struct conf {
 	const char *pcapfile;
 	const char *logfile;
 	unsigned int flows;
+	struct fwd_ports tcp_in, udp_in, tcp_out, udp_out;
 	struct {
 		bool addr4, prefix4, gw4, addr6, gw6;
 		bool dns, search, no_map_gw, map_lo4, map_lo6;

@@ -1,10 +1,13 @@
-/* fwd.h - the guest-facing network configuration and the address maps
- * between what the guest sees and what the host's sockets use
+/* fwd.h - the guest-facing network configuration, the address maps
+ * between what the guest sees and what the host's sockets use, and the
+ * port forwarding specifications of -t/-u/-T/-U
  */
 #ifndef FWD_H
 #define FWD_H
 
+#include <net/if.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "inany.h"
@@ -63,6 +66,105 @@ struct net_conf {
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */
 };
+
+#define FWD_PORTS	65536			/* port numbers, 0 included */
+#define FWD_MAP_SIZE	(FWD_PORTS / 8)		/* bytes of a port bitmap */
+#define FWD_BIND_MAX	16			/* bindings per direction */
+
+/* Linux's default ip_local_port_range, also that of every new namespace */
+#define FWD_EPH_FIRST	32768
+#define FWD_EPH_LAST	60999
+
+/* struct fwd_ports.flags: what the specifications given so far hold */
+#define FWD_NONE	(1U << 0)	/* "none" */
+#define FWD_AUTO	(1U << 1)	/* "auto": follow the other side */
+#define FWD_ALL		(1U << 2)	/* "all" */
+#define FWD_SPEC	(1U << 3)	/* at least one port range */
+#define FWD_EXCL	(1U << 4)	/* at least one exclusion (~) */
+
+/**
+ * struct fwd_bind - Where listening sockets for some ports are bound
+ * @addr:	Address to bind, unless @any
+ * @any:	No address given: the wildcard address of each IP version
+ * @all:	Also holds the ports that "all", a spec of only exclusions or
+ *		a bare "auto" stand for (those not in struct fwd_ports.map)
+ * @ifname:	Interface to bind to (SO_BINDTODEVICE), "" for none
+ * @map:	Port ranges given with this address and interface
+ */
+struct fwd_bind {
+	union inany_addr addr;
+	bool any;
+	bool all;
+	char ifname[IFNAMSIZ];
+	uint8_t map[FWD_MAP_SIZE];
+};
+
+/**
+ * struct fwd_ports - Port forwarding of one protocol in one direction
+ * @flags:	FWD_* flags of every specification given; 0: none given
+ * @eph_first:	First ephemeral port of the listening side, skipped by
+ *		"all" and by a spec of only exclusions
+ * @eph_last:	Last ephemeral port
+ * @map:	Ports of all port ranges given (any binding)
+ * @excl:	Ports excluded with ~: never forwarded, whatever else says
+ * @delta:	Destination port is port + delta[port] (mod 65536)
+ * @bind_n:	Bindings in use; bind[0] is the wildcard with no interface,
+ *		so up to FWD_BIND_MAX - 1 addresses and interfaces
+ * @bind:	Bindings, one per distinct address and interface given
+ *
+ * Size: about 2 * 8 KiB + 128 KiB + 16 * 8 KiB, under 280 KiB.
+ */
+struct fwd_ports {
+	unsigned int flags;
+	uint16_t eph_first;
+	uint16_t eph_last;
+	uint8_t map[FWD_MAP_SIZE];
+	uint8_t excl[FWD_MAP_SIZE];
+	uint16_t delta[FWD_PORTS];
+	unsigned int bind_n;
+	struct fwd_bind bind[FWD_BIND_MAX];
+};
+
+/**
+ * struct fwd_iter - Cursor over (binding, port) pairs to listen on
+ * @port:	Current port, 0 before the first call
+ * @next:	Next binding to look at for @port
+ * @bind:	Binding of the pair just returned
+ */
+struct fwd_iter {
+	unsigned int port;
+	unsigned int next;
+	const struct fwd_bind *bind;
+};
+
+#define FWD_ITER_INIT	{ 0, 0, NULL }
+
+static inline bool fwd_bit_test(const uint8_t *map, unsigned int bit)
+{
+	return map[bit / 8] & (1U << (bit % 8));
+}
+
+static inline void fwd_bit_set(uint8_t *map, unsigned int bit)
+{
+	map[bit / 8] |= (uint8_t)(1U << (bit % 8));
+}
+
+void fwd_ports_init(struct fwd_ports *fp);
+int fwd_ports_parse(struct fwd_ports *fp, const char *spec, bool allow_auto,
+		    char *err, size_t errlen);
+void fwd_ports_copy_udp(struct fwd_ports *udp, const struct fwd_ports *tcp);
+bool fwd_port_forwarded(const struct fwd_ports *fp, uint16_t port);
+bool fwd_port_excluded(const struct fwd_ports *fp, uint16_t port);
+bool fwd_port_auto_candidate(const struct fwd_ports *fp, uint16_t port);
+uint16_t fwd_port_dest(const struct fwd_ports *fp, uint16_t port);
+const struct fwd_bind *fwd_bind_next(const struct fwd_ports *fp,
+				     uint16_t port, unsigned int *next);
+bool fwd_listen_next(const struct fwd_ports *fp, const uint8_t *bound,
+		     struct fwd_iter *it);
+int fwd_ephemeral_parse(const char *text, uint16_t *first, uint16_t *last);
+int fwd_ephemeral_read(uint16_t *first, uint16_t *last);
+int fwd_scan_proc(const char *text, size_t len, bool tcp, uint8_t *bitmap);
+int fwd_scan_fd(int fd, bool tcp, uint8_t *bitmap);
 
 int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		      union inany_addr *out);

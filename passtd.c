@@ -30,15 +30,18 @@
 #include "conf.h"
 #include "epoll_ref.h"
 #include "icmp.h"
+#include "listen.h"
 #include "log.h"
 #include "ndp.h"
 #include "netlink.h"
 #include "ns.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tcp.h"
+#include "tcp_splice.h"
 
 #define EVENTS_MAX	256
-#define QUEUE_ARENA	(8 << 20)
+#define QUEUE_ARENA	(16 << 20)
 #define QUEUE_FRAMES	8192
 
 static struct conf conf;
@@ -90,6 +93,54 @@ static int ns_setup_fn(void *arg)
 	    (rc = nl_route_add_default(nl, idx, AF_INET6, &nc->v6.gw))))
 		return snprintf(s->step, sizeof(s->step), "IPv6 set-up"), rc;
 	close(nl);
+	return 0;
+}
+
+/**
+ * struct ns_sock_req - Sockets to open inside the namespace
+ * @af:		Address family
+ * @type:	Socket type and flags
+ * @proto:	Protocol
+ * @n:		How many
+ * @fds:	Opened descriptors (shared table)
+ */
+struct ns_sock_req {
+	int af, type, proto, n;
+	int fds[64];
+};
+
+static int ns_sockets_fn(void *arg)
+{
+	struct ns_sock_req *r = arg;
+	int i;
+
+	for (i = 0; i < r->n; i++) {
+		r->fds[i] = socket(r->af, r->type, r->proto);
+		if (r->fds[i] < 0)
+			return i ? i : -errno;
+	}
+	return i;
+}
+
+/* ctx hook: open sockets in the target namespace, up to 64 per call */
+static int ns_sockets(int af, int type, int proto, int *fds, int n)
+{
+	struct ns_sock_req r = { .af = af, .type = type, .proto = proto,
+				 .n = MIN(n, 64) };
+	int rc = ns_call(&target, ns_sockets_fn, &r, sizeof(r));
+
+	if (rc > 0)
+		memcpy(fds, r.fds, (size_t)rc * sizeof(int));
+	return rc;
+}
+
+/* Inside the target: its TCP tables, for "auto" forwarding */
+static int ns_proc_fn(void *arg)
+{
+	int *fds = arg;
+
+	fds[0] = open("/proc/self/net/tcp", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/proc/self/net/tcp6", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -220,12 +271,18 @@ static void signal_handler(int sfd)
 
 static void timer_handler(struct ctx *c, int tfd)
 {
+	static uint64_t last_second_ms;
 	uint64_t expired;
 
 	if (read(tfd, &expired, sizeof(expired)) < 0)
 		return;
+	tcp_timer(c);
+	if (c->now_ms - last_second_ms < 1000)
+		return;
+	last_second_ms = c->now_ms;
 	icmp_timer(c);
 	ndp_timer(c);
+	listen_timer(c);
 	if (!conf.no_netns_quit && ns_gone(&target)) {
 		log_info("target namespace gone, exiting");
 		quit(0);
@@ -251,6 +308,15 @@ static void loop(struct ctx *c, int sfd, int tfd)
 				break;
 			case EPOLL_TYPE_PING:
 				icmp_sock_input(c, ref);
+				break;
+			case EPOLL_TYPE_TCP:
+				tcp_sock_handler(c, ref, ev[i].events);
+				break;
+			case EPOLL_TYPE_TCP_LISTEN:
+				tcp_listen_handler(c, ref);
+				break;
+			case EPOLL_TYPE_TCP_SPLICE:
+				tcp_splice_sock_handler(c, ref, ev[i].events);
 				break;
 			case EPOLL_TYPE_SIGNAL:
 				signal_handler(sfd);
@@ -294,7 +360,9 @@ static void nofile_raise(void)
 
 static int timer_setup(void)
 {
-	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	struct itimerspec its = {
+		{ 0, TCP_TIMER_MS * 1000000L }, { 0, TCP_TIMER_MS * 1000000L }
+	};
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
 	if (tfd >= 0)
@@ -323,8 +391,9 @@ int main(int argc, char *argv[])
 	static struct frame_queue q;
 	static struct flow_table flows;
 	struct ns_setup setup = { .tap_fd = -1 };
-	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows };
-	int rc, nl, sfd, tfd, go_fd = -1;
+	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
+			 .ns_sockets = ns_sockets };
+	int rc, nl, sfd, tfd, go_fd = -1, ns_proc[2] = { -1, -1 };
 
 	rc = conf_parse(&conf, argc, argv);
 	if (rc)
@@ -354,7 +423,8 @@ int main(int argc, char *argv[])
 		    setup.step[0] ? setup.step : "joining", strerror(-rc));
 
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
-	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows))
+	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows) ||
+	    tcp_init(&c, conf.flows))
 		die("out of memory");
 	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
 	if (tap_init(&c, setup.tap_fd) ||
@@ -362,6 +432,10 @@ int main(int argc, char *argv[])
 	    epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||
 	    epoll_add(c.epollfd, tfd, EPOLL_TYPE_TIMER))
 		die("start-up: %s", strerror(errno));
+	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(ns_proc)) ||
+	    listen_init(&c, &conf.tcp_in, &conf.tcp_out, ns_proc[0],
+			ns_proc[1]))
+		die("cannot set up port forwarding");
 	if (conf.pcapfile && (rc = pcap_open(conf.pcapfile)))
 		die("cannot open pcap file %s: %s", conf.pcapfile,
 		    strerror(-rc));

@@ -27,6 +27,7 @@
 #include "ndp.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tcp.h"
 
 #define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
 
@@ -90,43 +91,74 @@ static void tap_dispatch_udp(struct ctx *c, const struct frame_in *f)
 		drop(DROP_L4_PROTO);
 }
 
-/**
- * tap_dispatch() - Parse one frame from the guest and hand it over
- * @c:		Execution context
- * @buf:	Frame, starting at the Ethernet header
- * @len:	Length of the frame
- */
-void tap_dispatch(struct ctx *c, const uint8_t *buf, size_t len)
+/* Hand one parsed frame (not TCP) to the protocol that owns it */
+static void tap_dispatch_one(struct ctx *c, const struct frame_in *f)
 {
-	struct frame_in f;
-
-	pcap_frame(buf, len);
-	if (frame_parse(buf, len, &f))
-		return;
-	tap_learn(c, &f);
-
-	switch (f.ethertype) {
-	case ETHTYPE_ARP:
-		arp_input(c, &f);
+	if (f->ethertype == ETHTYPE_ARP) {
+		arp_input(c, f);
 		return;
 	}
-	switch (f.proto) {
+	switch (f->proto) {
 	case IPPROTO_ICMP:
-		if (f.af == AF_INET)
-			icmp_tap_input(c, &f);
+		if (f->af == AF_INET)
+			icmp_tap_input(c, f);
 		else
 			drop(DROP_L4_PROTO);
 		break;
 	case IPPROTO_ICMPV6:
-		if (f.af == AF_INET6 && !ndp_input(c, &f))
-			icmp_tap_input(c, &f);
+		if (f->af == AF_INET6 && !ndp_input(c, f))
+			icmp_tap_input(c, f);
 		break;
 	case IPPROTO_UDP:
-		tap_dispatch_udp(c, &f);
+		tap_dispatch_udp(c, f);
 		break;
 	default:
 		drop(DROP_L4_PROTO);
 	}
+}
+
+/**
+ * tap_dispatch() - Hand parsed frames to protocols, TCP in per-flow runs
+ * @c:		Execution context
+ * @f:		Parsed frames
+ * @n:		Number of frames
+ *
+ * Consecutive TCP frames of one flow go to TCP together, so that their
+ * payload reaches the socket with one sendmsg().
+ */
+void tap_dispatch(struct ctx *c, const struct frame_in *f, unsigned int n)
+{
+	unsigned int i = 0, j;
+
+	while (i < n) {
+		if (f[i].proto != IPPROTO_TCP || !f[i].af) {
+			tap_dispatch_one(c, &f[i++]);
+			continue;
+		}
+		for (j = i + 1; j < n && tcp_same_flow(&f[i], &f[j]); j++)
+			;
+		tcp_tap_input(c, &f[i], j - i);
+		i = j;
+	}
+}
+
+/**
+ * tap_parse() - Parse a frame from the guest into @f, learning from it
+ * @c:		Execution context
+ * @buf:	Frame, starting at the Ethernet header
+ * @len:	Length of the frame
+ * @f:		Parsed view
+ *
+ * Return: 0 if the frame is to be dispatched, -1 if it was dropped
+ */
+int tap_parse(struct ctx *c, const uint8_t *buf, size_t len,
+	      struct frame_in *f)
+{
+	pcap_frame(buf, len);
+	if (frame_parse(buf, len, f))
+		return -1;
+	tap_learn(c, f);
+	return 0;
 }
 
 /**
@@ -135,13 +167,15 @@ void tap_dispatch(struct ctx *c, const uint8_t *buf, size_t len)
  */
 void tap_handler(struct ctx *c)
 {
+	static struct frame_in frames[TAP_FRAMES_MAX];
 	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
-	size_t used = 0, lens[TAP_FRAMES_MAX];
-	unsigned int n = 0, i;
+	size_t used = 0;
+	unsigned int n = 0;
 
-	/* Read everything first: later issues hand protocols whole batches */
-	while (n < TAP_FRAMES_MAX && used + FRAME_MAX <= TAP_RX_POOL) {
-		ssize_t len = read(tap_fd, tap_pool + used, FRAME_MAX);
+	/* Read everything first, so that protocols get whole batches */
+	while (n < TAP_FRAMES_MAX && used + max + 1 <= TAP_RX_POOL) {
+		/* one byte more than allowed tells an oversized frame */
+		ssize_t len = read(tap_fd, tap_pool + used, max + 1);
 
 		if (len < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -152,14 +186,11 @@ void tap_handler(struct ctx *c)
 			drop(DROP_TOO_BIG);
 			continue;
 		}
-		lens[n++] = (size_t)len;
+		if (!tap_parse(c, tap_pool + used, (size_t)len, &frames[n]))
+			n++;
 		used += ((size_t)len + 7) & ~(size_t)7;
 	}
-
-	for (i = 0, used = 0; i < n; i++) {
-		tap_dispatch(c, tap_pool + used, lens[i]);
-		used += (lens[i] + 7) & ~(size_t)7;
-	}
+	tap_dispatch(c, frames, n);
 }
 
 /**

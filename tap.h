@@ -6,11 +6,13 @@
 
 #include "ctx.h"
 
-#define TAP_RX_POOL	(4 << 20)	/* bytes of frames read per wake-up */
+#define TAP_RX_POOL	(8 << 20)	/* bytes of frames read per wake-up */
 
 int tap_init(struct ctx *c, int fd);
 void tap_handler(struct ctx *c);
 void tap_flush(struct frame_queue *q);
-void tap_dispatch(struct ctx *c, const uint8_t *buf, size_t len);
+void tap_dispatch(struct ctx *c, const struct frame_in *f, unsigned int n);
+int tap_parse(struct ctx *c, const uint8_t *buf, size_t len,
+	      struct frame_in *f);
 
 #endif /* TAP_H */

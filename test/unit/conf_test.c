@@ -9,13 +9,16 @@
 
 static struct conf c;
 
-/* Parse a NULL-terminated argument list; standard error silenced */
+/* Parse a NULL-terminated argument list; standard error silenced. The
+ * argument vector is static: c.cmd points into it after the call.
+ */
 static int parse(char *argv0, ...)
 {
-	char *argv[64] = { argv0 };
+	static char *argv[64];
 	int argc = 1, rc, saved;
 	va_list ap;
 
+	argv[0] = argv0;
 	va_start(ap, argv0);
 	while ((argv[argc] = va_arg(ap, char *)))
 		argc++;
@@ -143,9 +146,67 @@ static void test_flags(void)
 	CHECK(c.net.v6.map_host_lo.s6_addr[15] == 0x99 && c.set.map_lo6);
 }
 
+static void test_ports(void)
+{
+	/* Defaults: auto everywhere in namespace mode, none in VM mode */
+	CHECK(parse("pasta", NULL) == 0);
+	CHECK(c.tcp_in.flags == FWD_AUTO && c.udp_in.flags == FWD_AUTO);
+	CHECK(c.tcp_out.flags == FWD_AUTO && c.udp_out.flags == FWD_AUTO);
+	CHECK(!c.net.no_tcp && !c.net.no_udp && !c.net.no_splice &&
+	      !c.net.no_peek_offset);
+	CHECK(parse("passt", NULL) == 0 && c.tcp_in.flags == FWD_NONE &&
+	      c.udp_out.flags == FWD_NONE);
+
+	/* Repeated options add up; UDP takes TCP's ports, untranslated */
+	CHECK(parse("passtd", "-t", "22", "--tcp-ports", "8080:80",
+		    "-T", "5432", NULL) == 0);
+	CHECK(fwd_port_forwarded(&c.tcp_in, 22) &&
+	      fwd_port_dest(&c.tcp_in, 8080) == 80);
+	CHECK(fwd_port_forwarded(&c.udp_in, 8080) &&
+	      fwd_port_dest(&c.udp_in, 8080) == 8080);
+	CHECK(fwd_port_forwarded(&c.tcp_out, 5432) &&
+	      fwd_port_forwarded(&c.udp_out, 5432) &&
+	      !fwd_port_forwarded(&c.udp_out, 22));
+	CHECK(parse("passtd", "-t", "22", "-u", "53", "--udp-ns", "none",
+		    NULL) == 0);
+	CHECK(fwd_port_forwarded(&c.udp_in, 53) &&
+	      !fwd_port_forwarded(&c.udp_in, 22));
+	CHECK(c.udp_out.flags == FWD_NONE && c.tcp_out.flags == FWD_AUTO);
+	CHECK(parse("passtd", "-t", "none", "-T", "none", NULL) == 0 &&
+	      c.udp_in.flags == FWD_AUTO && c.udp_out.flags == FWD_AUTO);
+	CHECK(parse("passtd", "--tcp-ns", "auto,~22", "-U", "192.0.2.1/53",
+		    NULL) == 0);
+	CHECK(fwd_port_auto_candidate(&c.tcp_out, 23) &&
+	      !fwd_port_auto_candidate(&c.tcp_out, 22));
+	CHECK(parse("passt", "-t", "2222:22", NULL) == 0 &&
+	      fwd_port_dest(&c.tcp_in, 2222) == 22 &&
+	      c.tcp_out.flags == FWD_NONE);
+
+	/* Switches */
+	CHECK(parse("passtd", "--no-tcp", "--no-udp", "--no-splice",
+		    "--no-peek-offset", "-t", "none", NULL) == 0);
+	CHECK(c.net.no_tcp && c.net.no_udp && c.net.no_splice &&
+	      c.net.no_peek_offset);
+	CHECK(c.tcp_in.flags == FWD_NONE && c.udp_out.flags == FWD_NONE);
+
+	/* Bad specifications and combinations */
+	CHECK(parse("passtd", "-t", "abc", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-t", "", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-u", "22-80:32-33", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-T", "0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-U", "300.1.1.1/53", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-t", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-t", "none", "-t", "22", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-t", "22:23", "-t", "22:24", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passt", "-t", "auto", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--no-tcp", "-t", "22", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--no-udp", "-U", "53", NULL) == CONF_ERROR);
+}
+
 int main(void)
 {
-	UNIT_PLAN(7);
+	UNIT_PLAN(8);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_addresses);
 	UNIT_RUN(test_mtu_mac);
@@ -153,5 +214,6 @@ int main(void)
 	UNIT_RUN(test_targets);
 	UNIT_RUN(test_bad_lines);
 	UNIT_RUN(test_flags);
+	UNIT_RUN(test_ports);
 	UNIT_EXIT();
 }

@@ -1,0 +1,1262 @@
+/* tcp.c - TCP translation between the guest's segments and host sockets
+ *
+ * Theory of operation
+ * Each connection is a flow with one host socket; the sockets hold the
+ * data, the daemon holds sequence numbers only (struct tcp_conn, in an
+ * array indexed by flow index).
+ *
+ * Socket to guest: data is read with MSG_PEEK, straight into frames
+ * reserved in the output queue, and stays in the socket's receive queue
+ * until the guest acknowledges it; acknowledged bytes are then dropped
+ * with recv(MSG_TRUNC), which copies nothing. With SO_PEEK_OFF (TCP since
+ * Linux 6.9, probed at start) each peek starts after the bytes already
+ * sent; without it (or with --no-peek-offset) the sent prefix is peeked
+ * again into a discard buffer. A retransmission (three duplicate ACKs, or
+ * no progress for the retransmission timeout) rewinds the peek offset to
+ * the first unacknowledged byte. What we read never exceeds the window
+ * the guest advertised, so the socket's receive buffer fills when the
+ * guest is slow and the kernel closes the window toward the peer.
+ *
+ * Guest to socket: every in-order payload of a batch of frames of one
+ * flow is written with one sendmsg(). Only what the socket took is
+ * acknowledged. The window we advertise is the socket's free send buffer
+ * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
+ * if it does, the rest is not acknowledged, and once the socket drains
+ * (EPOLLOUT) three duplicate ACKs make the guest retransmit at once
+ * instead of waiting for its retransmission timeout.
+ *
+ * Sockets are registered edge-triggered: peeked data stays readable, so a
+ * level-triggered EPOLLIN would fire until the guest acknowledges it.
+ * Reading resumes when new data arrives or the guest opens its window.
+ *
+ * Connections between the host's and the namespace's loopback never reach
+ * this file's data path: tcp_splice.c relays them socket to socket.
+ *
+ * System calls: socket, connect, accept4, bind, listen, setsockopt,
+ * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
+ */
+#include <errno.h>
+#include <linux/sock_diag.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "tcp.h"
+#include "tcp_splice.h"
+
+#define TCP_HDR_LEN	20
+#define TCP_OPT_LEN	12	/* MSS (4), NOP + window scale (4), pad */
+#define TCP_WS_OURS	8	/* our window scale toward the guest */
+#define TCP_WND_MAX	((1U << (16 + TCP_WS_OURS)) - 1)
+#define TCP_MSS_NONE	536	/* RFC 9293, 3.7.1: no MSS option */
+#define TCP_RTO_MS	250	/* first retransmission timeout */
+#define TCP_RTO_MAX_MS	8000
+#define TCP_RETRIES	10	/* then the connection is reset */
+#define TCP_SYN_MS	1000
+#define TCP_SYN_RETRIES	3
+#define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
+#define TCP_BATCH_BYTES	(4U << 20)	/* peeked per recvmsg() */
+#define TCP_BATCH_IOV	512
+#define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
+
+#define TH_FIN		0x01
+#define TH_SYN		0x02
+#define TH_RST		0x04
+#define TH_PSH		0x08
+#define TH_ACK		0x10
+
+/* Connection state flags */
+enum {
+	TAP_SYN_RCVD	= 1 << 0,	/* guest's SYN seen, connecting */
+	SOCK_ACCEPTED	= 1 << 1,	/* inbound, our SYN sent to guest */
+	ESTABLISHED	= 1 << 2,
+	SOCK_FIN_RCVD	= 1 << 3,	/* peer closed its side */
+	TAP_FIN_SENT	= 1 << 4,
+	TAP_FIN_ACKED	= 1 << 5,
+	TAP_FIN_RCVD	= 1 << 6,	/* guest closed its side */
+	SOCK_FIN_SENT	= 1 << 7,	/* shutdown(SHUT_WR) done */
+	SYNACK_SENT	= 1 << 8,
+	WS_ON		= 1 << 9,	/* window scaling agreed */
+	STALLED		= 1 << 10,	/* socket refused guest data */
+	WND_CLOSED	= 1 << 11,	/* we advertised a zero window */
+	PEEK_OFF	= 1 << 12,	/* SO_PEEK_OFF set on the socket */
+	TAP_FIN_EVER	= 1 << 13,	/* FIN sent at least once */
+};
+
+/**
+ * struct tcp_conn - Per-connection state, indexed by flow index
+ * @sock:		Host socket, -1 if the slot is unused
+ * @flags:		State flags above
+ * @ws_from_tap:	Guest's window scale
+ * @ws_to_tap:		Our window scale toward the guest
+ * @mss:		Largest payload per frame toward the guest
+ * @dup_acks:		Duplicate ACKs seen from the guest
+ * @retries:		Retransmissions without progress
+ * @seq_to_tap:		Next sequence number we send to the guest
+ * @seq_max_to_tap:	Highest sequence number sent so far (plus one)
+ * @seq_ack_from_tap:	Last sequence number the guest acknowledged
+ * @seq_from_tap:	Next sequence number expected from the guest
+ * @seq_ack_to_tap:	Last acknowledgement we sent to the guest
+ * @seq_isn:		Our initial sequence number
+ * @wnd_from_tap:	Guest's window, bytes
+ * @wnd_to_tap:		Window we advertised last, bytes
+ * @events:		Events registered with epoll
+ * @deadline:		Timer expiry (ms), 0 if none
+ */
+struct tcp_conn {
+	int sock;
+	uint16_t flags;
+	uint8_t ws_from_tap;
+	uint8_t ws_to_tap;
+	uint16_t mss;
+	uint8_t dup_acks;
+	uint8_t retries;
+	uint32_t seq_to_tap;
+	uint32_t seq_max_to_tap;
+	uint32_t seq_ack_from_tap;
+	uint32_t seq_from_tap;
+	uint32_t seq_ack_to_tap;
+	uint32_t seq_isn;
+	uint32_t wnd_from_tap;
+	uint32_t wnd_to_tap;
+	uint32_t events;
+	uint64_t deadline;
+};
+
+/**
+ * struct tcp_seg - A parsed segment from the guest
+ * @seq:	Sequence number
+ * @ack:	Acknowledgement number
+ * @flags:	TH_* flags
+ * @wnd:	Window field (unscaled)
+ * @payload:	Payload
+ * @len:	Payload length
+ * @mss:	MSS option, 0 if absent
+ * @ws:		Window scale option, -1 if absent
+ */
+struct tcp_seg {
+	uint32_t seq;
+	uint32_t ack;
+	uint8_t flags;
+	uint16_t wnd;
+	const uint8_t *payload;
+	size_t len;
+	uint16_t mss;
+	int ws;
+};
+
+static struct tcp_conn *tcp_conns;
+static unsigned int tcp_conn_max;
+static bool tcp_peek_off_ok;
+static uint8_t *tcp_discard;
+
+/* Sequence comparisons, modulo 2^32 (RFC 9293, 3.4) */
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static inline bool seq_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+
+/**
+ * tcp_peek_offset_supported() - Does this kernel do SO_PEEK_OFF for TCP?
+ *
+ * Return: true if setting SO_PEEK_OFF on a TCP socket works
+ */
+bool tcp_peek_offset_supported(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int off = 0;
+	bool ok;
+
+	if (s < 0)
+		return false;
+	ok = !setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+	close(s);
+	return ok;
+}
+
+/**
+ * tcp_init() - Allocate per-connection state and probe kernel features
+ * @c:		Execution context
+ * @flow_max:	Size of the flow table
+ *
+ * Return: 0 on success, -ENOMEM on failure
+ */
+int tcp_init(struct ctx *c, unsigned int flow_max)
+{
+	unsigned int i;
+
+	tcp_conns = calloc(flow_max, sizeof(*tcp_conns));
+	if (!tcp_conns)
+		return -ENOMEM;
+	for (i = 0; i < flow_max; i++)
+		tcp_conns[i].sock = -1;
+	tcp_conn_max = flow_max;
+	tcp_peek_off_ok = !c->net->no_peek_offset &&
+			  tcp_peek_offset_supported();
+	if (!tcp_peek_off_ok) {
+		tcp_discard = malloc(TCP_DISCARD);
+		if (!tcp_discard)
+			return -ENOMEM;
+	}
+	log_debug("tcp: SO_PEEK_OFF %s", tcp_peek_off_ok ? "in use" :
+		  c->net->no_peek_offset ? "disabled (--no-peek-offset)" :
+		  "not supported, sent data is peeked again and discarded");
+	return tcp_splice_init(flow_max);
+}
+
+/* Register or change a socket's epoll events */
+static int tcp_epoll(struct ctx *c, int idx, uint32_t events)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	union epoll_ref ref = { .type = EPOLL_TYPE_TCP, .fd = conn->sock,
+				.flow = (uint32_t)idx };
+	struct epoll_event ev = { .events = events | EPOLLET,
+				  .data.u64 = ref.u64 };
+	int op = conn->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (conn->events == ev.events)
+		return 0;
+	conn->events = ev.events;
+	return epoll_ctl(c->epollfd, op, conn->sock, &ev);
+}
+
+/* Window to advertise; a small one is rounded to zero (RFC 9293, 3.8.6.2.2
+ * receiver-side silly window avoidance), and EPOLLOUT then tells us when
+ * the socket has room again
+ */
+static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	uint32_t max = conn->flags & WS_ON ? TCP_WND_MAX : 65535;
+	socklen_t sl = sizeof(mem);
+	uint32_t wnd = 0, sndbuf;
+
+	if (!getsockopt(conn->sock, SOL_SOCKET, SO_MEMINFO, mem, &sl) &&
+	    mem[SK_MEMINFO_SNDBUF] > mem[SK_MEMINFO_WMEM_QUEUED]) {
+		wnd = mem[SK_MEMINFO_SNDBUF] - mem[SK_MEMINFO_WMEM_QUEUED];
+		/* queued memory counts buffer overhead too: keep a margin */
+		wnd -= wnd / 16;
+	}
+	sndbuf = mem[SK_MEMINFO_SNDBUF];
+	if (wnd < MIN(sndbuf / 2, conn->mss)) {
+		wnd = 0;
+		if (!(conn->flags & WND_CLOSED)) {
+			conn->flags |= WND_CLOSED;
+			tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+		}
+	}
+	return MIN(wnd, max);
+}
+
+/**
+ * tcp_build() - Queue a segment toward the guest
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @flags:	TH_* flags
+ * @seq:	Sequence number
+ * @payload:	Payload to copy, NULL for none
+ * @len:	Payload length
+ *
+ * Return: 0 on success, -1 if the queue had no room
+ */
+static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
+		     const uint8_t *payload, size_t len)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	struct tcp_conn *conn = &tcp_conns[idx];
+	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
+				  .proto = IPPROTO_TCP };
+	size_t optlen = flags & TH_SYN ? TCP_OPT_LEN : 0;
+	uint8_t *th = frame_ip_begin(c->q, &h, TCP_HDR_LEN + optlen + len);
+	uint32_t wnd;
+
+	if (!th)
+		return -1;
+	wnd = conn->flags & (ESTABLISHED | SYNACK_SENT | SOCK_ACCEPTED) ?
+	      tcp_wnd_to_tap(c, idx) : 65535;
+	conn->wnd_to_tap = wnd;
+	if (!(flags & TH_SYN))
+		wnd >>= conn->ws_to_tap;
+	wr16(th, ts->dport);
+	wr16(th + 2, ts->sport);
+	wr32(th + 4, seq);
+	wr32(th + 8, flags & TH_ACK ? conn->seq_from_tap : 0);
+	th[12] = (uint8_t)(((TCP_HDR_LEN + optlen) / 4) << 4);
+	th[13] = flags;
+	wr16(th + 14, (uint16_t)MIN(wnd, 65535));
+	wr16(th + 16, 0);
+	wr16(th + 18, 0);
+	if (optlen) {
+		uint8_t *o = th + TCP_HDR_LEN;
+
+		o[0] = 2;			/* MSS */
+		o[1] = 4;
+		wr16(o + 2, conn->mss);
+		o[4] = 1;			/* NOP */
+		o[5] = 3;			/* window scale */
+		o[6] = 3;
+		o[7] = conn->ws_to_tap;
+		memset(o + 8, 1, 4);		/* NOPs */
+	}
+	if (len)
+		memcpy(th + TCP_HDR_LEN + optlen, payload, len);
+	if (flags & TH_ACK)
+		conn->seq_ack_to_tap = conn->seq_from_tap;
+	return frame_ip_end(c->q, TCP_HDR_LEN + optlen + len);
+}
+
+static int tcp_send_flags(struct ctx *c, int idx, uint8_t flags)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t seq = conn->seq_to_tap;
+
+	if (flags & TH_SYN)
+		seq = conn->seq_isn;
+	return tcp_build(c, idx, flags, seq, NULL, 0);
+}
+
+/* RST toward the guest for a segment that belongs to no connection */
+static void tcp_rst_no_conn(struct ctx *c, const struct frame_in *f,
+			    const struct tcp_seg *s)
+{
+	struct frame_ip_hdr h = { .src = f->dst, .dst = f->src,
+				  .proto = IPPROTO_TCP };
+	uint8_t *th;
+
+	if (s->flags & TH_RST)
+		return;
+	th = frame_ip_begin(c->q, &h, TCP_HDR_LEN);
+	if (!th)
+		return;
+	memset(th, 0, TCP_HDR_LEN);
+	memcpy(th, f->l4 + 2, 2);
+	memcpy(th + 2, f->l4, 2);
+	th[12] = (TCP_HDR_LEN / 4) << 4;
+	if (s->flags & TH_ACK) {
+		wr32(th + 4, s->ack);
+		th[13] = TH_RST;
+	} else {
+		wr32(th + 8, s->seq + (uint32_t)s->len +
+			     !!(s->flags & TH_SYN) + !!(s->flags & TH_FIN));
+		th[13] = TH_RST | TH_ACK;
+	}
+	frame_ip_end(c->q, TCP_HDR_LEN);
+}
+
+/* Parse the TCP header and the options we use (MSS, window scale) */
+static void tcp_parse(const struct frame_in *f, struct tcp_seg *s)
+{
+	const uint8_t *th = f->l4;
+	size_t doff = (size_t)(th[12] >> 4) * 4, i;
+
+	s->seq = rd32(th + 4);
+	s->ack = rd32(th + 8);
+	s->flags = th[13] & 0x3f;
+	s->wnd = rd16(th + 14);
+	s->payload = th + doff;
+	s->len = f->l4_len - doff;
+	s->mss = 0;
+	s->ws = -1;
+	if (!(s->flags & TH_SYN))
+		return;
+	for (i = TCP_HDR_LEN; i < doff; ) {
+		uint8_t kind = th[i], olen;
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= doff || (olen = th[i + 1]) < 2 || i + olen > doff)
+			break;
+		if (kind == 2 && olen == 4)
+			s->mss = rd16(th + i + 2);
+		else if (kind == 3 && olen == 3)
+			s->ws = MIN(th[i + 2], 14);
+		i += olen;
+	}
+}
+
+/**
+ * tcp_same_flow() - Do two parsed TCP frames belong to the same flow?
+ * @a:		Frame
+ * @b:		Frame
+ *
+ * Return: true if addresses and ports match
+ */
+bool tcp_same_flow(const struct frame_in *a, const struct frame_in *b)
+{
+	return a->proto == IPPROTO_TCP && b->proto == IPPROTO_TCP &&
+	       !memcmp(a->l4, b->l4, 4) && inany_equal(&a->src, &b->src) &&
+	       inany_equal(&a->dst, &b->dst);
+}
+
+/* Close a connection; @rst makes the peer see a reset */
+static void tcp_conn_close(struct ctx *c, int idx, bool rst)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+
+	if (conn->sock >= 0) {
+		if (rst) {
+			struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(conn->sock, SOL_SOCKET, SO_LINGER, &l,
+				   sizeof(l));
+		}
+		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, conn->sock, NULL);
+		close(conn->sock);
+	}
+	log_trace("tcp: flow %d closed%s", idx, rst ? " (reset)" : "");
+	memset(conn, 0, sizeof(*conn));
+	conn->sock = -1;
+	flow_free(c->flows, idx);
+}
+
+/* Reset both ways: RST to the guest, reset to the peer */
+static void tcp_conn_rst(struct ctx *c, int idx)
+{
+	tcp_send_flags(c, idx, TH_RST | TH_ACK);
+	tcp_conn_close(c, idx, true);
+}
+
+static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
+{
+	conn->deadline = c->now_ms + ms;
+}
+
+/* MSS toward the guest: its own MSS, capped by our MTU */
+static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
+{
+	int mtu = c->net->mtu ? c->net->mtu : 65520;
+	int mss = mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - TCP_HDR_LEN;
+
+	if (!guest_mss)
+		guest_mss = TCP_MSS_NONE;
+	return (uint16_t)MIN(mss, guest_mss);
+}
+
+/* Initial sequence number: keyed hash of the tuple plus a clock (RFC 6528) */
+static uint32_t tcp_isn(struct ctx *c, const struct flowside *fs)
+{
+	return (uint32_t)flow_hash(c->flows, IPPROTO_TCP, fs) +
+	       (uint32_t)(c->now_ms * 250);
+}
+
+/* New outbound connection from the guest's SYN */
+static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
+			      const struct tcp_seg *s)
+{
+	struct flowside key = { .src = f->src, .dst = f->dst,
+				.sport = rd16(f->l4), .dport = rd16(f->l4 + 2) };
+	struct sockaddr_storage sa;
+	struct tcp_conn *conn;
+	union inany_addr dst;
+	struct flow *fl;
+	int idx, s_fd, one = 1;
+	socklen_t sl;
+
+	if (inany_is_multicast(&f->dst) || inany_is_unspecified(&f->dst) ||
+	    !key.dport) {
+		drop(DROP_L4_PROTO);
+		return;
+	}
+	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
+	if (idx == FLOW_NONE) {
+		drop(DROP_FLOW_FULL);
+		tcp_rst_no_conn(c, f, s);
+		return;
+	}
+	fl = flow_at(c->flows, idx);
+	fl->side[TAPSIDE] = key;
+	fwd_guest_to_host(c->net, &f->dst, &dst);
+	fl->side[SOCKSIDE].dst = dst;
+	fl->side[SOCKSIDE].dport = key.dport;
+	fl->last_ms = c->now_ms;
+
+	s_fd = socket(f->af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		      IPPROTO_TCP);
+	if (s_fd < 0 || s_fd >= (1 << 23) ||
+	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
+		if (s_fd >= 0)
+			close(s_fd);
+		flow_free(c->flows, idx);
+		drop(DROP_SOCK_ERR);
+		tcp_rst_no_conn(c, f, s);
+		return;
+	}
+	conn = &tcp_conns[idx];
+	memset(conn, 0, sizeof(*conn));
+	conn->sock = s_fd;
+	conn->flags = TAP_SYN_RCVD;
+	conn->seq_from_tap = s->seq + 1;
+	conn->mss = tcp_mss(c, f->af == AF_INET, s->mss);
+	if (s->ws >= 0) {
+		conn->flags |= WS_ON;
+		conn->ws_from_tap = (uint8_t)s->ws;
+		conn->ws_to_tap = TCP_WS_OURS;
+	}
+	conn->wnd_from_tap = s->wnd;
+	conn->seq_isn = tcp_isn(c, &key);
+	conn->seq_to_tap = conn->seq_ack_from_tap = conn->seq_isn + 1;
+	conn->seq_max_to_tap = conn->seq_to_tap;
+	setsockopt(s_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	sl = inany_to_sockaddr(&dst, key.dport, 0, &sa);
+	if (connect(s_fd, (struct sockaddr *)&sa, sl) && errno != EINPROGRESS) {
+		log_trace("tcp: connect: %s", strerror(errno));
+		tcp_send_flags(c, idx, TH_RST | TH_ACK);
+		tcp_conn_close(c, idx, false);
+		return;
+	}
+	tcp_epoll(c, idx, EPOLLOUT | EPOLLRDHUP);
+}
+
+/* The host socket connected: answer the guest's SYN */
+static void tcp_connected(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	socklen_t sl = sizeof(int);
+	int err = 0;
+
+	getsockopt(conn->sock, SOL_SOCKET, SO_ERROR, &err, &sl);
+	if (err) {
+		log_trace("tcp: connect: %s", strerror(err));
+		tcp_send_flags(c, idx, TH_RST | TH_ACK);
+		tcp_conn_close(c, idx, false);
+		return;
+	}
+	if (tcp_peek_off_ok) {
+		int off = 0;
+
+		if (!setsockopt(conn->sock, SOL_SOCKET, SO_PEEK_OFF, &off,
+				sizeof(off)))
+			conn->flags |= PEEK_OFF;
+	}
+	conn->flags |= SYNACK_SENT;
+	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
+	tcp_send_flags(c, idx, TH_SYN | TH_ACK);
+	tcp_timer_set(c, conn, TCP_SYN_MS);
+}
+
+/* Remember how far we ever sent: ACKs up to there stay valid on rewind */
+static void tcp_seq_sent(struct tcp_conn *conn)
+{
+	if (seq_lt(conn->seq_max_to_tap, conn->seq_to_tap))
+		conn->seq_max_to_tap = conn->seq_to_tap;
+}
+
+/* Rewind to the first unacknowledged byte, to send again from there */
+static void tcp_rewind(struct tcp_conn *conn)
+{
+	conn->seq_to_tap = conn->seq_ack_from_tap;
+	if (conn->flags & TAP_FIN_SENT && !(conn->flags & TAP_FIN_ACKED))
+		conn->flags &= (uint16_t)~TAP_FIN_SENT;
+	if (conn->flags & PEEK_OFF) {
+		int off = 0;
+
+		setsockopt(conn->sock, SOL_SOCKET, SO_PEEK_OFF, &off,
+			   sizeof(off));
+	}
+}
+
+/* Send FIN to the guest once every byte of the peer's data was sent */
+static void tcp_fin_to_tap(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+
+	if (conn->flags & TAP_FIN_SENT)
+		return;
+	if (tcp_send_flags(c, idx, TH_FIN | TH_ACK))
+		return;
+	conn->flags |= TAP_FIN_SENT | TAP_FIN_EVER;
+	conn->seq_to_tap++;
+	tcp_seq_sent(conn);
+	if (!conn->deadline)
+		tcp_timer_set(c, conn, TCP_RTO_MS);
+}
+
+/*
+ * Peek new data into frames: returns bytes of new data (0 at EOF), or -1
+ * if nothing could be read now
+ */
+static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
+			unsigned int nslots, size_t want)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
+	struct iovec iov[TCP_BATCH_IOV + 1];
+	struct msghdr mh = { .msg_iov = iov };
+	unsigned int i, n = 0;
+	ssize_t got;
+
+	if (!(conn->flags & PEEK_OFF)) {
+		if (in_flight > TCP_DISCARD)
+			return -1;
+		iov[n].iov_base = tcp_discard;
+		iov[n++].iov_len = in_flight;
+	}
+	for (i = 0; i < nslots; i++) {
+		iov[n].iov_base = slots[i] + hdr;
+		iov[n++].iov_len = MIN(want, conn->mss);
+		want -= iov[n - 1].iov_len;
+	}
+	mh.msg_iovlen = n;
+	got = recvmsg(conn->sock, &mh, MSG_PEEK | MSG_DONTWAIT);
+	if (got < 0)
+		return -1;
+	if (!(conn->flags & PEEK_OFF)) {
+		if ((size_t)got < in_flight)
+			return -1;	/* acknowledged data vanished? */
+		got -= in_flight;
+		if (!got && !(conn->flags & SOCK_FIN_RCVD))
+			return -1;	/* no new data, and no EOF yet */
+	}
+	return got;
+}
+
+/* Send peeked data as frames: slot i holds up to mss bytes of payload */
+static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
+			   size_t got)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	struct tcp_conn *conn = &tcp_conns[idx];
+	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
+				  .proto = IPPROTO_TCP };
+	uint32_t wnd = tcp_wnd_to_tap(c, idx);
+	unsigned int i;
+
+	conn->wnd_to_tap = wnd;
+	for (i = 0; got; i++) {
+		size_t len = MIN(got, conn->mss);
+		uint8_t *th = frame_ip_hdr_write(c->q, slots[i], &h);
+
+		wr16(th, ts->dport);
+		wr16(th + 2, ts->sport);
+		wr32(th + 4, conn->seq_to_tap);
+		wr32(th + 8, conn->seq_from_tap);
+		th[12] = (TCP_HDR_LEN / 4) << 4;
+		th[13] = TH_ACK | (len == got ? TH_PSH : 0);
+		wr16(th + 14, (uint16_t)MIN(wnd >> conn->ws_to_tap, 65535));
+		wr32(th + 16, 0);
+		if (frame_push(c->q, slots[i],
+			       frame_ip_hdr_finish(slots[i],
+						   TCP_HDR_LEN + len)))
+			break;
+		conn->seq_to_tap += (uint32_t)len;
+		got -= len;
+	}
+	tcp_seq_sent(conn);
+	conn->seq_ack_to_tap = conn->seq_from_tap;
+}
+
+/**
+ * tcp_data_from_sock() - Send the guest what its window allows
+ * @c:		Execution context
+ * @idx:	Flow index
+ */
+static void tcp_data_from_sock(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	bool v4 = inany_is_v4(&flow_at(c->flows, idx)->side[TAPSIDE].src);
+	size_t hdr = frame_ip_hdr_len(v4) + TCP_HDR_LEN;
+	uint8_t *slots[TCP_BATCH_IOV];
+
+	while (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
+	       !(conn->flags & TAP_FIN_SENT)) {
+		uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
+		size_t want, slot_len = (hdr + conn->mss + 7) & ~(size_t)7;
+		unsigned int n, i;
+		uint8_t *region;
+		ssize_t got;
+
+		if (conn->wnd_from_tap <= in_flight) {
+			if (!conn->deadline)
+				tcp_timer_set(c, conn, in_flight ?
+					      TCP_RTO_MS : TCP_PROBE_MS);
+			return;
+		}
+		want = MIN(conn->wnd_from_tap - in_flight, TCP_BATCH_BYTES);
+		n = (unsigned int)MIN((want + conn->mss - 1) / conn->mss,
+				      TCP_BATCH_IOV);
+		n = MIN(n, frame_room(c->q));
+		if (!n) {
+			c->q->flush(c->q);
+			n = 1;
+		}
+		want = MIN(want, (size_t)n * conn->mss);
+		region = frame_reserve(c->q, n * slot_len);
+		if (!region)
+			return;
+		for (i = 0; i < n; i++)
+			slots[i] = region + i * slot_len;
+
+		got = tcp_peek(idx, slots, hdr, n, want);
+		if (got < 0)
+			return;
+		if (!got) {
+			log_trace("tcp: flow %d: end of stream from socket "
+				  "(want %zu, flags 0x%x)", idx, want,
+				  conn->flags);
+			conn->flags |= SOCK_FIN_RCVD;
+			tcp_fin_to_tap(c, idx);
+			return;
+		}
+		tcp_send_slots(c, idx, slots, (size_t)got);
+		if (!conn->deadline)
+			tcp_timer_set(c, conn, TCP_RTO_MS);
+		if ((size_t)got < want)
+			return;
+	}
+}
+
+/* Is everything done both ways? Then the connection can go */
+static bool tcp_conn_finished(const struct tcp_conn *conn)
+{
+	return (conn->flags & TAP_FIN_ACKED) && (conn->flags & SOCK_FIN_SENT);
+}
+
+/**
+ * tcp_ack_from_tap() - Process the guest's acknowledgement and window
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @s:		Segment
+ *
+ * Return: true if the acknowledgement moved forward
+ */
+static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t acked, wnd = (uint32_t)s->wnd << conn->ws_from_tap;
+
+	if (!(s->flags & TH_ACK))
+		return false;
+	if (seq_lt(conn->seq_max_to_tap, s->ack) ||
+	    seq_le(s->ack, conn->seq_ack_from_tap)) {
+		/* duplicate (or stale) ACK */
+		if (s->ack == conn->seq_ack_from_tap && !s->len &&
+		    wnd == conn->wnd_from_tap &&
+		    conn->seq_to_tap != conn->seq_ack_from_tap &&
+		    ++conn->dup_acks == 3) {
+			tcp_rewind(conn);
+			conn->dup_acks = 0;
+		}
+		conn->wnd_from_tap = wnd;
+		return false;
+	}
+	acked = s->ack - conn->seq_ack_from_tap;
+	if (seq_lt(conn->seq_to_tap, s->ack))
+		conn->seq_to_tap = s->ack;	/* acked beyond a rewind */
+	/* our FIN counts one sequence number (even if rewound since) */
+	if (conn->flags & TAP_FIN_EVER && s->ack == conn->seq_max_to_tap) {
+		conn->flags |= TAP_FIN_SENT | TAP_FIN_ACKED;
+		acked--;
+	}
+	if (acked)
+		recv(conn->sock, NULL, acked, MSG_TRUNC | MSG_DONTWAIT);
+	conn->seq_ack_from_tap = s->ack;
+	conn->wnd_from_tap = wnd;
+	conn->dup_acks = 0;
+	conn->retries = 0;
+	conn->deadline = 0;
+	if (conn->seq_to_tap != conn->seq_ack_from_tap)
+		tcp_timer_set(c, conn, TCP_RTO_MS);
+	return true;
+}
+
+/* Shut the socket's sending side once the guest's FIN is in order */
+static void tcp_fin_from_tap(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+
+	if (conn->flags & TAP_FIN_RCVD)
+		return;
+	conn->seq_from_tap++;
+	conn->flags |= TAP_FIN_RCVD;
+	if (!shutdown(conn->sock, SHUT_WR))
+		conn->flags |= SOCK_FIN_SENT;
+	(void)c;
+}
+
+/**
+ * tcp_data_to_sock() - Write the in-order payload of a batch to the socket
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @segs:	Parsed segments of the batch
+ * @n:		Number of segments
+ *
+ * Return: true if the guest must get an ACK
+ */
+static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
+			     unsigned int n)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	struct iovec iov[TCP_BATCH_IOV];
+	struct msghdr mh = { .msg_iov = iov };
+	uint32_t next = conn->seq_from_tap;
+	bool need_ack = false, fin = false;
+	size_t total = 0;
+	unsigned int i, k = 0;
+	ssize_t sent;
+
+	for (i = 0; i < n && k < TCP_BATCH_IOV; i++) {
+		const struct tcp_seg *s = &segs[i];
+		uint32_t skip;
+
+		/*
+		 * Data, FIN, and segments that are not acceptable (RFC 9293,
+		 * 3.10.7.4: window probes, keepalives) all get an ACK
+		 */
+		if (s->len || (s->flags & TH_FIN) || s->seq != next)
+			need_ack = true;
+		if (seq_lt(next, s->seq))
+			break;		/* gap: out of order, ACK what we have */
+		skip = next - s->seq;
+		if (skip < s->len) {
+			iov[k].iov_base = (void *)(s->payload + skip);
+			iov[k++].iov_len = s->len - skip;
+			total += s->len - skip;
+			next += (uint32_t)(s->len - skip);
+		}
+		if ((s->flags & TH_FIN) && s->seq + (uint32_t)s->len == next)
+			fin = true;
+	}
+	if (total) {
+		mh.msg_iovlen = k;
+		sent = sendmsg(conn->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0)
+			sent = 0;
+		conn->seq_from_tap += (uint32_t)sent;
+		if ((size_t)sent < total) {
+			conn->flags |= STALLED;
+			tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+			fin = false;
+		}
+	}
+	if (fin && conn->seq_from_tap == next)
+		tcp_fin_from_tap(c, idx);
+	return need_ack;
+}
+
+/* Inbound connection: the guest answered our SYN */
+static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+
+	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1) {
+		if (s->flags & TH_RST)
+			tcp_conn_close(c, idx, true);
+		return;
+	}
+	if (s->flags & TH_RST) {
+		tcp_conn_close(c, idx, true);
+		return;
+	}
+	conn->seq_from_tap = s->seq + 1;
+	conn->mss = tcp_mss(c, inany_is_v4(&ts->src), s->mss);
+	if (s->ws >= 0) {
+		conn->flags |= WS_ON;
+		conn->ws_from_tap = (uint8_t)s->ws;
+	} else {
+		conn->ws_to_tap = 0;
+	}
+	conn->wnd_from_tap = s->wnd;	/* never scaled in a SYN */
+	conn->seq_ack_from_tap = conn->seq_to_tap = s->ack;
+	conn->seq_max_to_tap = s->ack;
+	conn->flags |= ESTABLISHED;
+	conn->deadline = 0;
+	tcp_send_flags(c, idx, TH_ACK);
+	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
+	tcp_data_from_sock(c, idx);
+}
+
+/* Segments of an existing connection, in arrival order */
+static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
+			   unsigned int n)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	bool need_ack, acked = false;
+	unsigned int i;
+
+	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	for (i = 0; i < n; i++) {
+		if (segs[i].flags & TH_RST) {
+			tcp_conn_close(c, idx, true);
+			return;
+		}
+	}
+	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
+		tcp_synack_from_tap(c, idx, &segs[0]);
+		return;
+	}
+	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
+		return;		/* guest retransmitted its SYN: still waiting */
+	if (segs[0].flags & TH_SYN) {
+		tcp_send_flags(c, idx, TH_SYN | TH_ACK);
+		return;
+	}
+	if (!(conn->flags & ESTABLISHED)) {
+		if (!(segs[0].flags & TH_ACK) ||
+		    segs[0].ack != conn->seq_isn + 1)
+			return;
+		conn->flags |= ESTABLISHED;
+		conn->deadline = 0;
+		conn->wnd_from_tap = (uint32_t)segs[0].wnd <<
+				     conn->ws_from_tap;
+	}
+	for (i = 0; i < n; i++)
+		acked |= tcp_ack_from_tap(c, idx, &segs[i]);
+	need_ack = tcp_data_to_sock(c, idx, segs, n);
+	if (conn->sock < 0)
+		return;
+	if (tcp_conn_finished(conn) && (conn->flags & SOCK_FIN_RCVD)) {
+		tcp_send_flags(c, idx, TH_ACK);
+		tcp_conn_close(c, idx, false);
+		return;
+	}
+	if (need_ack || conn->seq_ack_to_tap != conn->seq_from_tap)
+		tcp_send_flags(c, idx, TH_ACK);
+	if (acked || conn->seq_to_tap == conn->seq_ack_from_tap)
+		tcp_data_from_sock(c, idx);
+}
+
+/**
+ * tcp_tap_input() - Handle a batch of TCP frames of one flow from the guest
+ * @c:		Execution context
+ * @f:		Parsed frames (tcp_same_flow() holds for all of them)
+ * @n:		Number of frames
+ */
+void tcp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
+{
+	static struct tcp_seg segs[TCP_BATCH_IOV];
+	struct flowside key = { .src = f->src, .dst = f->dst,
+				.sport = rd16(f->l4), .dport = rd16(f->l4 + 2) };
+	enum flow_sidx side;
+	unsigned int i;
+	int idx;
+
+	if (c->net->no_tcp) {
+		drop(DROP_L4_PROTO);
+		return;
+	}
+	n = MIN(n, TCP_BATCH_IOV);
+	for (i = 0; i < n; i++)
+		tcp_parse(&f[i], &segs[i]);
+
+	idx = flow_lookup(c->flows, IPPROTO_TCP, &key, &side);
+	if (idx == FLOW_NONE || tcp_conns[idx].sock < 0) {
+		if ((segs[0].flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
+			tcp_conn_from_tap(c, &f[0], &segs[0]);
+		else
+			tcp_rst_no_conn(c, &f[0], &segs[0]);
+		return;
+	}
+	tcp_conn_input(c, idx, segs, n);
+}
+
+/**
+ * tcp_sock_handler() - Events on a connection's host socket
+ * @c:		Execution context
+ * @ref:	Epoll reference
+ * @events:	Events
+ */
+void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
+{
+	int idx = (int)ref.flow;
+	struct tcp_conn *conn = &tcp_conns[idx];
+
+	if (conn->sock != ref.fd)
+		return;		/* closed earlier in this batch */
+	if (events & EPOLLERR || (events & EPOLLHUP &&
+				  !(conn->flags & SOCK_FIN_RCVD) &&
+				  !(events & EPOLLIN))) {
+		if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
+			tcp_connected(c, idx);	/* reports the error */
+		else
+			tcp_conn_rst(c, idx);
+		return;
+	}
+	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT)) {
+		if (events & EPOLLOUT)
+			tcp_connected(c, idx);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		bool stalled = conn->flags & STALLED;
+
+		conn->flags &= (uint16_t)~(STALLED | WND_CLOSED);
+		tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
+		tcp_send_flags(c, idx, TH_ACK);	/* window update */
+		if (stalled) {		/* make the guest resend at once */
+			tcp_send_flags(c, idx, TH_ACK);
+			tcp_send_flags(c, idx, TH_ACK);
+		}
+	}
+	if (events & EPOLLRDHUP)
+		conn->flags |= SOCK_FIN_RCVD;
+	if (events & (EPOLLIN | EPOLLRDHUP))
+		tcp_data_from_sock(c, idx);
+}
+
+/* Timer of one connection expired */
+static void tcp_conn_timeout(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+
+	conn->deadline = 0;
+	if (!(conn->flags & ESTABLISHED)) {
+		if (++conn->retries > TCP_SYN_RETRIES) {
+			tcp_conn_rst(c, idx);
+			return;
+		}
+		if (conn->flags & (SOCK_ACCEPTED | SYNACK_SENT))
+			tcp_send_flags(c, idx, TH_SYN |
+				       (conn->flags & SYNACK_SENT ? TH_ACK : 0));
+		tcp_timer_set(c, conn, TCP_SYN_MS);
+		return;
+	}
+	if (conn->seq_to_tap != conn->seq_ack_from_tap) {
+		if (++conn->retries > TCP_RETRIES) {
+			tcp_conn_rst(c, idx);
+			return;
+		}
+		tcp_rewind(conn);
+		tcp_data_from_sock(c, idx);
+		if (conn->sock >= 0 && (conn->flags & SOCK_FIN_RCVD))
+			tcp_fin_to_tap(c, idx);
+		if (conn->sock >= 0)
+			tcp_timer_set(c, conn, MIN(TCP_RTO_MS << conn->retries,
+						   TCP_RTO_MAX_MS));
+		return;
+	}
+	if (!conn->wnd_from_tap) {
+		/* zero window probe: an old sequence number draws an ACK */
+		tcp_build(c, idx, TH_ACK, conn->seq_to_tap - 1, NULL, 0);
+		tcp_timer_set(c, conn, TCP_PROBE_MS);
+	}
+}
+
+/**
+ * tcp_timer() - Retransmissions, SYN and zero window timers
+ * @c:		Execution context
+ */
+void tcp_timer(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < tcp_conn_max; i++) {
+		struct tcp_conn *conn = &tcp_conns[i];
+
+		if (conn->sock >= 0 && conn->deadline &&
+		    c->now_ms >= conn->deadline)
+			tcp_conn_timeout(c, (int)i);
+	}
+	tcp_splice_timer(c);
+}
+
+/**
+ * tcp_close_all() - Close every connection (guest went away)
+ * @c:		Execution context
+ */
+void tcp_close_all(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < tcp_conn_max; i++)
+		if (tcp_conns[i].sock >= 0)
+			tcp_conn_close(c, (int)i, true);
+	tcp_splice_close_all(c);
+}
+
+/* Address the guest sees for a peer of an inbound connection */
+static void tcp_peer_to_guest(const struct net_conf *nc, union inany_addr *a)
+{
+	const struct in_addr *v4 = inany_v4(a);
+
+	if (v4) {
+		if (inany_is_loopback(a) || v4->s_addr == nc->v4.addr_host.s_addr)
+			inany_from_v4(a, nc->v4.map_host_lo.s_addr ?
+				      nc->v4.map_host_lo : nc->v4.gw);
+		return;
+	}
+	if (inany_is_loopback(a) || inany_equal6(a, &nc->v6.addr_host))
+		inany_from_v6(a, IN6_IS_ADDR_UNSPECIFIED(&nc->v6.map_host_lo) ?
+			      &nc->v6.gw : &nc->v6.map_host_lo);
+}
+
+/* Inbound connection accepted on a host listener, through the tap */
+static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
+			       uint16_t pport, uint16_t dport)
+{
+	const struct net_conf *nc = c->net;
+	struct flowside key = { .sport = dport, .dport = pport };
+	struct tcp_conn *conn;
+	struct flow *fl;
+	int idx, one = 1;
+
+	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
+	if (idx == FLOW_NONE) {
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+		drop(DROP_FLOW_FULL);
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		close(fd);
+		return;
+	}
+	fl = flow_at(c->flows, idx);
+	inany_from_sockaddr(&fl->side[SOCKSIDE].src, NULL,
+			    &(struct sockaddr_storage){ 0 });
+	fl->side[SOCKSIDE].src = *peer;
+	fl->side[SOCKSIDE].sport = pport;
+	tcp_peer_to_guest(nc, peer);
+	key.dst = *peer;
+	if (inany_is_v4(peer))
+		inany_from_v4(&key.src, nc->v4.addr_seen.s_addr ?
+			      nc->v4.addr_seen : nc->v4.addr);
+	else
+		inany_from_v6(&key.src,
+			      IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_seen) ?
+			      &nc->v6.addr : &nc->v6.addr_seen);
+	fl->side[TAPSIDE] = key;
+	fl->last_ms = c->now_ms;
+	conn = &tcp_conns[idx];
+	memset(conn, 0, sizeof(*conn));
+	conn->sock = fd;
+	if (flow_hash_insert(c->flows, idx, TAPSIDE)) {
+		tcp_conn_close(c, idx, true);
+		return;
+	}
+	conn->flags = SOCK_ACCEPTED;
+	conn->ws_to_tap = TCP_WS_OURS;
+	conn->mss = tcp_mss(c, inany_is_v4(peer), 65535);
+	conn->seq_isn = tcp_isn(c, &key);
+	conn->seq_to_tap = conn->seq_ack_from_tap = conn->seq_isn + 1;
+	conn->seq_max_to_tap = conn->seq_to_tap;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (tcp_peek_off_ok) {
+		int off = 0;
+
+		if (!setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+			conn->flags |= PEEK_OFF;
+	}
+	if (tcp_epoll(c, idx, EPOLLRDHUP)) {
+		tcp_conn_close(c, idx, true);
+		return;
+	}
+	tcp_send_flags(c, idx, TH_SYN);
+	tcp_timer_set(c, conn, TCP_SYN_MS);
+}
+
+/**
+ * tcp_listen_handler() - Accept connections on a forwarding listener
+ * @c:		Execution context
+ * @ref:	Epoll reference: flow field holds the destination port and
+ *		TCP_LISTEN_* flags
+ */
+void tcp_listen_handler(struct ctx *c, union epoll_ref ref)
+{
+	uint16_t dport = ref.flow & 0xffff;
+	bool ns = ref.flow & TCP_LISTEN_NS;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof(sa);
+		union inany_addr peer;
+		uint16_t pport;
+		int fd;
+
+		fd = accept4(ref.fd, (struct sockaddr *)&sa, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (fd >= (1 << 23)) {
+			close(fd);
+			drop(DROP_SOCK_ERR);
+			continue;
+		}
+		inany_from_sockaddr(&peer, &pport, &sa);
+		if (ns)
+			tcp_splice_conn_new(c, fd, sa.ss_family, false, dport);
+		else if (inany_is_loopback(&peer) && !c->net->no_splice)
+			tcp_splice_conn_new(c, fd, sa.ss_family, true, dport);
+		else
+			tcp_conn_from_sock(c, fd, &peer, pport, dport);
+	}
+}
+
+/**
+ * tcp_listen() - Open a forwarding listener
+ * @c:		Execution context
+ * @af:		AF_INET or AF_INET6
+ * @addr:	Address to bind, NULL for any (host) or loopback (namespace)
+ * @ifname:	Interface to bind to, NULL or "" for none
+ * @port:	Port to listen on
+ * @dport:	Port connections go to on the other side
+ * @ns:		Listen inside the namespace (-T) instead of on the host
+ *
+ * Return: the socket, or negative errno
+ */
+int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
+	       const char *ifname, uint16_t port, uint16_t dport, bool ns)
+{
+	union epoll_ref ref = { .type = EPOLL_TYPE_TCP_LISTEN,
+				.flow = dport | (ns ? TCP_LISTEN_NS : 0) |
+					(af == AF_INET6 ? TCP_LISTEN_V6 : 0) };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, fd, one = 1;
+	struct sockaddr_storage sa;
+	union inany_addr any;
+	socklen_t sl;
+
+	if (ns) {
+		if (!c->ns_sockets || c->ns_sockets(af, type, IPPROTO_TCP,
+						    &fd, 1) != 1)
+			return -EIO;
+	} else {
+		fd = socket(af, type, IPPROTO_TCP);
+	}
+	if (fd < 0)
+		return -errno;
+	if (!addr) {
+		if (af == AF_INET)
+			inany_from_v4(&any, (struct in_addr){ ns ?
+				htonl(INADDR_LOOPBACK) : INADDR_ANY });
+		else
+			inany_from_v6(&any, ns ? &in6addr_loopback :
+				      &in6addr_any);
+		addr = &any;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (ifname && *ifname &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		       (socklen_t)strlen(ifname) + 1))
+		goto fail;
+	sl = inany_to_sockaddr(addr, port, 0, &sa);
+	if (bind(fd, (struct sockaddr *)&sa, sl) || listen(fd, 1024))
+		goto fail;
+	ref.fd = fd;
+	ev.data.u64 = ref.u64;
+	if (fd >= (1 << 23) || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev))
+		goto fail;
+	return fd;
+fail:
+	{
+		int rc = -errno;
+
+		close(fd);
+		return rc ? rc : -EMFILE;
+	}
+}

@@ -1,0 +1,25 @@
+/* tcp.h - TCP translation between the guest's segments and host sockets */
+#ifndef TCP_H
+#define TCP_H
+
+#include "ctx.h"
+#include "epoll_ref.h"
+
+#define TCP_TIMER_MS	100	/* tcp_timer() period */
+
+/* What a listener's epoll reference carries in its flow field */
+#define TCP_LISTEN_NS	(1U << 16)	/* listener in the namespace (-T) */
+#define TCP_LISTEN_V6	(1U << 17)
+
+int tcp_init(struct ctx *c, unsigned int flow_max);
+bool tcp_peek_offset_supported(void);
+void tcp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n);
+void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events);
+void tcp_listen_handler(struct ctx *c, union epoll_ref ref);
+int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
+	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
+void tcp_timer(struct ctx *c);
+void tcp_close_all(struct ctx *c);
+bool tcp_same_flow(const struct frame_in *a, const struct frame_in *b);
+
+#endif /* TCP_H */
