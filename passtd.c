@@ -347,12 +347,38 @@ static int signals_setup(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* One socket per flow: allow as many descriptors as the hard limit */
+/*
+ * One socket per flow: allow as many descriptors as the hard limit, or
+ * as fs.nr_open when we may raise the hard limit too (CAP_SYS_RESOURCE)
+ */
 static void nofile_raise(void)
 {
+	unsigned long nr_open = 0;
 	struct rlimit rl;
+	char buf[32];
+	int fd;
 
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	fd = open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		if (n > 0) {
+			buf[n] = 0;
+			buf[strcspn(buf, "\n")] = 0;
+			if (str_to_uint(buf, 1UL << 30, &nr_open))
+				nr_open = 0;
+		}
+		close(fd);
+	}
+	if (nr_open > rl.rlim_max) {
+		struct rlimit up = { nr_open, nr_open };
+
+		if (!setrlimit(RLIMIT_NOFILE, &up))
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -408,7 +434,6 @@ int main(int argc, char *argv[])
 		return 1;
 	close(nl);
 
-	nofile_raise();
 	sfd = signals_setup();
 	tfd = timer_setup();
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
@@ -416,6 +441,7 @@ int main(int argc, char *argv[])
 		die("start-up: %s", strerror(errno));
 	if (target_open(&go_fd))
 		return 1;
+	nofile_raise();		/* after the command was forked: not for it */
 	conf_log(&conf);
 	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
 	if (rc)

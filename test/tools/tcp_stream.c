@@ -28,12 +28,16 @@
  *	-p MS@AT   stop reading for MS milliseconds once AT bytes have
  *		   been received (the peer then sees a zero window)
  *	-R	   when done sending, close with SO_LINGER 0 (reset)
+ *	-H	   with nothing to send: shut down writes at once (a
+ *		   half-closed receiver); otherwise the socket is closed
+ *		   only after the peer's end of stream
  *	-X END	   expected end: eof (default: end of stream, and our own
  *		   sending done), reset (ECONNRESET or EPIPE), refused
  *		   (connect fails with ECONNREFUSED), fail (refused, reset,
  *		   or end of stream before anything is received)
  *     Both always read until the peer's end of stream, so a sender
- *     returns only once its peer has read everything and closed.
+ *     returns only once its peer has read everything and closed, and a
+ *     receiver closes only after the end of stream.
  *   echo PORT           echo every connection back, concurrently
  *   sink PORT           discard every connection, concurrently
  *     Servers run until SIGTERM, the timeout, or -n N connections ended.
@@ -114,6 +118,7 @@ static int64_t opt_expect = -1;
 static int64_t opt_pause_ms;
 static uint64_t opt_pause_at;
 static bool opt_rst;
+static bool opt_shut_now;
 static const char *opt_end = "eof";
 static unsigned opt_conc;
 static int64_t opt_wait_ms = 3000;
@@ -688,7 +693,7 @@ static int conn1_run(int fd, const char *peer)
 		c.send_stop_ms = t0 + opt_send_ms;
 	if (!opt_send && !opt_rst) {
 		c.send_done = true;
-		if (!opt_after_eof)
+		if (opt_shut_now)
 			shutdown(fd, SHUT_WR);
 	}
 
@@ -697,13 +702,8 @@ static int conn1_run(int fd, const char *peer)
 			c.end = "eof";
 			break;
 		}
-		if (c.recv_done && opt_after_eof && !c.send_on) {
+		if (c.recv_done && opt_after_eof)
 			c.send_on = true;
-			if (!opt_send && !opt_rst) {
-				shutdown(fd, SHUT_WR);
-				continue;
-			}
-		}
 		if (c.send_on && !c.send_done) {
 			if (conn1_send(&c) || c.fd < 0)
 				break;
@@ -1353,7 +1353,7 @@ static void usage(void)
 "       tcp_stream [OPTION]... conns HOST PORT N BYTES\n"
 "       tcp_stream [OPTION]... hold HOST PORT N\n"
 "Options: -4 -6 -b ADDR -t SECS -x SEED -l BYTES -s BYTES -d SECS -a -r\n"
-"         -e BYTES -p MS@AT -R -X eof|reset|refused|fail -c N -w MS\n"
+"         -e BYTES -p MS@AT -R -H -X eof|reset|refused|fail -c N -w MS\n"
 "         -i SECS -n N   (see the comment at the top of tcp_stream.c)\n");
 	exit(EXIT_USAGE);
 }
@@ -1366,7 +1366,7 @@ int main(int argc, char **argv)
 	char *at;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "46b:t:x:l:s:d:are:p:RX:c:w:i:n:")) !=
+	while ((opt = getopt(argc, argv, "46b:t:x:l:s:d:are:p:RHX:c:w:i:n:")) !=
 	       -1) {
 		switch (opt) {
 		case '4': opt_family = AF_INET; break;
@@ -1412,6 +1412,7 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		case 'R': opt_rst = true; break;
+		case 'H': opt_shut_now = true; break;
 		case 'X':
 			if (strcmp(optarg, "eof") && strcmp(optarg, "reset") &&
 			    strcmp(optarg, "refused") && strcmp(optarg, "fail"))
