@@ -17,22 +17,32 @@
  */
 uint32_t csum_partial(const void *buf, size_t len, uint32_t sum)
 {
+	uint64_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc;
 	const uint8_t *p = buf;
-	uint64_t acc = 0;
 	uint32_t w, folded;
 
 	/*
 	 * RFC 1071, 2(B): the one's complement sum does not depend on byte
-	 * order, so add native 32-bit words and swap once at the end.
+	 * order, so add native 32-bit words into 64-bit accumulators (no
+	 * carries to track below 2^32 words) and swap once at the end. Four
+	 * independent accumulators over 64-byte blocks let the compiler
+	 * vectorise the loop (the Makefile builds this file with -O3).
 	 */
-	while (len >= 16) {
-		uint32_t v[4];
+	while (len >= 64) {
+		uint32_t v[16];
+		int i;
 
-		memcpy(v, p, 16);
-		acc += (uint64_t)v[0] + v[1] + v[2] + v[3];
-		p += 16;
-		len -= 16;
+		memcpy(v, p, 64);
+		for (i = 0; i < 16; i += 4) {
+			acc0 += v[i];
+			acc1 += v[i + 1];
+			acc2 += v[i + 2];
+			acc3 += v[i + 3];
+		}
+		p += 64;
+		len -= 64;
 	}
+	acc = acc0 + acc1 + acc2 + acc3;
 	while (len >= 4) {
 		memcpy(&w, p, 4);
 		acc += w;

@@ -6,7 +6,7 @@
 
 #include "ctx.h"
 
-#define TAP_RX_POOL	(8 << 20)	/* bytes of frames read per wake-up */
+#define TAP_RX_POOL	(2 << 20)	/* bytes of frames read per wake-up */
 
 int tap_init(struct ctx *c, int fd);
 void tap_handler(struct ctx *c);

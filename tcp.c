@@ -58,7 +58,7 @@
 #define TCP_SYN_MS	1000
 #define TCP_SYN_RETRIES	3
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
-#define TCP_BATCH_BYTES	(4U << 20)	/* peeked per recvmsg() */
+#define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
 
