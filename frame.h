@@ -25,6 +25,31 @@
 #define FRAME_IOV	2
 
 /**
+ * struct frame_buf - A buffer frames from the guest are read into
+ * @data:	Storage
+ * @size:	Bytes of storage
+ * @holds:	References kept after dispatch: a protocol that hands a
+ *		frame's payload to the kernel without copying it (e.g.
+ *		MSG_ZEROCOPY) holds the buffer until the kernel says it is
+ *		done; the frontend reads into a buffer only when it has none
+ */
+struct frame_buf {
+	uint8_t *data;
+	size_t size;
+	unsigned int holds;
+};
+
+static inline void frame_buf_hold(struct frame_buf *b)
+{
+	b->holds++;
+}
+
+static inline void frame_buf_release(struct frame_buf *b)
+{
+	b->holds--;
+}
+
+/**
  * struct frame_in - A frame from the guest, parsed and bounds-checked
  * @frame:	Start of the Ethernet header
  * @len:	Length of the whole frame
@@ -40,6 +65,7 @@
  * @ttl:	IPv4 TTL or IPv6 hop limit
  * @l4:		L4 header
  * @l4_len:	L4 header and payload, as the IP header says
+ * @buf:	Buffer the frame lies in, for frame_buf_hold()
  */
 struct frame_in {
 	const uint8_t *frame;
@@ -56,6 +82,7 @@ struct frame_in {
 	uint8_t ttl;
 	const uint8_t *l4;
 	size_t l4_len;
+	struct frame_buf *buf;
 };
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);

@@ -31,8 +31,11 @@
 
 #define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
 
+#define TAP_BUFS	4	/* receive buffers, each TAP_RX_POOL bytes */
+
 static int tap_fd = -1;
-static uint8_t *tap_pool;
+static struct frame_buf tap_bufs[TAP_BUFS];
+static unsigned int tap_buf_next;
 
 /**
  * tap_init() - Take over a tap descriptor and set up the receive pool
@@ -43,9 +46,14 @@ static uint8_t *tap_pool;
  */
 int tap_init(struct ctx *c, int fd)
 {
-	tap_pool = malloc(TAP_RX_POOL);
-	if (!tap_pool)
-		return -ENOMEM;
+	unsigned int i;
+
+	for (i = 0; i < TAP_BUFS; i++) {
+		tap_bufs[i].data = malloc(TAP_RX_POOL);
+		if (!tap_bufs[i].data)
+			return -ENOMEM;
+		tap_bufs[i].size = TAP_RX_POOL;
+	}
 	tap_fd = fd;
 	c->q->flush = tap_flush;
 	return fd_nonblock(fd);
@@ -161,6 +169,21 @@ int tap_parse(struct ctx *c, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+/* Next receive buffer no protocol holds, NULL if all are held */
+static struct frame_buf *tap_buf_get(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < TAP_BUFS; i++) {
+		struct frame_buf *b = &tap_bufs[tap_buf_next];
+
+		tap_buf_next = (tap_buf_next + 1) % TAP_BUFS;
+		if (!b->holds)
+			return b;
+	}
+	return NULL;
+}
+
 /**
  * tap_handler() - Read and dispatch every frame the tap holds
  * @c:		Execution context
@@ -169,8 +192,19 @@ void tap_handler(struct ctx *c)
 {
 	static struct frame_in frames[TAP_FRAMES_MAX];
 	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	struct frame_buf *b = tap_buf_get();
+	uint8_t *tap_pool;
 	size_t used = 0;
 	unsigned int n = 0;
+
+	/*
+	 * All held (zero-copy sends in flight): leave the frames in the tap;
+	 * the descriptor stays readable, so the next loop iteration after a
+	 * release reads them
+	 */
+	if (!b)
+		return;
+	tap_pool = b->data;
 
 	/* Read everything first, so that protocols get whole batches */
 	while (n < TAP_FRAMES_MAX && used + max + 1 <= TAP_RX_POOL) {
@@ -187,7 +221,7 @@ void tap_handler(struct ctx *c)
 			continue;
 		}
 		if (!tap_parse(c, tap_pool + used, (size_t)len, &frames[n]))
-			n++;
+			frames[n++].buf = b;
 		used += ((size_t)len + 7) & ~(size_t)7;
 	}
 	tap_dispatch(c, frames, n);
