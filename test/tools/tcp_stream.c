@@ -28,6 +28,9 @@
  *	-p MS@AT   stop reading for MS milliseconds once AT bytes have
  *		   been received (the peer then sees a zero window)
  *	-R	   when done sending, close with SO_LINGER 0 (reset)
+ *	-N	   when done sending, do not shut down writes
+ *	-K BYTES   once BYTES have been received, close with SO_LINGER 0
+ *		   (reset): the peer is known to be connected end to end
  *	-H	   with nothing to send: shut down writes at once (a
  *		   half-closed receiver); otherwise the socket is closed
  *		   only after the peer's end of stream
@@ -44,7 +47,8 @@
  *   conns HOST PORT N BYTES
  *			 N connections to an echo server, at most -c at a
  *			 time (default: all at once); each sends BYTES with
- *			 seed SEED+i, shuts down writes, verifies the echo
+ *			 seed SEED+i, verifies the echo, then shuts down
+ *			 writes and waits for the server's end of stream
  *   hold HOST PORT N    N connections to an echo server opened one by one
  *			 (each connect bounded by -w MS), a 16-byte round
  *			 trip on each; prints "ready", waits for SIGUSR1 (or
@@ -119,6 +123,8 @@ static int64_t opt_pause_ms;
 static uint64_t opt_pause_at;
 static bool opt_rst;
 static bool opt_shut_now;
+static bool opt_no_shut;
+static uint64_t opt_kill_at;
 static const char *opt_end = "eof";
 static unsigned opt_conc;
 static int64_t opt_wait_ms = 3000;
@@ -590,7 +596,8 @@ static int conn1_send(struct conn1 *c)
 				c->end = "abort";
 				return 0;
 			}
-			shutdown(c->fd, SHUT_WR);
+			if (!opt_no_shut)
+				shutdown(c->fd, SHUT_WR);
 			return 0;
 		}
 		if (c->spos == c->slen) {
@@ -657,6 +664,12 @@ static int conn1_recv(struct conn1 *c)
 		c->recvd += n;
 		if (c->verify_failed) {
 			c->end = "mismatch";
+			return -1;
+		}
+		if (opt_kill_at && c->recvd >= opt_kill_at) {
+			rst_close(c->fd);
+			c->fd = -1;
+			c->end = "abort";
 			return -1;
 		}
 	}
@@ -771,8 +784,8 @@ static int conn1_run(int fd, const char *peer)
 		     (!strcmp(c.end, "eof") && !c.recvd);
 	else
 		ok = false;
-	/* Closing with a reset ourselves is the expected end for -R */
-	if (opt_rst && !strcmp(c.end, "abort"))
+	/* Closing with a reset ourselves is the expected end for -R, -K */
+	if ((opt_rst || opt_kill_at) && !strcmp(c.end, "abort"))
 		ok = !strcmp(opt_end, "eof") || !strcmp(opt_end, "reset");
 	if (c.verify_failed)
 		ok = false;
@@ -1153,10 +1166,6 @@ static int mode_conns(const char *host, const char *port, const char *nstr,
 				      C_RESET : C_OTHER;
 				goto done;
 			}
-			if (c->sent == bytes && !c->shut) {
-				shutdown(c->fd, SHUT_WR);
-				c->shut = true;
-			}
 			for (;;) {
 				r = recv(c->fd, buf, sizeof(buf),
 					 MSG_DONTWAIT);
@@ -1172,6 +1181,14 @@ static int mode_conns(const char *host, const char *port, const char *nstr,
 					goto done;
 				}
 				c->recvd += r;
+			}
+			/* Close only once the echo is complete: data never
+			 * flows after a FIN here (test/tcp.sh checks that
+			 * separately)
+			 */
+			if (c->recvd == bytes && !c->shut) {
+				shutdown(c->fd, SHUT_WR);
+				c->shut = true;
 			}
 			if (r == 0) {
 				res = c->recvd == bytes ? C_OK : C_SHORT;
@@ -1353,7 +1370,7 @@ static void usage(void)
 "       tcp_stream [OPTION]... conns HOST PORT N BYTES\n"
 "       tcp_stream [OPTION]... hold HOST PORT N\n"
 "Options: -4 -6 -b ADDR -t SECS -x SEED -l BYTES -s BYTES -d SECS -a -r\n"
-"         -e BYTES -p MS@AT -R -H -X eof|reset|refused|fail -c N -w MS\n"
+"         -e BYTES -p MS@AT -R -N -K BYTES -H -X eof|reset|refused|fail -c N -w MS\n"
 "         -i SECS -n N   (see the comment at the top of tcp_stream.c)\n");
 	exit(EXIT_USAGE);
 }
@@ -1366,7 +1383,7 @@ int main(int argc, char **argv)
 	char *at;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "46b:t:x:l:s:d:are:p:RHX:c:w:i:n:")) !=
+	while ((opt = getopt(argc, argv, "46b:t:x:l:s:d:are:p:RNK:HX:c:w:i:n:")) !=
 	       -1) {
 		switch (opt) {
 		case '4': opt_family = AF_INET; break;
@@ -1413,6 +1430,11 @@ int main(int argc, char **argv)
 			break;
 		case 'R': opt_rst = true; break;
 		case 'H': opt_shut_now = true; break;
+		case 'N': opt_no_shut = true; break;
+		case 'K':
+			if (parse_size(optarg, &opt_kill_at) || !opt_kill_at)
+				usage();
+			break;
 		case 'X':
 			if (strcmp(optarg, "eof") && strcmp(optarg, "reset") &&
 			    strcmp(optarg, "refused") && strcmp(optarg, "fail"))
