@@ -47,6 +47,8 @@
 static struct conf conf;
 static struct ns_target target;
 static pid_t child_pid;
+static int quit_status = -1;	/* command ended: exit with this status once
+				 * data in flight is relayed */
 
 /**
  * struct ns_setup - What the set-up inside the namespace reports back
@@ -255,8 +257,9 @@ static void signal_handler(int sfd)
 		if (si.ssi_signo == SIGCHLD) {
 			if (child_pid &&
 			    waitpid(child_pid, &status, WNOHANG) == child_pid)
-				quit(WIFEXITED(status) ? WEXITSTATUS(status) :
-				     128 + WTERMSIG(status));
+				quit_status = WIFEXITED(status) ?
+					      WEXITSTATUS(status) :
+					      128 + WTERMSIG(status);
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 			continue;
@@ -289,9 +292,22 @@ static void timer_handler(struct ctx *c, int tfd)
 	}
 }
 
+/* The command ended: exit once its connections delivered what it sent */
+static void quit_when_drained(struct ctx *c, uint64_t *quit_by_ms)
+{
+	if (!*quit_by_ms)
+		*quit_by_ms = c->now_ms + TCP_DRAIN_MS;
+	if (tcp_draining() && c->now_ms < *quit_by_ms)
+		return;
+	tcp_end(c);
+	tap_flush(c->q);
+	quit(quit_status);
+}
+
 static void loop(struct ctx *c, int sfd, int tfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
+	uint64_t quit_by_ms = 0;
 	int n, i;
 
 	for (;;) {
@@ -329,6 +345,8 @@ static void loop(struct ctx *c, int sfd, int tfd)
 			}
 		}
 		tap_flush(c->q);
+		if (quit_status >= 0)
+			quit_when_drained(c, &quit_by_ms);
 	}
 }
 

@@ -1065,6 +1065,50 @@ void tcp_timer(struct ctx *c)
 }
 
 /**
+ * tcp_draining() - Connections that may still carry data from the guest
+ *
+ * When the command in the namespace ends, what it wrote last may still be
+ * in flight: in a spliced flow's pipe, or not yet sent (or not yet
+ * acknowledged) by the namespace's kernel toward the tap. The loop keeps
+ * relaying while this is not zero, for a bounded time.
+ *
+ * Return: number of such connections
+ */
+unsigned int tcp_draining(void)
+{
+	unsigned int i, n = tcp_splice_draining();
+
+	for (i = 0; i < tcp_conn_max; i++) {
+		const struct tcp_conn *conn = &tcp_conns[i];
+
+		if (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
+		    !(conn->flags & TAP_FIN_RCVD))
+			n++;
+	}
+	return n;
+}
+
+/**
+ * tcp_end() - Close every connection before exiting: those done sending
+ *	       normally (the kernel still delivers what is queued), the
+ *	       others with a reset, so a cut stream is not taken for a
+ *	       complete one
+ * @c:		Execution context
+ */
+void tcp_end(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < tcp_conn_max; i++) {
+		const struct tcp_conn *conn = &tcp_conns[i];
+
+		if (conn->sock >= 0)
+			tcp_conn_close(c, (int)i, !(conn->flags & TAP_FIN_RCVD));
+	}
+	tcp_splice_end(c);
+}
+
+/**
  * tcp_close_all() - Close every connection (guest went away)
  * @c:		Execution context
  */

@@ -6,6 +6,7 @@
 #include "epoll_ref.h"
 
 #define TCP_TIMER_MS	100	/* tcp_timer() period */
+#define TCP_DRAIN_MS	10000	/* relaying after the command ended, at most */
 
 /* What a listener's epoll reference carries in its flow field */
 #define TCP_LISTEN_NS	(1U << 16)	/* listener in the namespace (-T) */
@@ -20,6 +21,8 @@ int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
 void tcp_timer(struct ctx *c);
 void tcp_close_all(struct ctx *c);
+unsigned int tcp_draining(void);
+void tcp_end(struct ctx *c);
 bool tcp_same_flow(const struct frame_in *a, const struct frame_in *b);
 
 #endif /* TCP_H */

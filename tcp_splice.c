@@ -55,6 +55,18 @@
  * is such an error: the client is reset as soon as the kernel answers our
  * SYN with a RST. Orderly ends close without SO_LINGER.
  *
+ * Ending: when the daemon stops (its command ended), a flow may still hold
+ * data out of the namespace: in a pipe, or unread in the receive queue of
+ * the namespace's socket (the client there wrote it, exited, and counts it
+ * as sent). Exiting then would discard it, and the implicit close() of the
+ * socket outside sends a FIN: the peer sees a truncated stream end as if
+ * in order. So the top layer keeps relaying while tcp_splice_draining()
+ * counts such flows (bounded by TCP_SPLICE_DRAIN_MS), then calls
+ * tcp_splice_end(): a drained flow, whose namespace side reached EOF and
+ * had it all written out, is closed in order (the kernel still delivers
+ * what sits in the send queue of the socket outside), any other one with
+ * a reset, so a truncation is never mistaken for an end.
+ *
  * Pipes start at the kernel's default size and grow to SPLICE_PIPE_SIZE
  * (F_SETPIPE_SZ) once a direction moved SPLICE_GROW_AFTER bytes: pipe pages
  * count against fs.pipe-user-pages-soft for unprivileged users, and short
@@ -92,6 +104,8 @@
 #define SPL_BLOCK(d)	(1U << (5 + (d)))	/* pipe d waits for s[!d] */
 #define SPL_GROWN(d)	(1U << (7 + (d)))	/* pipe d grown (or tried) */
 #define SPL_REG(i)	(1U << (9 + (i)))	/* s[i] in the epoll set */
+#define SPL_NS1		(1U << 11)		/* s[1] in the namespace (-t),
+						 * else s[0] (-T) */
 #define SPL_DONE	(SPL_EOF(0) | SPL_EOF(1) | SPL_SHUT(0) | SPL_SHUT(1))
 
 /* Which sockets splice_close() resets: bit i for s[i] */
@@ -619,6 +633,8 @@ static int splice_conn_setup(struct ctx *c, int idx, int af, bool to_ns,
 	if (rc < 0)
 		return rc;
 	conn->s[1] = rc;
+	if (to_ns)
+		conn->flags |= SPL_NS1;
 	rc = splice_pipes_open(conn);
 	if (rc)
 		return rc;
@@ -796,6 +812,66 @@ void tcp_splice_timer(struct ctx *c)
 			continue;
 		splice_abort(c, (int)i, 1, ETIMEDOUT);
 	}
+}
+
+/**
+ * splice_drained() - Did a flow relay all the namespace side sent, if it
+ *		      ended?
+ * @conn:	Per-flow state, in use
+ *
+ * Return: true if EOF was read from the namespace's socket and forwarded
+ *	   (with the pipe emptied first) to the socket outside
+ */
+static bool splice_drained(const struct tcp_splice_conn *conn)
+{
+	int ns = !!(conn->flags & SPL_NS1);
+
+	return conn->flags & SPL_SHUT(!ns);
+}
+
+/**
+ * tcp_splice_draining() - Count flows still relaying out of the namespace
+ *
+ * A flow counts until its namespace side ended and all of it was written
+ * out: its data can sit in a pipe or a receive queue we did not read yet,
+ * or, while connect() is pending, in the receive queue of s[0].
+ *
+ * Return: number of such flows
+ */
+unsigned int tcp_splice_draining(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < splice_max; i++) {
+		if (splice_conns[i].s[0] >= 0 &&
+		    !splice_drained(&splice_conns[i]))
+			n++;
+	}
+	return n;
+}
+
+/**
+ * tcp_splice_end() - Close every flow as the daemon stops, close the pools
+ * @c:		Execution context
+ *
+ * Drained flows (see tcp_splice_draining()) are closed in order: their
+ * sockets' send queues are still delivered, then a FIN. Others are reset
+ * on both sides, so that no peer takes a cut stream for a complete one.
+ */
+void tcp_splice_end(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < splice_max; i++) {
+		const struct tcp_splice_conn *conn = &splice_conns[i];
+
+		if (conn->s[0] < 0)
+			continue;
+		splice_close(c, (int)i,
+			     splice_drained(conn) ? 0 : SPL_RST_BOTH);
+	}
+	splice_pool_drain(AF_INET);
+	splice_pool_drain(AF_INET6);
 }
 
 /**

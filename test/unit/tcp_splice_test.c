@@ -2,7 +2,8 @@
  * sockets, in one process: bulk integrity both ways at once, half-close
  * in either order, backpressure without busy-looping, resets, refused and
  * stuck connects, many short connections, IPv6, the socket pool, stale
- * events, a full flow table, and no descriptor leaked
+ * events, a full flow table, stopping with data in flight, and no
+ * descriptor leaked
  *
  * The "namespace" is this one: the fake ns_sockets hook calls socket().
  * Endpoints are non-blocking sockets pumped between epoll_wait() rounds of
@@ -722,6 +723,108 @@ static void test_close_all(void)
 	tcp_splice_close_all(&c);
 }
 
+/* Run the loop, the client sending, until no flow is draining */
+static bool wait_drained(struct ep *e, int n, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+	int i;
+
+	do {
+		loop_once(1);
+		for (i = 0; i < n; i++) {
+			ep_recv(&e[i]);
+			ep_send(&e[i]);
+		}
+		if (!tcp_splice_draining())
+			return true;
+	} while (now_ms() < end);
+	return false;
+}
+
+/* The daemon stops while a flow carries data out of the namespace: -T (the
+ * client, s[0], in the namespace), the server outside half-closed at once,
+ * the client wrote all it could, shut down and closed: its command ended,
+ * and for it everything was sent. The data is still in flight here (the
+ * server does not read for now): the flow counts as draining. Stopping now
+ * (@drain false) must reset the server, not end the cut stream with a FIN
+ * as exit() did; relaying on until nothing drains must deliver it all.
+ */
+static void end_in_flight(bool drain)
+{
+	struct ep e[2] = {
+		{ .tx_len = BULK, .tx_salt = 11, .tx_shut = true },
+		{ .rx_len = BULK, .rx_salt = 11, .want_eof = true,
+		  .rx_hold = true },
+	};
+	uint64_t end;
+
+	CHECK(pair(AF_INET, false, &e[0].fd, &e[1].fd));
+	CHECK(!shutdown(e[1].fd, SHUT_WR));
+	CHECK(wait_end(e[0].fd, 1000) == 0);	/* server's FIN forwarded */
+	CHECK(!drive(e, 2, 300));		/* buffers on the way fill */
+	CHECK(e[0].tx_off > 0 && e[0].tx_off < BULK && !e[0].err);
+	e[0].tx_len = e[1].rx_len = e[0].tx_off;
+	ep_send(&e[0]);				/* shutdown(), then exit */
+	CHECK(e[0].shut_done);
+	close(e[0].fd);
+	loop_once(10);
+	CHECK(flows.count == 1 && tcp_splice_draining() == 1);
+
+	e[1].rx_hold = false;
+	if (drain) {
+		CHECK(wait_drained(&e[1], 1, 5000));
+	} else {
+		tcp_splice_end(&c);
+		CHECK(flows.count == 0);
+	}
+	for (end = now_ms() + 2000; !ep_done(&e[1]) && now_ms() < end;)
+		ep_recv(&e[1]);
+	if (drain) {
+		tcp_splice_end(&c);
+		CHECK(ep_ok(&e[1]) && e[1].rx_eof);
+	} else {
+		CHECK(e[1].err == ECONNRESET && !e[1].rx_eof && !e[1].bad);
+		CHECK(e[1].rx_off < e[1].rx_len);
+	}
+	CHECK(flows.count == 0);
+	close(e[1].fd);
+}
+
+static void test_end_reset_in_flight(void)
+{
+	end_in_flight(false);
+}
+
+static void test_end_drain_in_flight(void)
+{
+	end_in_flight(true);
+}
+
+/* Stopping with a drained flow still open (the server did not end its
+ * side): closed in order, the server still gets what the kernel queued
+ * toward it, then EOF, no reset
+ */
+static void test_end_drained_open(void)
+{
+	struct ep e[2] = {
+		{ .tx_len = 256 << 10, .tx_salt = 12, .tx_shut = true },
+		{ .rx_len = 256 << 10, .rx_salt = 12, .want_eof = true,
+		  .rx_hold = true },
+	};
+
+	CHECK(pair(AF_INET6, false, &e[0].fd, &e[1].fd));
+	CHECK(tcp_splice_draining() == 1);
+	CHECK(wait_drained(e, 2, 2000));
+	CHECK(flows.count == 1);		/* server to client: open */
+	close(e[0].fd);
+	tcp_splice_end(&c);
+	CHECK(flows.count == 0);
+	e[1].rx_hold = false;
+	CHECK(drive(&e[1], 1, 2000));
+	CHECK(ep_ok(&e[1]) && e[1].rx_eof);
+	close(e[1].fd);
+}
+
 static int fd_count(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -789,7 +892,7 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP no loopback sockets\n");
 		return 4;
 	}
-	UNIT_PLAN(16);
+	UNIT_PLAN(19);
 	UNIT_RUN(test_pool_prefill);
 	UNIT_RUN(test_bulk_64m_both_ways);
 	UNIT_RUN(test_half_close_client_first);
@@ -805,6 +908,9 @@ int main(void)
 	UNIT_RUN(test_flow_table_full);
 	UNIT_RUN(test_stale_events);
 	UNIT_RUN(test_close_all);
+	UNIT_RUN(test_end_reset_in_flight);
+	UNIT_RUN(test_end_drain_in_flight);
+	UNIT_RUN(test_end_drained_open);
 	UNIT_RUN(test_no_fd_leak);
 	flow_table_destroy(&flows);
 	UNIT_EXIT();
