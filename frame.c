@@ -281,6 +281,7 @@ int frame_eth_end(struct frame_queue *q, size_t len)
 	o->iov[0].iov_len = total;
 	o->iovcnt = 1;
 	o->len = total;
+	o->csum_start = o->csum_off = 0;
 	q->used += (total + 7) & ~(size_t)7;	/* keep headers aligned */
 	q->cur = NULL;
 	return 0;
@@ -390,13 +391,16 @@ static int frame_l4_csum_off(uint8_t proto)
  * frame_ip_hdr_finish() - Fill lengths and checksums of a built IP frame
  * @buf:	Start of the frame (Ethernet header)
  * @l4_len:	L4 bytes after the IP header
+ * @l4_csum:	Compute the L4 checksum; else the field gets the
+ *		pseudo-header sum only, to be completed or trusted by the
+ *		kernel (see csum_skip and frame_push_partial())
  *
  * Fills the IP length fields, the IPv4 header checksum and the L4 checksum
  * (UDP, TCP, ICMP, ICMPv6), and for UDP the length field.
  *
  * Return: length of the whole frame
  */
-size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len)
+size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len, bool l4_csum)
 {
 	uint8_t *ip = buf + ETH_HDR_LEN;
 	bool v4 = (ip[0] >> 4) == 4;
@@ -425,7 +429,9 @@ size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len)
 		memcpy(&d6, ip + 24, 16);
 		sum = csum_pseudo6(&s6, &d6, proto, (uint32_t)l4_len);
 	}
-	if (off >= 0 && (size_t)off + 2 <= l4_len) {
+	if (!l4_csum && off >= 0 && (size_t)off + 2 <= l4_len) {
+		wr16(l4 + off, (uint16_t)~csum_fold(sum));
+	} else if (off >= 0 && (size_t)off + 2 <= l4_len) {
 		uint16_t c;
 
 		wr16(l4 + off, 0);
@@ -455,7 +461,7 @@ int frame_ip_end(struct frame_queue *q, size_t l4_len)
 		frame_abort(q);
 		return -EINVAL;
 	}
-	frame_ip_hdr_finish(q->cur, l4_len);
+	frame_ip_hdr_finish(q->cur, l4_len, true);
 	return frame_eth_end(q, l3 + l4_len);
 }
 
@@ -517,5 +523,30 @@ int frame_push(struct frame_queue *q, uint8_t *buf, size_t len)
 	o->iov[0].iov_len = len;
 	o->iovcnt = 1;
 	o->len = len;
+	o->csum_start = o->csum_off = 0;
 	return 0;
+}
+
+/**
+ * frame_push_partial() - Queue a frame whose L4 checksum holds only the
+ *			  pseudo-header sum (frame_ip_hdr_finish() without
+ *			  l4_csum), for a frontend with csum_skip
+ * @q:		Queue
+ * @buf:	Frame
+ * @len:	Length
+ * @csum_start:	Offset of the L4 header
+ * @csum_off:	Offset of its checksum field from @csum_start
+ *
+ * Return: 0 on success, -ENOSPC if the frame list is full
+ */
+int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
+		       uint16_t csum_start, uint16_t csum_off)
+{
+	int rc = frame_push(q, buf, len);
+
+	if (!rc) {
+		q->out[q->n - 1].csum_start = csum_start;
+		q->out[q->n - 1].csum_off = csum_off;
+	}
+	return rc;
 }

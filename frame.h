@@ -92,11 +92,16 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);
  * @iov:	Pieces of the frame, in order
  * @iovcnt:	Pieces used
  * @len:	Total length
+ * @csum_start:	Offset of an L4 header whose checksum the frontend must
+ *		have completed (CHECKSUM_PARTIAL), 0 if the frame is complete
+ * @csum_off:	Offset of the checksum field from @csum_start
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
 	int iovcnt;
 	size_t len;
+	uint16_t csum_start;
+	uint16_t csum_off;
 };
 
 struct frame_queue;
@@ -116,6 +121,9 @@ typedef void (*frame_flush_fn)(struct frame_queue *q);
  * @cur:	Frame being built (Ethernet header), NULL if none
  * @cur_room:	Room reserved for it
  * @cur_l4:	Its L4 header
+ * @csum_skip:	The frontend can hand frames with a partial L4 checksum
+ *		(pseudo-header only) to the kernel, which then takes them
+ *		as verified: bulk data frames need not be summed
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -130,6 +138,7 @@ struct frame_queue {
 	uint8_t *cur;
 	size_t cur_room;
 	uint8_t *cur_l4;
+	bool csum_skip;
 };
 
 /**
@@ -160,9 +169,11 @@ void frame_abort(struct frame_queue *q);
 size_t frame_ip_hdr_len(bool v4);
 uint8_t *frame_ip_hdr_write(const struct frame_queue *q, uint8_t *buf,
 			    const struct frame_ip_hdr *h);
-size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len);
+size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len, bool l4_csum);
 uint8_t *frame_reserve(struct frame_queue *q, size_t len);
 unsigned int frame_room(const struct frame_queue *q);
 int frame_push(struct frame_queue *q, uint8_t *buf, size_t len);
+int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
+		       uint16_t csum_start, uint16_t csum_off);
 
 #endif /* FRAME_H */

@@ -471,6 +471,7 @@ int main(int argc, char *argv[])
 	    tcp_init(&c, conf.flows))
 		die("out of memory");
 	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
+	q.csum_skip = !conf.pcapfile;	/* captures keep valid checksums */
 	if (tap_init(&c, setup.tap_fd) ||
 	    epoll_add(c.epollfd, setup.tap_fd, EPOLL_TYPE_TAP) ||
 	    epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||

@@ -12,10 +12,18 @@
  * iteration or when the queue fills up.
  *
  * A tap device returns exactly one frame per read() and takes one per
- * write(); frames longer than the MTU allows are dropped and counted.
+ * write(), each behind a virtio-net header (IFF_VNET_HDR). On reads the
+ * header is skipped. On writes, bulk TCP frames carry only the
+ * pseudo-header sum and the header says VIRTIO_NET_HDR_F_NEEDS_CSUM: the
+ * kernel then treats them as locally built packets whose checksum is
+ * trusted on local delivery (and completed if the namespace forwards
+ * them), so the payload is never summed. With a capture, every frame gets
+ * its full checksum instead.
+ * Frames longer than the MTU allows are dropped and counted.
  * System calls: read, writev.
  */
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -32,6 +40,9 @@
 #define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
 
 #define TAP_BUFS	4	/* receive buffers, each TAP_RX_POOL bytes */
+#define TAP_VNET_HDR	sizeof(struct virtio_net_hdr)
+
+
 
 static int tap_fd = -1;
 static struct frame_buf tap_bufs[TAP_BUFS];
@@ -207,22 +218,30 @@ void tap_handler(struct ctx *c)
 	tap_pool = b->data;
 
 	/* Read everything first, so that protocols get whole batches */
-	while (n < TAP_FRAMES_MAX && used + max + 1 <= TAP_RX_POOL) {
+	while (n < TAP_FRAMES_MAX &&
+	       used + TAP_VNET_HDR + max + 1 <= TAP_RX_POOL) {
 		/* one byte more than allowed tells an oversized frame */
-		ssize_t len = read(tap_fd, tap_pool + used, max + 1);
+		ssize_t len = read(tap_fd, tap_pool + used,
+				   TAP_VNET_HDR + max + 1);
+		uint8_t *frame = tap_pool + used + TAP_VNET_HDR;
 
 		if (len < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_debug("tap: read: %s", strerror(errno));
 			break;
 		}
+		if ((size_t)len < TAP_VNET_HDR) {
+			drop(DROP_ETH_SHORT);
+			continue;
+		}
+		len -= (ssize_t)TAP_VNET_HDR;
 		if ((size_t)len > max) {
 			drop(DROP_TOO_BIG);
 			continue;
 		}
-		if (!tap_parse(c, tap_pool + used, (size_t)len, &frames[n]))
+		if (!tap_parse(c, frame, (size_t)len, &frames[n]))
 			frames[n++].buf = b;
-		used += ((size_t)len + 7) & ~(size_t)7;
+		used += (TAP_VNET_HDR + (size_t)len + 7) & ~(size_t)7;
 	}
 	tap_dispatch(c, frames, n);
 }
@@ -238,8 +257,17 @@ void tap_flush(struct frame_queue *q)
 	for (i = 0; i < q->n; i++) {
 		const struct frame_out *o = &q->out[i];
 
+		struct virtio_net_hdr vh = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+		struct iovec iov[FRAME_IOV + 1] = { { &vh, TAP_VNET_HDR } };
+
+		if (o->csum_start) {
+			vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			vh.csum_start = o->csum_start;
+			vh.csum_offset = o->csum_off;
+		}
+		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
-		if (writev(tap_fd, o->iov, o->iovcnt) < 0) {
+		if (writev(tap_fd, iov, o->iovcnt + 1) < 0) {
 			log_trace("tap: write: %s", strerror(errno));
 			drop(DROP_QUEUE_FULL);
 		}

@@ -637,7 +637,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 
 	conn->wnd_to_tap = wnd;
 	for (i = 0; got; i++) {
-		size_t len = MIN(got, conn->mss);
+		size_t len = MIN(got, conn->mss), flen;
 		uint8_t *th = frame_ip_hdr_write(c->q, slots[i], &h);
 
 		wr16(th, ts->dport);
@@ -648,9 +648,12 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		th[13] = TH_ACK | (len == got ? TH_PSH : 0);
 		wr16(th + 14, (uint16_t)MIN(wnd >> conn->ws_to_tap, 65535));
 		wr32(th + 16, 0);
-		if (frame_push(c->q, slots[i],
-			       frame_ip_hdr_finish(slots[i],
-						   TCP_HDR_LEN + len)))
+		flen = frame_ip_hdr_finish(slots[i], TCP_HDR_LEN + len,
+					   !c->q->csum_skip);
+		if (c->q->csum_skip ?
+		    frame_push_partial(c->q, slots[i], flen,
+				       (uint16_t)(th - slots[i]), 16) :
+		    frame_push(c->q, slots[i], flen))
 			break;
 		conn->seq_to_tap += (uint32_t)len;
 		got -= len;
