@@ -248,7 +248,7 @@ static int epoll_add(int epollfd, int fd, enum epoll_type type)
 }
 
 /* Signals: the spawned command's end, or a request to stop */
-static void signal_handler(int sfd)
+static void signal_handler(struct ctx *c, int sfd)
 {
 	struct signalfd_siginfo si;
 	int status;
@@ -264,8 +264,12 @@ static void signal_handler(int sfd)
 				;
 			continue;
 		}
-		if (!child_pid)
+		if (!child_pid) {
+			/* a cut stream must not look complete: reset it */
+			tcp_end(c);
+			tap_flush(c->q);
 			quit(0);
+		}
 		/* Spawn mode: the command decides; SIGINT reached it too */
 		if (si.ssi_signo != SIGINT && si.ssi_signo != SIGQUIT)
 			kill(child_pid, (int)si.ssi_signo);
@@ -288,6 +292,7 @@ static void timer_handler(struct ctx *c, int tfd)
 	listen_timer(c);
 	if (!conf.no_netns_quit && ns_gone(&target)) {
 		log_info("target namespace gone, exiting");
+		tcp_end(c);
 		quit(0);
 	}
 }
@@ -335,7 +340,7 @@ static void loop(struct ctx *c, int sfd, int tfd)
 				tcp_splice_sock_handler(c, ref, ev[i].events);
 				break;
 			case EPOLL_TYPE_SIGNAL:
-				signal_handler(sfd);
+				signal_handler(c, sfd);
 				break;
 			case EPOLL_TYPE_TIMER:
 				timer_handler(c, tfd);
