@@ -66,6 +66,8 @@ static inline void frame_buf_release(struct frame_buf *b)
  * @l4:		L4 header
  * @l4_len:	L4 header and payload, as the IP header says
  * @buf:	Buffer the frame lies in, for frame_buf_hold()
+ * @csum_partial: The L4 checksum holds only the pseudo-header sum (the
+ *		sender offloaded it): it cannot be verified
  */
 struct frame_in {
 	const uint8_t *frame;
@@ -83,6 +85,7 @@ struct frame_in {
 	const uint8_t *l4;
 	size_t l4_len;
 	struct frame_buf *buf;
+	bool csum_partial;
 };
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);

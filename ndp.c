@@ -145,7 +145,7 @@ static bool ndp_valid(const struct frame_in *f, uint8_t type)
 		return false;
 	sum = csum_pseudo6(&f->src.a6, &f->dst.a6, IPPROTO_ICMPV6,
 			   (uint32_t)f->l4_len);
-	if (csum(f->l4, f->l4_len, sum))
+	if (!f->csum_partial && csum(f->l4, f->l4_len, sum))
 		return false;
 	if (!ndp_opts_valid(f->l4 + min, f->l4_len - min, &slla))
 		return false;

@@ -13,7 +13,8 @@
  *
  * A tap device returns exactly one frame per read() and takes one per
  * write(), each behind a virtio-net header (IFF_VNET_HDR). On reads the
- * header is skipped. On writes, bulk TCP frames carry only the
+ * header only tells whether the sender left the L4 checksum partial
+ * (checksum offload, see ns_tap_open()). On writes, bulk TCP frames carry only the
  * pseudo-header sum and the header says VIRTIO_NET_HDR_F_NEEDS_CSUM: the
  * kernel then treats them as locally built packets whose checksum is
  * trusted on local delivery (and completed if the namespace forwards
@@ -239,8 +240,14 @@ void tap_handler(struct ctx *c)
 			drop(DROP_TOO_BIG);
 			continue;
 		}
-		if (!tap_parse(c, frame, (size_t)len, &frames[n]))
+		if (!tap_parse(c, frame, (size_t)len, &frames[n])) {
+			const struct virtio_net_hdr *vh =
+				(const void *)(tap_pool + used);
+
+			frames[n].csum_partial = vh->flags &
+						 VIRTIO_NET_HDR_F_NEEDS_CSUM;
 			frames[n++].buf = b;
+		}
 		used += (TAP_VNET_HDR + (size_t)len + 7) & ~(size_t)7;
 	}
 	tap_dispatch(c, frames, n);
