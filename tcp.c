@@ -150,6 +150,7 @@ struct tcp_seg {
 
 static struct tcp_conn *tcp_conns;
 static unsigned int tcp_conn_max;
+static unsigned int tcp_conn_hi;	/* no connection at or above this */
 static bool tcp_peek_off_ok;
 static uint8_t *tcp_discard;
 
@@ -497,6 +498,7 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 	conn = &tcp_conns[idx];
 	memset(conn, 0, sizeof(*conn));
 	conn->sock = s_fd;
+	tcp_conn_hi = MAX(tcp_conn_hi, (unsigned int)idx + 1);
 	conn->flags = TAP_SYN_RCVD;
 	conn->seq_from_tap = s->seq + 1;
 	conn->mss = tcp_mss(c, f->af == AF_INET, s->mss);
@@ -1055,15 +1057,19 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
  */
 void tcp_timer(struct ctx *c)
 {
-	unsigned int i;
+	unsigned int i, hi = 0;
 
-	for (i = 0; i < tcp_conn_max; i++) {
+	/* flow slots are reused lowest first: scan only up to the last one */
+	for (i = 0; i < tcp_conn_hi; i++) {
 		struct tcp_conn *conn = &tcp_conns[i];
 
-		if (conn->sock >= 0 && conn->deadline &&
-		    c->now_ms >= conn->deadline)
+		if (conn->sock < 0)
+			continue;
+		hi = i + 1;
+		if (conn->deadline && c->now_ms >= conn->deadline)
 			tcp_conn_timeout(c, (int)i);
 	}
+	tcp_conn_hi = hi;
 	tcp_splice_timer(c);
 }
 
@@ -1179,6 +1185,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
 	conn = &tcp_conns[idx];
 	memset(conn, 0, sizeof(*conn));
 	conn->sock = fd;
+	tcp_conn_hi = MAX(tcp_conn_hi, (unsigned int)idx + 1);
 	if (flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		tcp_conn_close(c, idx, true);
 		return;
