@@ -44,6 +44,7 @@ enum {
 	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
+	OPT_NO_MMSG, OPT_UDP_BATCH, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF,
 };
 
@@ -83,6 +84,9 @@ static const struct option conf_options[] = {
 	{ "no-icmp",		no_argument,		NULL, OPT_NO_ICMP },
 	{ "no-tcp",		no_argument,		NULL, OPT_NO_TCP },
 	{ "no-udp",		no_argument,		NULL, OPT_NO_UDP },
+	{ "no-mmsg",		no_argument,		NULL, OPT_NO_MMSG },
+	{ "udp-batch",		required_argument,	NULL, OPT_UDP_BATCH },
+	{ "udp-timeout",	required_argument,	NULL, OPT_UDP_TIMEOUT },
 	{ "tcp-ports",		required_argument,	NULL, 't' },
 	{ "udp-ports",		required_argument,	NULL, 'u' },
 	{ "tcp-ns",		required_argument,	NULL, 'T' },
@@ -169,6 +173,11 @@ static const char conf_usage[] =
 "      --flows N            flow table size (default 65536)\n"
 "      --no-splice          namespace loopback traffic through the tap\n"
 "      --no-peek-offset     do not use SO_PEEK_OFF on TCP sockets\n"
+"      --no-mmsg            one datagram per system call (no recvmmsg()\n"
+"                           and sendmmsg())\n"
+"      --udp-batch N        datagrams per recvmmsg()/sendmmsg() (default\n"
+"                           32, at most 256)\n"
+"      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"
 "  -h, --help               this text\n"
 "      --version            version\n";
 
@@ -384,6 +393,19 @@ static int conf_mtu(struct conf *c, const char *arg)
 	return 0;
 }
 
+/* A number option within [@min, @max] */
+static int conf_uint(const char *arg, unsigned long min, unsigned long max,
+		     const char *what, unsigned int *out)
+{
+	unsigned long v;
+
+	if (str_to_uint(arg, max, &v) || v < min)
+		return conf_err("invalid %s: %s (%lu to %lu)", what, arg, min,
+				max);
+	*out = (unsigned int)v;
+	return 0;
+}
+
 static int conf_flows(struct conf *c, const char *arg)
 {
 	unsigned long v;
@@ -407,6 +429,8 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	memcpy(c->net.guest_mac, MAC_BROADCAST, MAC_LEN);
 	c->net.v4.enabled = c->net.v6.enabled = true;
 	c->flows = CONF_FLOWS_DEFAULT;
+	c->net.udp_batch = UDP_BATCH_DEFAULT;
+	c->net.udp_timeout_s = UDP_TIMEOUT_DEFAULT;
 	fwd_ports_init(&c->tcp_in);
 	fwd_ports_init(&c->udp_in);
 	fwd_ports_init(&c->tcp_out);
@@ -544,6 +568,12 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 		return 0;
 	case OPT_FLOWS:
 		return conf_flows(c, arg);
+	case OPT_UDP_BATCH:
+		return conf_uint(arg, 1, UDP_BATCH_MAX, "--udp-batch",
+				 &c->net.udp_batch);
+	case OPT_UDP_TIMEOUT:
+		return conf_uint(arg, 1, 86400, "--udp-timeout",
+				 &c->net.udp_timeout_s);
 	case 't':
 	case 'u':
 	case 'T':
@@ -577,6 +607,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_UDP:	nc->no_udp = true; break;
 	case OPT_NO_SPLICE:	nc->no_splice = true; break;
 	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
+	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:
 	case OPT_NO_DHCP_DNS:

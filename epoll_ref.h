@@ -16,7 +16,8 @@ enum epoll_type {
 	EPOLL_TYPE_TCP,
 	EPOLL_TYPE_TCP_LISTEN,	/* host listener (-t) or namespace one (-T) */
 	EPOLL_TYPE_TCP_SPLICE,	/* either socket of a spliced connection */
-	EPOLL_TYPE_UDP,
+	EPOLL_TYPE_UDP,		/* socket of one outbound UDP flow */
+	EPOLL_TYPE_UDP_LISTEN,	/* host (-u) or namespace (-U) UDP port */
 	EPOLL_TYPE_TIMER,	/* timerfd */
 	EPOLL_TYPE_SIGNAL,	/* signalfd */
 	EPOLL_TYPE_NETNS,	/* inotify on the target namespace's path */

@@ -550,3 +550,17 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 	}
 	return rc;
 }
+
+/**
+ * frame_same_flow() - Do two parsed frames belong to the same L4 flow?
+ * @a:		Frame (TCP or UDP)
+ * @b:		Frame
+ *
+ * Return: true if protocol, addresses and ports match
+ */
+bool frame_same_flow(const struct frame_in *a, const struct frame_in *b)
+{
+	return a->proto == b->proto && a->af && b->af &&
+	       !memcmp(a->l4, b->l4, 4) && inany_equal(&a->src, &b->src) &&
+	       inany_equal(&a->dst, &b->dst);
+}

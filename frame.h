@@ -89,6 +89,7 @@ struct frame_in {
 };
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);
+bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
 
 /**
  * struct frame_out - One queued frame

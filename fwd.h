@@ -16,6 +16,9 @@
 #define DNS_MAX		4	/* resolvers per family */
 #define SEARCH_MAX	8	/* search domains */
 #define DOMAIN_MAX	254	/* longest domain name, with NUL */
+#define UDP_BATCH_DEFAULT	32
+#define UDP_BATCH_MAX		256
+#define UDP_TIMEOUT_DEFAULT	180	/* seconds */
 
 struct net4 {
 	bool enabled;
@@ -63,6 +66,9 @@ struct net_conf {
 	bool no_tcp, no_udp;		/* --no-tcp, --no-udp */
 	bool no_splice;			/* --no-splice: loopback via tap */
 	bool no_peek_offset;		/* --no-peek-offset */
+	bool no_mmsg;			/* --no-mmsg: one datagram a call */
+	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
+	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */
 };

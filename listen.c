@@ -1,10 +1,11 @@
-/* listen.c - forwarding listeners: the host's (-t) and the namespace's
- * (-T) listening sockets, static and "auto"
+/* listen.c - forwarding sockets: the host's (-t, -u) and the namespace's
+ * (-T, -U) listening TCP and bound UDP sockets, static and "auto"
  *
  * Theory of operation
- * Static ports (-t 22, -T 8080:80) get their listeners once at start.
+ * Static ports (-t 22, -T 8080:80, -u 53) get their sockets once at start.
  * "auto" follows the other side: once a second the listening sockets of
- * the namespace (its /proc/net/tcp and tcp6, opened inside it at start:
+ * the namespace (its /proc/net/tcp, tcp6, udp, udp6, opened inside it at
+ * start:
  * a procfs net file keeps showing the namespace it was opened in) and of
  * the host are read, and a listener is opened for each candidate port
  * whose destination is bound over there, and closed when it no longer is.
@@ -20,17 +21,33 @@
 #include "listen.h"
 #include "log.h"
 #include "tcp.h"
+#include "udp.h"
 
 enum { DIR_IN, DIR_OUT, DIR_MAX };	/* host listens / namespace listens */
+enum { P_TCP, P_UDP, P_MAX };
 
-static const struct fwd_ports *listen_fp[DIR_MAX];
-static int *listen_auto_fd;		/* [dir][v6][port], -1 if none */
-static uint8_t listen_static[DIR_MAX][FWD_MAP_SIZE];
-static int listen_proc[DIR_MAX][2] = { { -1, -1 }, { -1, -1 } };
+static const struct fwd_ports *listen_fp[P_MAX][DIR_MAX];
+static int *listen_auto_fd;		/* [proto][dir][v6][port], -1: none */
+static uint8_t listen_static[P_MAX][DIR_MAX][FWD_MAP_SIZE];
+/* /proc/net files, [proto][dir][v6]: DIR_IN scans the namespace's */
+static int listen_proc[P_MAX][DIR_MAX][2] = {
+	{ { -1, -1 }, { -1, -1 } }, { { -1, -1 }, { -1, -1 } },
+};
 
-static int *listen_slot(int dir, int v6, unsigned int port)
+static int *listen_slot(int p, int dir, int v6, unsigned int port)
 {
-	return &listen_auto_fd[((dir * 2) + v6) * FWD_PORTS + port];
+	return &listen_auto_fd[(((p * DIR_MAX + dir) * 2) + v6) * FWD_PORTS +
+			       port];
+}
+
+/* Open one forwarding socket of protocol @p */
+static int listen_open(struct ctx *c, int p, int af,
+		       const union inany_addr *addr, const char *ifname,
+		       uint16_t port, uint16_t dport, bool ns)
+{
+	if (p == P_TCP)
+		return tcp_listen(c, af, addr, ifname, port, dport, ns);
+	return udp_listen(c, af, addr, ifname, port, dport, ns);
 }
 
 static bool listen_af_on(const struct ctx *c, int dir, int af)
@@ -41,10 +58,10 @@ static bool listen_af_on(const struct ctx *c, int dir, int af)
 }
 
 /* Open the static listeners of one binding and port */
-static void listen_static_one(struct ctx *c, int dir,
+static void listen_static_one(struct ctx *c, int p, int dir,
 			      const struct fwd_bind *b, uint16_t port)
 {
-	uint16_t dport = fwd_port_dest(listen_fp[dir], port);
+	uint16_t dport = fwd_port_dest(listen_fp[p][dir], port);
 	int afs[2] = { AF_INET, AF_INET6 }, i, rc;
 
 	for (i = 0; i < 2; i++) {
@@ -54,101 +71,109 @@ static void listen_static_one(struct ctx *c, int dir,
 			continue;
 		if (!listen_af_on(c, dir, afs[i]))
 			continue;
-		rc = tcp_listen(c, afs[i], addr, b->ifname, port, dport,
-				dir == DIR_OUT);
+		rc = listen_open(c, p, afs[i], addr, b->ifname, port, dport,
+				 dir == DIR_OUT);
 		if (rc < 0)
-			log_warn("cannot listen on %s TCP port %u (IPv%d): %s",
-				 dir == DIR_OUT ? "namespace" : "host", port,
+			log_warn("cannot bind %s %s port %u (IPv%d): %s",
+				 dir == DIR_OUT ? "namespace" : "host",
+				 p == P_TCP ? "TCP" : "UDP", port,
 				 afs[i] == AF_INET ? 4 : 6, strerror(-rc));
 	}
-	fwd_bit_set(listen_static[dir], port);
+	fwd_bit_set(listen_static[p][dir], port);
 }
 
 /**
- * listen_init() - Open static listeners, prepare "auto" scanning
+ * listen_init() - Open static forwarding sockets, prepare "auto" scanning
  * @c:		Execution context
- * @tcp_in:	-t forwarding (host to namespace)
- * @tcp_out:	-T forwarding (namespace to host)
- * @ns_tcp4:	/proc/net/tcp opened inside the namespace, or -1
- * @ns_tcp6:	/proc/net/tcp6 opened inside the namespace, or -1
+ * @fp:		Forwarding maps: -t, -T, -u, -U
+ * @ns_proc:	/proc/net/tcp, tcp6, udp, udp6 opened inside the namespace
+ *		(-1 where it could not be opened)
  *
  * Return: 0 on success, -ENOMEM on failure
  */
-int listen_init(struct ctx *c, const struct fwd_ports *tcp_in,
-		const struct fwd_ports *tcp_out, int ns_tcp4, int ns_tcp6)
+int listen_init(struct ctx *c, const struct fwd_ports *const fp[4],
+		const int ns_proc[4])
 {
-	unsigned int i, dir;
+	static const char *const host[4] = {
+		"/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp",
+		"/proc/net/udp6",
+	};
+	unsigned int i, p, dir;
 
-	listen_fp[DIR_IN] = tcp_in;
-	listen_fp[DIR_OUT] = tcp_out;
-	listen_auto_fd = malloc(sizeof(int) * DIR_MAX * 2 * FWD_PORTS);
+	listen_fp[P_TCP][DIR_IN] = fp[0];
+	listen_fp[P_TCP][DIR_OUT] = fp[1];
+	listen_fp[P_UDP][DIR_IN] = fp[2];
+	listen_fp[P_UDP][DIR_OUT] = fp[3];
+	listen_auto_fd = malloc(sizeof(int) * P_MAX * DIR_MAX * 2 * FWD_PORTS);
 	if (!listen_auto_fd)
 		return -ENOMEM;
-	for (i = 0; i < DIR_MAX * 2 * FWD_PORTS; i++)
+	for (i = 0; i < P_MAX * DIR_MAX * 2 * FWD_PORTS; i++)
 		listen_auto_fd[i] = -1;
-	listen_proc[DIR_IN][0] = ns_tcp4;
-	listen_proc[DIR_IN][1] = ns_tcp6;
-	listen_proc[DIR_OUT][0] = open("/proc/net/tcp", O_RDONLY | O_CLOEXEC);
-	listen_proc[DIR_OUT][1] = open("/proc/net/tcp6", O_RDONLY | O_CLOEXEC);
+	for (i = 0; i < 4; i++) {
+		listen_proc[i / 2][DIR_IN][i % 2] = ns_proc[i];
+		listen_proc[i / 2][DIR_OUT][i % 2] =
+			open(host[i], O_RDONLY | O_CLOEXEC);
+	}
+	for (p = 0; p < P_MAX; p++) {
+		if (p == P_TCP ? c->net->no_tcp : c->net->no_udp)
+			continue;
+		for (dir = 0; dir < DIR_MAX; dir++) {
+			struct fwd_iter it = FWD_ITER_INIT;
 
-	if (c->net->no_tcp)
-		return 0;
-	for (dir = 0; dir < DIR_MAX; dir++) {
-		struct fwd_iter it = FWD_ITER_INIT;
-
-		while (fwd_listen_next(listen_fp[dir], NULL, &it))
-			listen_static_one(c, (int)dir, it.bind,
-					  (uint16_t)it.port);
+			while (fwd_listen_next(listen_fp[p][dir], NULL, &it))
+				listen_static_one(c, (int)p, (int)dir, it.bind,
+						  (uint16_t)it.port);
+		}
 	}
 	listen_timer(c);
 	return 0;
 }
 
-/* Ports bound on the side @dir forwards to, less our own listeners */
-static void listen_scan(int dir, uint8_t *bound)
+/* Ports bound on the side @dir forwards to, less our own sockets */
+static void listen_scan(int p, int dir, uint8_t *bound)
 {
 	int other = dir == DIR_IN ? DIR_OUT : DIR_IN, v6;
-	unsigned int p;
+	unsigned int port;
 
 	memset(bound, 0, FWD_MAP_SIZE);
 	for (v6 = 0; v6 < 2; v6++)
-		if (listen_proc[dir][v6] >= 0)
-			fwd_scan_fd(listen_proc[dir][v6], true, bound);
-	for (p = 1; p < FWD_PORTS; p++) {
-		if (!fwd_bit_test(bound, p))
+		if (listen_proc[p][dir][v6] >= 0)
+			fwd_scan_fd(listen_proc[p][dir][v6], p == P_TCP, bound);
+	for (port = 1; port < FWD_PORTS; port++) {
+		if (!fwd_bit_test(bound, port))
 			continue;
-		if (fwd_bit_test(listen_static[other], p) ||
-		    *listen_slot(other, 0, p) >= 0 ||
-		    *listen_slot(other, 1, p) >= 0)
-			bound[p / 8] &= (uint8_t)~(1U << (p % 8));
+		if (fwd_bit_test(listen_static[p][other], port) ||
+		    *listen_slot(p, other, 0, port) >= 0 ||
+		    *listen_slot(p, other, 1, port) >= 0)
+			bound[port / 8] &= (uint8_t)~(1U << (port % 8));
 	}
 }
 
-/* Open or close the auto listeners of one port */
-static void listen_auto_port(struct ctx *c, int dir, uint16_t port,
+/* Open or close the auto sockets of one port */
+static void listen_auto_port(struct ctx *c, int p, int dir, uint16_t port,
 			     bool want)
 {
+	const char *side = dir == DIR_OUT ? "namespace" : "host";
+	const char *proto = p == P_TCP ? "TCP" : "UDP";
 	int v6, rc;
 
 	for (v6 = 0; v6 < 2; v6++) {
-		int af = v6 ? AF_INET6 : AF_INET, *fd = listen_slot(dir, v6,
-								      port);
+		int af = v6 ? AF_INET6 : AF_INET;
+		int *fd = listen_slot(p, dir, v6, port);
 
 		if (!want && *fd >= 0) {
 			close(*fd);
 			*fd = -1;
-			log_debug("auto: closed %s TCP port %u (IPv%d)",
-				  dir == DIR_OUT ? "namespace" : "host", port,
-				  v6 ? 6 : 4);
+			log_debug("auto: closed %s %s port %u (IPv%d)", side,
+				  proto, port, v6 ? 6 : 4);
 		} else if (want && *fd < 0 && listen_af_on(c, dir, af)) {
-			rc = tcp_listen(c, af, NULL, NULL, port,
-					fwd_port_dest(listen_fp[dir], port),
-					dir == DIR_OUT);
+			rc = listen_open(c, p, af, NULL, NULL, port,
+					 fwd_port_dest(listen_fp[p][dir], port),
+					 dir == DIR_OUT);
 			if (rc >= 0) {
 				*fd = rc;
-				log_debug("auto: forwarding %s TCP port %u "
-					  "(IPv%d)", dir == DIR_OUT ?
-					  "namespace" : "host", port,
+				log_debug("auto: forwarding %s %s port %u "
+					  "(IPv%d)", side, proto, port,
 					  v6 ? 6 : 4);
 			}
 		}
@@ -156,30 +181,33 @@ static void listen_auto_port(struct ctx *c, int dir, uint16_t port,
 }
 
 /**
- * listen_timer() - Keep "auto" listeners in step with the other side
+ * listen_timer() - Keep "auto" forwarding in step with the other side
  * @c:		Execution context
  */
 void listen_timer(struct ctx *c)
 {
 	static uint8_t bound[FWD_MAP_SIZE];
-	int dir;
+	int p, dir;
 
-	if (c->net->no_tcp)
-		return;
-	for (dir = 0; dir < DIR_MAX; dir++) {
-		const struct fwd_ports *fp = listen_fp[dir];
-		unsigned int p;
-
-		if (!(fp->flags & FWD_AUTO))
+	for (p = 0; p < P_MAX; p++) {
+		if (p == P_TCP ? c->net->no_tcp : c->net->no_udp)
 			continue;
-		listen_scan(dir == DIR_IN ? DIR_IN : DIR_OUT, bound);
-		for (p = 1; p < FWD_PORTS; p++) {
-			bool want = !fwd_bit_test(listen_static[dir], p) &&
-				    fwd_port_auto_candidate(fp, (uint16_t)p) &&
-				    fwd_bit_test(bound,
-						 fwd_port_dest(fp, (uint16_t)p));
+		for (dir = 0; dir < DIR_MAX; dir++) {
+			const struct fwd_ports *fp = listen_fp[p][dir];
+			unsigned int port;
 
-			listen_auto_port(c, dir, (uint16_t)p, want);
+			if (!(fp->flags & FWD_AUTO))
+				continue;
+			listen_scan(p, dir, bound);
+			for (port = 1; port < FWD_PORTS; port++) {
+				uint16_t pt = (uint16_t)port;
+				bool want =
+				    !fwd_bit_test(listen_static[p][dir], port) &&
+				    fwd_port_auto_candidate(fp, pt) &&
+				    fwd_bit_test(bound, fwd_port_dest(fp, pt));
+
+				listen_auto_port(c, p, dir, pt, want);
+			}
 		}
 	}
 }

@@ -1,13 +1,13 @@
-/* listen.h - forwarding listeners: the host's (-t) and the namespace's
- * (-T) listening sockets, static and "auto"
+/* listen.h - forwarding sockets: the host's (-t, -u) and the namespace's
+ * (-T, -U) TCP listeners and bound UDP sockets, static and "auto"
  */
 #ifndef LISTEN_H
 #define LISTEN_H
 
 #include "ctx.h"
 
-int listen_init(struct ctx *c, const struct fwd_ports *tcp_in,
-		const struct fwd_ports *tcp_out, int ns_tcp4, int ns_tcp6);
+int listen_init(struct ctx *c, const struct fwd_ports *const fp[4],
+		const int ns_proc[4]);
 void listen_timer(struct ctx *c);
 
 #endif /* LISTEN_H */

@@ -39,6 +39,8 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_FLOW_FULL]	= "flow table full",
 	[DROP_SOCK_ERR]		= "socket error",
 	[DROP_QUEUE_FULL]	= "output queue full",
+	[DROP_UDP_MCAST]	= "UDP multicast or broadcast",
+	[DROP_UDP_TRUNC]	= "UDP datagram over MTU",
 };
 
 /**

@@ -56,6 +56,8 @@ enum drop_reason {
 	DROP_FLOW_FULL,		/* flow table full */
 	DROP_SOCK_ERR,		/* host socket refused the data */
 	DROP_QUEUE_FULL,	/* output queue had no room */
+	DROP_UDP_MCAST,		/* UDP to multicast or broadcast */
+	DROP_UDP_TRUNC,		/* datagram larger than the MTU allows */
 	DROP_MAX,
 };
 

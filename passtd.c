@@ -39,6 +39,7 @@
 #include "tap.h"
 #include "tcp.h"
 #include "tcp_splice.h"
+#include "udp.h"
 
 #define EVENTS_MAX	256
 #define QUEUE_ARENA	(16 << 20)
@@ -136,13 +137,15 @@ static int ns_sockets(int af, int type, int proto, int *fds, int n)
 	return rc;
 }
 
-/* Inside the target: its TCP tables, for "auto" forwarding */
+/* Inside the target: its TCP and UDP tables, for "auto" forwarding */
 static int ns_proc_fn(void *arg)
 {
 	int *fds = arg;
 
 	fds[0] = open("/proc/self/net/tcp", O_RDONLY | O_CLOEXEC);
 	fds[1] = open("/proc/self/net/tcp6", O_RDONLY | O_CLOEXEC);
+	fds[2] = open("/proc/self/net/udp", O_RDONLY | O_CLOEXEC);
+	fds[3] = open("/proc/self/net/udp6", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -288,6 +291,7 @@ static void timer_handler(struct ctx *c, int tfd)
 		return;
 	last_second_ms = c->now_ms;
 	icmp_timer(c);
+	udp_timer(c);
 	ndp_timer(c);
 	listen_timer(c);
 	if (!conf.no_netns_quit && ns_gone(&target)) {
@@ -335,6 +339,12 @@ static void loop(struct ctx *c, int sfd, int tfd)
 				break;
 			case EPOLL_TYPE_TCP_LISTEN:
 				tcp_listen_handler(c, ref);
+				break;
+			case EPOLL_TYPE_UDP:
+				udp_sock_handler(c, ref, ev[i].events);
+				break;
+			case EPOLL_TYPE_UDP_LISTEN:
+				udp_listen_handler(c, ref, ev[i].events);
 				break;
 			case EPOLL_TYPE_TCP_SPLICE:
 				tcp_splice_sock_handler(c, ref, ev[i].events);
@@ -442,7 +452,7 @@ int main(int argc, char *argv[])
 	struct ns_setup setup = { .tap_fd = -1 };
 	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
 			 .ns_sockets = ns_sockets };
-	int rc, nl, sfd, tfd, go_fd = -1, ns_proc[2] = { -1, -1 };
+	int rc, nl, sfd, tfd, go_fd = -1, ns_proc[4] = { -1, -1, -1, -1 };
 
 	rc = conf_parse(&conf, argc, argv);
 	if (rc)
@@ -473,7 +483,7 @@ int main(int argc, char *argv[])
 
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
 	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows) ||
-	    tcp_init(&c, conf.flows))
+	    tcp_init(&c, conf.flows) || udp_init(&c, conf.flows))
 		die("out of memory");
 	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
 	q.csum_skip = !conf.pcapfile;	/* captures keep valid checksums */
@@ -483,8 +493,9 @@ int main(int argc, char *argv[])
 	    epoll_add(c.epollfd, tfd, EPOLL_TYPE_TIMER))
 		die("start-up: %s", strerror(errno));
 	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(ns_proc)) ||
-	    listen_init(&c, &conf.tcp_in, &conf.tcp_out, ns_proc[0],
-			ns_proc[1]))
+	    listen_init(&c, (const struct fwd_ports *const[4]){
+				&conf.tcp_in, &conf.tcp_out, &conf.udp_in,
+				&conf.udp_out }, ns_proc))
 		die("cannot set up port forwarding");
 	if (conf.pcapfile && (rc = pcap_open(conf.pcapfile)))
 		die("cannot open pcap file %s: %s", conf.pcapfile,

@@ -37,6 +37,7 @@
 #include "pcap.h"
 #include "tap.h"
 #include "tcp.h"
+#include "udp.h"
 
 #define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
 
@@ -99,19 +100,16 @@ static void tap_learn(struct ctx *c, const struct frame_in *f)
 	}
 }
 
-static void tap_dispatch_udp(struct ctx *c, const struct frame_in *f)
+/* DHCP and DHCPv6 are answered here; other UDP goes to udp.c in runs */
+static bool tap_is_dhcp(const struct frame_in *f)
 {
 	uint16_t dport = rd16(f->l4 + 2);
 
-	if (f->af == AF_INET && dport == 67)
-		dhcp_input(c, f);
-	else if (f->af == AF_INET6 && dport == 547)
-		dhcpv6_input(c, f);
-	else
-		drop(DROP_L4_PROTO);
+	return (f->af == AF_INET && dport == 67) ||
+	       (f->af == AF_INET6 && dport == 547);
 }
 
-/* Hand one parsed frame (not TCP) to the protocol that owns it */
+/* Hand one parsed frame (not TCP, not UDP but DHCP) to its protocol */
 static void tap_dispatch_one(struct ctx *c, const struct frame_in *f)
 {
 	if (f->ethertype == ETHTYPE_ARP) {
@@ -130,7 +128,10 @@ static void tap_dispatch_one(struct ctx *c, const struct frame_in *f)
 			icmp_tap_input(c, f);
 		break;
 	case IPPROTO_UDP:
-		tap_dispatch_udp(c, f);
+		if (f->af == AF_INET)
+			dhcp_input(c, f);
+		else
+			dhcpv6_input(c, f);
 		break;
 	default:
 		drop(DROP_L4_PROTO);
@@ -143,21 +144,29 @@ static void tap_dispatch_one(struct ctx *c, const struct frame_in *f)
  * @f:		Parsed frames
  * @n:		Number of frames
  *
- * Consecutive TCP frames of one flow go to TCP together, so that their
- * payload reaches the socket with one sendmsg().
+ * Consecutive TCP or UDP frames of one flow go to their protocol
+ * together, so that their payload reaches the socket with one sendmsg()
+ * or sendmmsg().
  */
 void tap_dispatch(struct ctx *c, const struct frame_in *f, unsigned int n)
 {
 	unsigned int i = 0, j;
 
 	while (i < n) {
-		if (f[i].proto != IPPROTO_TCP || !f[i].af) {
+		bool tcp = f[i].proto == IPPROTO_TCP && f[i].af;
+		bool udp = f[i].proto == IPPROTO_UDP && f[i].af &&
+			   !tap_is_dhcp(&f[i]);
+
+		if (!tcp && !udp) {
 			tap_dispatch_one(c, &f[i++]);
 			continue;
 		}
-		for (j = i + 1; j < n && tcp_same_flow(&f[i], &f[j]); j++)
+		for (j = i + 1; j < n && frame_same_flow(&f[i], &f[j]); j++)
 			;
-		tcp_tap_input(c, &f[i], j - i);
+		if (tcp)
+			tcp_tap_input(c, &f[i], j - i);
+		else
+			udp_tap_input(c, &f[i], j - i);
 		i = j;
 	}
 }

@@ -388,20 +388,6 @@ static void tcp_parse(const struct frame_in *f, struct tcp_seg *s)
 	}
 }
 
-/**
- * tcp_same_flow() - Do two parsed TCP frames belong to the same flow?
- * @a:		Frame
- * @b:		Frame
- *
- * Return: true if addresses and ports match
- */
-bool tcp_same_flow(const struct frame_in *a, const struct frame_in *b)
-{
-	return a->proto == IPPROTO_TCP && b->proto == IPPROTO_TCP &&
-	       !memcmp(a->l4, b->l4, 4) && inany_equal(&a->src, &b->src) &&
-	       inany_equal(&a->dst, &b->dst);
-}
-
 /* Close a connection; @rst makes the peer see a reset */
 static void tcp_conn_close(struct ctx *c, int idx, bool rst)
 {
@@ -858,11 +844,9 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	struct tcp_conn *conn = &tcp_conns[idx];
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 
-	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1) {
-		if (s->flags & TH_RST)
-			tcp_conn_close(c, idx, true);
+	/* SYN-SENT (RFC 9293, 3.10.7.3): only an ACK of our SYN counts */
+	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1)
 		return;
-	}
 	if (s->flags & TH_RST) {
 		tcp_conn_close(c, idx, true);
 		return;
@@ -885,6 +869,46 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	tcp_data_from_sock(c, idx);
 }
 
+static struct tcp_seg tcp_ok_segs[TCP_BATCH_IOV];
+
+/*
+ * Keep the segments a correct TCP acts on (RFC 9293, 3.10.7.4; RFC 5961):
+ * a RST only at exactly the next expected sequence number (elsewhere it
+ * draws a challenge ACK), and nothing that acknowledges data never sent
+ * (an ACK in reply). Copies them to tcp_ok_segs; may close the connection.
+ * Return: number kept
+ */
+static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
+					const struct tcp_seg *segs,
+					unsigned int n)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	bool challenge = false;
+	unsigned int i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct tcp_seg *s = &segs[i];
+
+		if (s->flags & TH_RST) {
+			if (s->seq == conn->seq_from_tap) {
+				tcp_conn_close(c, idx, true);
+				return 0;
+			}
+			challenge = true;
+			continue;
+		}
+		if ((s->flags & TH_ACK) &&
+		    seq_lt(conn->seq_max_to_tap, s->ack)) {
+			challenge = true;
+			continue;
+		}
+		tcp_ok_segs[m++] = *s;
+	}
+	if (challenge && (conn->flags & (ESTABLISHED | SYNACK_SENT)))
+		tcp_send_flags(c, idx, TH_ACK);
+	return m;
+}
+
 /* Segments of an existing connection, in arrival order */
 static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 			   unsigned int n)
@@ -894,16 +918,14 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
-	for (i = 0; i < n; i++) {
-		if (segs[i].flags & TH_RST) {
-			tcp_conn_close(c, idx, true);
-			return;
-		}
-	}
 	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
 		tcp_synack_from_tap(c, idx, &segs[0]);
 		return;
 	}
+	n = tcp_segs_acceptable(c, idx, segs, n);
+	if (!n || conn->sock < 0)
+		return;
+	segs = tcp_ok_segs;
 	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
 		return;		/* guest retransmitted its SYN: still waiting */
 	if (segs[0].flags & TH_SYN) {
@@ -1036,9 +1058,8 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 			return;
 		}
 		tcp_rewind(conn);
+		/* sends the FIN again too, once all data is out */
 		tcp_data_from_sock(c, idx);
-		if (conn->sock >= 0 && (conn->flags & SOCK_FIN_RCVD))
-			tcp_fin_to_tap(c, idx);
 		if (conn->sock >= 0)
 			tcp_timer_set(c, conn, MIN(TCP_RTO_MS << conn->retries,
 						   TCP_RTO_MAX_MS));

@@ -23,6 +23,5 @@ void tcp_timer(struct ctx *c);
 void tcp_close_all(struct ctx *c);
 unsigned int tcp_draining(void);
 void tcp_end(struct ctx *c);
-bool tcp_same_flow(const struct frame_in *a, const struct frame_in *b);
 
 #endif /* TCP_H */

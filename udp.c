@@ -1,0 +1,745 @@
+/* udp.c - UDP translation: flows, batched socket I/O
+ *
+ * Theory of operation
+ * A flow is created by the first datagram in either direction and lives
+ * until it has been idle for --udp-timeout seconds.
+ * - Outbound (the guest sends first): the flow owns a socket connected to
+ *   the destination (after the address maps, and --dns-forward: port 53 of
+ *   that address goes to the host's resolver), so replies come back to it
+ *   and to no one else. Its tap side is hashed for the guest's datagrams.
+ * - Inbound (-u): a forwarding socket bound to the host port receives from
+ *   any peer; the first datagram of a peer makes a flow hashed on both
+ *   sides, and the guest's replies leave through the same forwarding
+ *   socket with sendto(), so the peer sees them come from the port it
+ *   used.
+ * - Namespace loopback to host loopback (-U): a socket inside the
+ *   namespace bound to its loopback; each peer gets a host socket connected
+ *   to the host's loopback; nothing crosses the tap.
+ *
+ * Guest to socket: all datagrams of a flow in one tap batch leave with one
+ * sendmmsg(). Socket to guest: recvmmsg() fills up to --udp-batch frame
+ * slots reserved in the output queue, each iovec pointing right after the
+ * Ethernet, IP and UDP headers, which are written once the datagram is in.
+ * --no-mmsg uses one recvmsg()/sendmsg() per datagram, for comparison.
+ *
+ * ICMP errors for a flow's datagrams arrive on its socket's error queue
+ * (IP_RECVERR, IPV6_RECVERR) and go to the guest as ICMP or ICMPv6 errors
+ * quoting the datagram's headers as the guest sent them.
+ *
+ * System calls: socket, bind, connect, setsockopt, sendmmsg, recvmmsg,
+ * sendmsg, recvmsg, close, epoll_ctl.
+ */
+#include <errno.h>
+#include <time.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "checksum.h"
+#include "log.h"
+#include "udp.h"
+
+#define UDP_HDR_LEN	8
+#define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */
+#define UDP_INBOUND	(1 << 1)	/* created by a -u forwarding socket */
+#define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
+
+/**
+ * struct udp_flow - Per-flow state, indexed by flow index
+ * @sock:	The flow's own socket, -1 if none
+ * @fwd:	Forwarding socket replies leave through (inbound, -U), or -1
+ * @flags:	UDP_* flags
+ */
+struct udp_flow {
+	int sock;
+	int fwd;
+	uint8_t flags;
+};
+
+static struct udp_flow *udp_flows;
+static unsigned int udp_flow_max;
+static unsigned int udp_flow_hi;	/* no flow at or above this */
+static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
+static struct iovec udp_iov[UDP_BATCH_MAX];
+static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
+static uint8_t *udp_slot[UDP_BATCH_MAX];
+
+/**
+ * udp_init() - Allocate per-flow state (once, at start)
+ * @c:		Execution context
+ * @flow_max:	Size of the flow table
+ *
+ * Return: 0 on success, -ENOMEM on failure
+ */
+int udp_init(struct ctx *c, unsigned int flow_max)
+{
+	unsigned int i;
+
+	udp_flows = calloc(flow_max, sizeof(*udp_flows));
+	if (!udp_flows)
+		return -ENOMEM;
+	for (i = 0; i < flow_max; i++)
+		udp_flows[i].sock = udp_flows[i].fwd = -1;
+	udp_flow_max = flow_max;
+	log_debug("udp: %s, batches of %u", c->net->no_mmsg ?
+		  "one datagram per call (--no-mmsg)" : "recvmmsg/sendmmsg",
+		  c->net->udp_batch);
+	return 0;
+}
+
+static void udp_flow_close(struct ctx *c, int idx)
+{
+	struct udp_flow *uf = &udp_flows[idx];
+
+	if (uf->sock >= 0 && (uf->flags & UDP_OWN)) {
+		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, uf->sock, NULL);
+		close(uf->sock);
+	}
+	uf->sock = uf->fwd = -1;
+	uf->flags = 0;
+	flow_free(c->flows, idx);
+}
+
+/* A socket of our own for a flow: non-blocking, ICMP errors queued */
+static int udp_sock_new(struct ctx *c, int idx, int af,
+			const union inany_addr *dst, uint16_t dport)
+{
+	union epoll_ref ref = { .type = EPOLL_TYPE_UDP, .flow = (uint32_t)idx };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int s, one = 1, rc;
+	struct sockaddr_storage sa;
+	socklen_t sl;
+
+	s = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (s < 0)
+		return -errno;
+	if (af == AF_INET)
+		setsockopt(s, SOL_IP, IP_RECVERR, &one, sizeof(one));
+	else
+		setsockopt(s, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	sl = inany_to_sockaddr(dst, dport, 0, &sa);
+	ref.fd = s;
+	ev.data.u64 = ref.u64;
+	if (s >= (1 << 23) || connect(s, (struct sockaddr *)&sa, sl) ||
+	    epoll_ctl(c->epollfd, EPOLL_CTL_ADD, s, &ev)) {
+		rc = s >= (1 << 23) ? -EMFILE : -errno;
+		close(s);
+		return rc;
+	}
+	udp_flows[idx].sock = s;
+	udp_flows[idx].flags |= UDP_OWN;
+	return 0;
+}
+
+/* Where a datagram the guest addressed to @dst:@dport really goes */
+static void udp_dst_map(const struct net_conf *nc, const union inany_addr *dst,
+			uint16_t dport, union inany_addr *out)
+{
+	const struct in_addr *v4 = inany_v4(dst);
+
+	if (dport == 53 && v4 && nc->v4.dns_fwd.s_addr == v4->s_addr &&
+	    nc->v4.dns_host.s_addr) {
+		inany_from_v4(out, nc->v4.dns_host);
+		return;
+	}
+	if (dport == 53 && !v4 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd) &&
+	    inany_equal6(dst, &nc->v6.dns_fwd) &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_host)) {
+		inany_from_v6(out, &nc->v6.dns_host);
+		return;
+	}
+	fwd_guest_to_host(nc, dst, out);
+}
+
+/* New outbound flow for the guest's first datagram */
+static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
+			     int af)
+{
+	struct flow *fl;
+	int idx, rc;
+
+	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	if (idx == FLOW_NONE) {
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	fl = flow_at(c->flows, idx);
+	fl->side[TAPSIDE] = *key;
+	udp_dst_map(c->net, &key->dst, key->dport, &fl->side[SOCKSIDE].dst);
+	fl->side[SOCKSIDE].dport = key->dport;
+	udp_flows[idx].flags = 0;
+	rc = udp_sock_new(c, idx, af, &fl->side[SOCKSIDE].dst, key->dport);
+	if (rc || flow_hash_insert(c->flows, idx, TAPSIDE)) {
+		log_trace("udp: new flow: %s", strerror(rc ? -rc : EEXIST));
+		drop(DROP_SOCK_ERR);
+		udp_flow_close(c, idx);
+		return FLOW_NONE;
+	}
+	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
+	return idx;
+}
+
+/* Send datagrams of one flow: one sendmmsg(), or one call each */
+static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
+		     unsigned int n)
+{
+	const struct udp_flow *uf = &udp_flows[idx];
+	const struct flow *fl = flow_at(c->flows, idx);
+	struct sockaddr_storage peer;
+	socklen_t pl = 0;
+	int s = uf->sock, sent;
+	unsigned int i;
+
+	if (!(uf->flags & UDP_OWN)) {	/* inbound: reply via sendto() */
+		s = uf->fwd;
+		pl = inany_to_sockaddr(&fl->side[SOCKSIDE].src,
+				       fl->side[SOCKSIDE].sport, 0, &peer);
+	}
+	n = MIN(n, c->net->udp_batch);
+	for (i = 0; i < n; i++) {
+		udp_iov[i].iov_base = (void *)(f[i].l4 + UDP_HDR_LEN);
+		udp_iov[i].iov_len = f[i].l4_len - UDP_HDR_LEN;
+		udp_mmh[i].msg_hdr = (struct msghdr){
+			.msg_name = pl ? &peer : NULL, .msg_namelen = pl,
+			.msg_iov = &udp_iov[i], .msg_iovlen = 1,
+		};
+	}
+	if (c->net->no_mmsg) {
+		for (i = 0; i < n; i++)
+			if (sendmsg(s, &udp_mmh[i].msg_hdr,
+				    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				drop(DROP_SOCK_ERR);
+		return;
+	}
+	for (i = 0; i < n; i += (unsigned int)sent) {
+		sent = sendmmsg(s, &udp_mmh[i], n - i,
+				MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent <= 0) {
+			/* a queued ICMP error is reported once, then retry */
+			if (sent < 0 && errno == ECONNREFUSED)
+				sent = sendmmsg(s, &udp_mmh[i], n - i,
+						MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (sent <= 0) {
+				drop(DROP_SOCK_ERR);
+				sent = 1;	/* skip the one refused */
+			}
+		}
+	}
+}
+
+/*
+ * A reply to an inbound flow may leave the guest from another of its
+ * addresses than the one the datagram went to (an unbound socket, and a
+ * SLAAC address next to the configured one): try the addresses we know
+ */
+static int udp_reply_lookup(struct ctx *c, const struct flowside *key)
+{
+	const struct net_conf *nc = c->net;
+	union inany_addr cand[2];
+	struct flowside k = *key;
+	enum flow_sidx side;
+	int i, idx;
+
+	if (inany_is_v4(&key->src)) {
+		inany_from_v4(&cand[0], nc->v4.addr);
+		inany_from_v4(&cand[1], nc->v4.addr_seen);
+	} else {
+		inany_from_v6(&cand[0], &nc->v6.addr);
+		inany_from_v6(&cand[1], &nc->v6.addr_seen);
+	}
+	for (i = 0; i < 2; i++) {
+		if (inany_equal(&cand[i], &key->src))
+			continue;
+		k.src = cand[i];
+		idx = flow_lookup(c->flows, IPPROTO_UDP, &k, &side);
+		if (idx != FLOW_NONE && (udp_flows[idx].flags & UDP_INBOUND))
+			return idx;
+	}
+	return FLOW_NONE;
+}
+
+/* Multicast, limited or subnet broadcast: not forwarded */
+static bool udp_is_broadcast(const struct net_conf *nc,
+			     const union inany_addr *a)
+{
+	const struct in_addr *v4 = inany_v4(a);
+	uint32_t host_mask;
+
+	if (inany_is_multicast(a))
+		return true;
+	if (!v4 || nc->v4.prefix_len <= 0 || nc->v4.prefix_len >= 31)
+		return false;
+	host_mask = 0xffffffffu >> nc->v4.prefix_len;
+	return (ntohl(v4->s_addr) & host_mask) == host_mask;
+}
+
+/**
+ * udp_tap_input() - Datagrams of one flow from the guest
+ * @c:		Execution context
+ * @f:		Parsed frames, all UDP of the same addresses and ports
+ * @n:		Number of frames
+ */
+void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
+{
+	struct flowside key = { .src = f->src, .dst = f->dst,
+				.sport = rd16(f->l4), .dport = rd16(f->l4 + 2) };
+	enum flow_sidx side;
+	int idx;
+
+	if (c->net->no_udp) {
+		drop(DROP_L4_PROTO);
+		return;
+	}
+	if (!key.dport || udp_is_broadcast(c->net, &f->dst)) {
+		drop(DROP_UDP_MCAST);
+		return;
+	}
+	idx = flow_lookup(c->flows, IPPROTO_UDP, &key, &side);
+	if (idx == FLOW_NONE)
+		idx = udp_reply_lookup(c, &key);
+	if (idx == FLOW_NONE)
+		idx = udp_flow_from_tap(c, &key, f->af);
+	if (idx == FLOW_NONE)
+		return;
+	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	while (n) {
+		unsigned int k = MIN(n, c->net->udp_batch);
+
+		udp_send(c, idx, f, k);
+		f += k;
+		n -= k;
+	}
+}
+
+/* Largest payload that fits one frame toward the guest */
+static size_t udp_payload_max(const struct ctx *c, bool v4)
+{
+	int mtu = c->net->mtu ? c->net->mtu : 65520;
+
+	return (size_t)mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - UDP_HDR_LEN;
+}
+
+/* Write headers in front of a received payload and queue the frame */
+static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
+				  .proto = IPPROTO_UDP };
+	uint8_t *uh = frame_ip_hdr_write(c->q, slot, &h);
+	size_t flen;
+
+	wr16(uh, ts->dport);
+	wr16(uh + 2, ts->sport);
+	flen = frame_ip_hdr_finish(slot, UDP_HDR_LEN + len, !c->q->csum_skip);
+	if (c->q->csum_skip ? frame_push_partial(c->q, slot, flen,
+						 (uint16_t)(uh - slot), 6) :
+			      frame_push(c->q, slot, flen))
+		drop(DROP_QUEUE_FULL);
+}
+
+/* Inbound flow for a peer's first datagram on a -u forwarding socket */
+static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
+			     int fwd, uint16_t dport)
+{
+	const struct net_conf *nc = c->net;
+	struct flowside *ts;
+	struct flow *fl;
+	int idx;
+
+	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	if (idx == FLOW_NONE) {
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	fl = flow_at(c->flows, idx);
+	fl->side[SOCKSIDE] = *sk;
+	ts = &fl->side[TAPSIDE];
+	ts->dst = sk->src;
+	ts->dport = sk->sport;
+	ts->sport = dport;
+	if (inany_is_v4(&sk->src)) {
+		const struct in_addr *p = inany_v4(&sk->src);
+
+		if (inany_is_loopback(&sk->src) ||
+		    p->s_addr == nc->v4.addr_host.s_addr)
+			inany_from_v4(&ts->dst, nc->v4.map_host_lo.s_addr ?
+				      nc->v4.map_host_lo : nc->v4.gw);
+		inany_from_v4(&ts->src, nc->v4.addr_seen.s_addr ?
+			      nc->v4.addr_seen : nc->v4.addr);
+	} else {
+		if (inany_is_loopback(&sk->src) ||
+		    inany_equal6(&sk->src, &nc->v6.addr_host))
+			inany_from_v6(&ts->dst,
+				IN6_IS_ADDR_UNSPECIFIED(&nc->v6.map_host_lo) ?
+				&nc->v6.gw : &nc->v6.map_host_lo);
+		inany_from_v6(&ts->src,
+			      IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_seen) ?
+			      &nc->v6.addr : &nc->v6.addr_seen);
+	}
+	udp_flows[idx].sock = -1;
+	udp_flows[idx].fwd = fwd;
+	udp_flows[idx].flags = UDP_INBOUND;
+	if (flow_hash_insert(c->flows, idx, SOCKSIDE) ||
+	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
+		udp_flow_close(c, idx);
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
+	return idx;
+}
+
+/* -U: a namespace peer's flow, with a host socket to the host's loopback */
+static int udp_flow_ns(struct ctx *c, const struct flowside *sk, int fwd,
+		       uint16_t dport)
+{
+	union inany_addr lo;
+	int idx, af = inany_af(&sk->src);
+
+	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	if (idx == FLOW_NONE) {
+		drop(DROP_FLOW_FULL);
+		return FLOW_NONE;
+	}
+	flow_at(c->flows, idx)->side[SOCKSIDE] = *sk;
+	udp_flows[idx].fwd = fwd;
+	udp_flows[idx].flags = UDP_NS;
+	if (af == AF_INET)
+		inany_from_v4(&lo, (struct in_addr){ htonl(INADDR_LOOPBACK) });
+	else
+		inany_from_v6(&lo, &in6addr_loopback);
+	if (udp_sock_new(c, idx, af, &lo, dport) ||
+	    flow_hash_insert(c->flows, idx, SOCKSIDE)) {
+		udp_flow_close(c, idx);
+		drop(DROP_SOCK_ERR);
+		return FLOW_NONE;
+	}
+	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
+	return idx;
+}
+
+/*
+ * Receive up to a batch from @s into frame slots; @named: fill the
+ * source addresses. Return: datagrams received (0 if none)
+ */
+static int udp_recv(struct ctx *c, int s, bool v4, bool named)
+{
+	size_t hdr = frame_ip_hdr_len(v4) + UDP_HDR_LEN;
+	size_t max = udp_payload_max(c, v4);
+	size_t slot = (hdr + max + 7) & ~(size_t)7;
+	unsigned int i, batch = c->net->no_mmsg ? 1 : c->net->udp_batch;
+	uint8_t *region;
+	int n;
+
+	batch = MIN(batch, frame_room(c->q));
+	if (!batch) {
+		c->q->flush(c->q);
+		batch = 1;
+	}
+	region = frame_reserve(c->q, batch * slot);
+	if (!region)
+		return 0;
+	for (i = 0; i < batch; i++) {
+		udp_slot[i] = region + i * slot;
+		udp_iov[i].iov_base = udp_slot[i] + hdr;
+		udp_iov[i].iov_len = max;
+		udp_mmh[i].msg_hdr = (struct msghdr){
+			.msg_name = named ? &udp_addr[i] : NULL,
+			.msg_namelen = named ? sizeof(udp_addr[i]) : 0,
+			.msg_iov = &udp_iov[i], .msg_iovlen = 1,
+		};
+	}
+	if (batch == 1) {
+		ssize_t len = recvmsg(s, &udp_mmh[0].msg_hdr, MSG_DONTWAIT);
+
+		udp_mmh[0].msg_len = len < 0 ? 0 : (unsigned int)len;
+		return len < 0 ? 0 : 1;
+	}
+	n = recvmmsg(s, udp_mmh, batch, MSG_DONTWAIT, NULL);
+	return n < 0 ? 0 : n;
+}
+
+/* Forward datagrams a -U flow's host socket received to the namespace peer */
+static void udp_ns_reply(struct ctx *c, int idx, int n)
+{
+	const struct flow *fl = flow_at(c->flows, idx);
+	struct sockaddr_storage sa;
+	socklen_t sl = inany_to_sockaddr(&fl->side[SOCKSIDE].src,
+					 fl->side[SOCKSIDE].sport, 0, &sa);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sl,
+				     .msg_iov = &udp_iov[i], .msg_iovlen = 1 };
+
+		udp_iov[i].iov_len = udp_mmh[i].msg_len;
+		if (sendmsg(udp_flows[idx].fwd, &mh,
+			    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			drop(DROP_SOCK_ERR);
+	}
+}
+
+/* Quote the guest's datagram headers in an ICMP error toward it */
+static void udp_icmp_error(struct ctx *c, int idx,
+			   const struct sock_extended_err *ee)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	bool v4 = inany_is_v4(&ts->src);
+	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
+				  .proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6 };
+	size_t l3 = v4 ? IP4_HDR_LEN : IP6_HDR_LEN, len = 8 + l3 + UDP_HDR_LEN;
+	uint8_t *m = frame_ip_begin(c->q, &h, len), *ip, *uh;
+
+	if (!m)
+		return;
+	memset(m, 0, len);
+	m[0] = ee->ee_type;
+	m[1] = ee->ee_code;
+	wr32(m + 4, ee->ee_info);	/* next-hop MTU where it applies */
+	ip = m + 8;
+	if (v4) {
+		ip[0] = 0x45;
+		wr16(ip + 2, IP4_HDR_LEN + UDP_HDR_LEN);
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, &ts->src.v4mapped.a4, 4);
+		memcpy(ip + 16, &ts->dst.v4mapped.a4, 4);
+		wr16(ip + 10, csum(ip, IP4_HDR_LEN, 0));
+	} else {
+		ip[0] = 0x60;
+		wr16(ip + 4, UDP_HDR_LEN);
+		ip[6] = IPPROTO_UDP;
+		ip[7] = 64;
+		memcpy(ip + 8, &ts->src.a6, 16);
+		memcpy(ip + 24, &ts->dst.a6, 16);
+	}
+	uh = ip + l3;
+	wr16(uh, ts->sport);
+	wr16(uh + 2, ts->dport);
+	wr16(uh + 4, UDP_HDR_LEN);
+	frame_ip_end(c->q, len);
+}
+
+/* Drain a flow socket's error queue, relaying ICMP errors to the guest */
+static void udp_errqueue(struct ctx *c, int idx, int s)
+{
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		uint8_t ctl[256] __attribute__((aligned(8)));
+		struct msghdr mh = { .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *cm;
+
+		if (recvmsg(s, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee =
+				(const void *)CMSG_DATA(cm);
+
+			if (!((cm->cmsg_level == SOL_IP &&
+			       cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 &&
+			       cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			if ((ee->ee_origin == SO_EE_ORIGIN_ICMP ||
+			     ee->ee_origin == SO_EE_ORIGIN_ICMP6) &&
+			    !(udp_flows[idx].flags & UDP_NS))
+				udp_icmp_error(c, idx, ee);
+		}
+	}
+}
+
+/**
+ * udp_sock_handler() - Events on a flow's own socket
+ * @c:		Execution context
+ * @ref:	Epoll reference
+ * @events:	Events
+ */
+void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
+{
+	int idx = (int)ref.flow, round, n, i;
+	struct udp_flow *uf = &udp_flows[idx];
+	bool v4;
+
+	if (uf->sock != ref.fd || !(uf->flags & UDP_OWN))
+		return;		/* closed earlier in this batch */
+	if (events & EPOLLERR)
+		udp_errqueue(c, idx, ref.fd);
+	if (!(events & EPOLLIN))
+		return;
+	v4 = inany_is_v4(&flow_at(c->flows, idx)->side[SOCKSIDE].dst);
+	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	for (round = 0; round < 8; round++) {
+		n = udp_recv(c, ref.fd, v4, false);
+		if (!n)
+			return;
+		if (uf->flags & UDP_NS) {
+			udp_ns_reply(c, idx, n);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC)
+				drop(DROP_UDP_TRUNC);
+			else
+				udp_frame(c, idx, udp_slot[i],
+					  udp_mmh[i].msg_len);
+		}
+	}
+}
+
+/* One datagram received on a forwarding socket: find or make its flow */
+static void udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
+{
+	bool ns = info & UDP_LISTEN_NS;
+	uint16_t dport = info & 0xffff;
+	struct flowside sk = { .dport = dport };
+	enum flow_sidx side;
+	int idx;
+
+	inany_from_sockaddr(&sk.src, &sk.sport, &udp_addr[i]);
+	if (inany_is_v4(&sk.src))
+		inany_from_v4(&sk.dst, (struct in_addr){
+			ns ? htonl(INADDR_LOOPBACK) : INADDR_ANY });
+	else
+		inany_from_v6(&sk.dst, ns ? &in6addr_loopback : &in6addr_any);
+	idx = flow_lookup(c->flows, IPPROTO_UDP, &sk, &side);
+	if (idx == FLOW_NONE)
+		idx = ns ? udp_flow_ns(c, &sk, fd, dport) :
+			   udp_flow_from_fwd(c, &sk, fd, dport);
+	if (idx == FLOW_NONE)
+		return;
+	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		drop(DROP_UDP_TRUNC);
+	} else if (ns) {
+		if (send(udp_flows[idx].sock, udp_iov[i].iov_base,
+			 udp_mmh[i].msg_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			drop(DROP_SOCK_ERR);
+	} else {
+		udp_frame(c, idx, udp_slot[i], udp_mmh[i].msg_len);
+	}
+}
+
+/**
+ * udp_listen_handler() - Datagrams on a forwarding socket (-u, -U)
+ * @c:		Execution context
+ * @ref:	Epoll reference: flow field holds the destination port and
+ *		UDP_LISTEN_NS, bit 17 set for IPv6
+ * @events:	Events
+ */
+void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
+{
+	bool v4 = !(ref.flow & (1U << 17));
+	int round, n, i;
+
+	if (!(events & EPOLLIN))
+		return;
+	for (round = 0; round < 8; round++) {
+		n = udp_recv(c, ref.fd, v4, true);
+		if (!n)
+			return;
+		for (i = 0; i < n; i++)
+			udp_fwd_one(c, ref.fd, ref.flow, i);
+	}
+}
+
+/**
+ * udp_listen() - Open a forwarding socket
+ * @c:		Execution context
+ * @af:		AF_INET or AF_INET6
+ * @addr:	Address to bind, NULL for any (host) or loopback (namespace)
+ * @ifname:	Interface to bind to, NULL or "" for none
+ * @port:	Port to bind
+ * @dport:	Port datagrams go to on the other side
+ * @ns:		Bind inside the namespace (-U) instead of on the host
+ *
+ * Return: the socket, or negative errno
+ */
+int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
+	       const char *ifname, uint16_t port, uint16_t dport, bool ns)
+{
+	union epoll_ref ref = { .type = EPOLL_TYPE_UDP_LISTEN,
+				.flow = dport | (ns ? UDP_LISTEN_NS : 0) |
+					(af == AF_INET6 ? 1U << 17 : 0) };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int type = SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, fd, one = 1, rc;
+	struct sockaddr_storage sa;
+	union inany_addr any;
+	socklen_t sl;
+
+	if (ns) {
+		if (!c->ns_sockets || c->ns_sockets(af, type, IPPROTO_UDP,
+						    &fd, 1) != 1)
+			return -EIO;
+	} else {
+		fd = socket(af, type, IPPROTO_UDP);
+	}
+	if (fd < 0)
+		return -errno;
+	if (!addr) {
+		if (af == AF_INET)
+			inany_from_v4(&any, (struct in_addr){ ns ?
+				htonl(INADDR_LOOPBACK) : INADDR_ANY });
+		else
+			inany_from_v6(&any, ns ? &in6addr_loopback :
+				      &in6addr_any);
+		addr = &any;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	sl = inany_to_sockaddr(addr, port, 0, &sa);
+	ref.fd = fd;
+	ev.data.u64 = ref.u64;
+	if ((ifname && *ifname &&
+	     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+			(socklen_t)strlen(ifname) + 1)) ||
+	    bind(fd, (struct sockaddr *)&sa, sl) || fd >= (1 << 23) ||
+	    epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
+		rc = fd >= (1 << 23) ? -EMFILE : -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/**
+ * udp_timer() - Expire flows idle for --udp-timeout seconds
+ * @c:		Execution context
+ */
+void udp_timer(struct ctx *c)
+{
+	uint64_t idle = (uint64_t)c->net->udp_timeout_s * 1000;
+	unsigned int i, hi = 0;
+
+	for (i = 0; i < udp_flow_hi; i++) {
+		if (!udp_flows[i].flags)
+			continue;
+		if (c->now_ms - flow_at(c->flows, (int)i)->last_ms > idle) {
+			log_trace("udp: flow %u expired", i);
+			udp_flow_close(c, (int)i);
+			continue;
+		}
+		hi = i + 1;
+	}
+	udp_flow_hi = hi;
+}
+
+/**
+ * udp_close_all() - Close every flow (guest went away)
+ * @c:		Execution context
+ */
+void udp_close_all(struct ctx *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < udp_flow_hi; i++)
+		if (udp_flows[i].flags)
+			udp_flow_close(c, (int)i);
+	udp_flow_hi = 0;
+}
