@@ -103,6 +103,18 @@ static void udp_flow_close(struct ctx *c, int idx)
 	flow_free(c->flows, idx);
 }
 
+/*
+ * Ask for the largest buffers allowed (net.core.rmem_max, wmem_max cap
+ * the request): one 64 KiB datagram fills a default-sized buffer quickly
+ */
+static void udp_sock_bufs(int s)
+{
+	int size = 8 << 20;
+
+	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	setsockopt(s, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 /* A socket of our own for a flow: non-blocking, ICMP errors queued */
 static int udp_sock_new(struct ctx *c, int idx, int af,
 			const union inany_addr *dst, uint16_t dport)
@@ -120,6 +132,7 @@ static int udp_sock_new(struct ctx *c, int idx, int af,
 		setsockopt(s, SOL_IP, IP_RECVERR, &one, sizeof(one));
 	else
 		setsockopt(s, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	udp_sock_bufs(s);
 	sl = inany_to_sockaddr(dst, dport, 0, &sa);
 	ref.fd = s;
 	ev.data.u64 = ref.u64;
@@ -693,6 +706,7 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (af == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	udp_sock_bufs(fd);
 	sl = inany_to_sockaddr(addr, port, 0, &sa);
 	ref.fd = fd;
 	ev.data.u64 = ref.u64;

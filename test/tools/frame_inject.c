@@ -15,14 +15,40 @@
  * Checksums are computed over the bytes present, so a frame is wrong only
  * where it means to be.
  *
+ * The tcp mode builds TCP segments from specifications instead, with
+ * correct IP and TCP checksums, for tests of what a hostile guest can send
+ * on a live connection: sequence and acknowledgement numbers can be given
+ * relative to the flow's own, learnt by watching the interface for the
+ * next segment the guest's stack sends on that 4-tuple.
+ *
  * Usage:
  *	frame_inject [-d MAC] [-s MAC] IFACE hex HEX...
  *	frame_inject [-d MAC] [-s MAC] IFACE gen NAME...  (NAME or big:SIZE)
+ *	frame_inject [-d MAC] [-s MAC] IFACE tcp SPEC...
  *	frame_inject list
+ * SPEC is KEY=VALUE[,KEY=VALUE]...:
+ *	src, dst     addresses (default: guest to gateway, 192.0.2.1 to
+ *		     192.0.2.2, or 2001:db8::1 to 2001:db8::2 if the other
+ *		     one given is IPv6)
+ *	sport, dport port, or LO-HI for one picked at random per segment
+ *		     (default 40000, 9)
+ *	seq, ack     number, "rand", or +N / -N: relative to the learnt next
+ *		     sequence number / acknowledgement of the guest's own
+ *		     segments on the 4-tuple (default seq 0x1111, ack 0)
+ *	flags	     number (0x100: AE/NS bit), or letters FSRPAUECN
+ *		     (default S)
+ *	win	     window field, or "learnt" (default 65535)
+ *	doff	     data offset field, words (default: from the options)
+ *	opts	     option bytes, hex, padded with zeros to 4 bytes
+ *	len	     payload bytes (default 0)
+ *	count	     segments to send (default 1, at most 100000)
+ * Relative values and win=learnt need fixed ports; the tool waits up to
+ * 3 s for the guest to send on the flow, once per flow and run: the
+ * specifications of one run share what was learnt.
  * Exit status: 0 if every frame was sent, 1 otherwise, 2 on usage errors.
  *
- * System calls: socket, ioctl (SIOCGIFINDEX, SIOCGIFHWADDR, SIOCGIFMTU),
- * sendto, close.
+ * System calls: socket, bind, ioctl (SIOCGIFINDEX, SIOCGIFHWADDR,
+ * SIOCGIFMTU), poll, recvfrom, sendto, nanosleep, clock_gettime, close.
  */
 
 #ifndef _GNU_SOURCE
@@ -33,12 +59,14 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FRAME_MAX	(70 * 1024)
@@ -903,6 +931,579 @@ static int send_frame(int s, int ifindex, const char *name, size_t len)
 	return 0;
 }
 
+/* The "tcp" mode: TCP segments built from KEY=VALUE specifications */
+
+#define TCP_COUNT_MAX	100000UL
+#define TCP_LEARN_MS	3000
+#define TCP_SEND_TRIES	500		/* 1 ms apart, while the tap is full */
+
+enum tcp_num_mode { NUM_ABS, NUM_REL, NUM_RAND };
+
+/**
+ * struct tcp_spec - A TCP segment to send, possibly many times
+ * @af:		AF_INET or AF_INET6
+ * @src:	Source address
+ * @dst:	Destination address
+ * @sport_lo:	Source port, or first of a range picked at random
+ * @sport_hi:	Last of that range
+ * @dport_lo:	Destination port, likewise
+ * @dport_hi:	Last of that range
+ * @seq_mode:	Sequence number: absolute, relative to learnt, random
+ * @seq:	Its value or offset
+ * @ack_mode:	Acknowledgement number, likewise
+ * @ack:	Its value or offset
+ * @flags:	Flags: bits 0-7 in byte 13, bit 8 the AE/NS bit of byte 12
+ * @win:	Window field, -1 for the learnt one
+ * @doff:	Data offset field (words), -1: from the options
+ * @opts:	Option bytes, padded with zeros to a multiple of 4
+ * @optlen:	Their length
+ * @len:	Payload length
+ * @count:	How many segments to send
+ */
+struct tcp_spec {
+	int af;
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	enum tcp_num_mode seq_mode;
+	uint32_t seq;
+	enum tcp_num_mode ack_mode;
+	uint32_t ack;
+	uint16_t flags;
+	int win;
+	int doff;
+	uint8_t opts[40];
+	size_t optlen;
+	size_t len;
+	unsigned long count;
+};
+
+static uint8_t sniff_buf[FRAME_MAX];
+static uint64_t rng_state;
+
+/**
+ * rnd() - Next pseudo-random number (xorshift64*)
+ *
+ * Return: 32 random bits
+ */
+static uint32_t rnd(void)
+{
+	if (!rng_state) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		rng_state = ((uint64_t)ts.tv_nsec << 20) ^
+			    (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+			    0x9e3779b97f4a7c15ULL;
+	}
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+/**
+ * tcp_parse_ports() - Parse a port, or a range LO-HI to pick from
+ * @s:		String
+ * @lo:		First port
+ * @hi:		Last port
+ *
+ * Return: 0 on success, -1 on error
+ */
+static int tcp_parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned long a, b;
+	char *end;
+
+	a = strtoul(s, &end, 10);
+	b = a;
+	if (*end == '-')
+		b = strtoul(end + 1, &end, 10);
+	if (*end || end == s || a > b || b > 65535)
+		return -1;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+/**
+ * tcp_parse_num() - Parse a sequence or acknowledgement number
+ * @s:		"rand", "+N" or "-N" (relative to the learnt value), or "N"
+ * @mode:	Mode found
+ * @v:		Value or offset
+ *
+ * Return: 0 on success, -1 on error
+ */
+static int tcp_parse_num(const char *s, enum tcp_num_mode *mode, uint32_t *v)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!strcmp(s, "rand")) {
+		*mode = NUM_RAND;
+		return 0;
+	}
+	*mode = (*s == '+' || *s == '-') ? NUM_REL : NUM_ABS;
+	n = strtoull(s + (*mode == NUM_REL), &end, 0);
+	if (*end || end == s + (*mode == NUM_REL) || n > 0xffffffffULL)
+		return -1;
+	*v = (uint32_t)n;
+	if (*s == '-')
+		*v = (uint32_t)-*v;
+	return 0;
+}
+
+/**
+ * tcp_parse_flags() - Parse TCP flags: a number, or letters FSRPAUEC and N
+ *		       (AE/NS, the bit in the data offset byte)
+ * @s:		String
+ * @flags:	Result
+ *
+ * Return: 0 on success, -1 on error
+ */
+static int tcp_parse_flags(const char *s, uint16_t *flags)
+{
+	static const char letters[] = "FSRPAUECN";
+	unsigned long n;
+	char *end;
+
+	if (*s >= '0' && *s <= '9') {
+		n = strtoul(s, &end, 0);
+		if (*end || n > 0x1ff)
+			return -1;
+		*flags = (uint16_t)n;
+		return 0;
+	}
+	for (*flags = 0; *s; s++) {
+		const char *p = strchr(letters, *s);
+
+		if (!p)
+			return -1;
+		*flags |= (uint16_t)(1 << (p - letters));
+	}
+	return 0;
+}
+
+/**
+ * tcp_parse_addr() - Parse an IPv4 or IPv6 address
+ * @s:		String
+ * @addr:	Result, 4 or 16 bytes
+ *
+ * Return: AF_INET or AF_INET6, -1 on error
+ */
+static int tcp_parse_addr(const char *s, uint8_t *addr)
+{
+	if (strchr(s, ':'))
+		return inet_pton(AF_INET6, s, addr) == 1 ? AF_INET6 : -1;
+	return inet_pton(AF_INET, s, addr) == 1 ? AF_INET : -1;
+}
+
+/**
+ * tcp_spec_parse() - Parse a comma-separated list of KEY=VALUE pairs
+ * @arg:	Specification (see usage())
+ * @t:		Result
+ *
+ * Return: 0 on success, -1 on error (reported)
+ */
+static int tcp_spec_parse(const char *arg, struct tcp_spec *t)
+{
+	char buf[512], *save = NULL, *kv;
+	int af_src = 0, af_dst = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->sport_lo = t->sport_hi = 40000;
+	t->dport_lo = t->dport_hi = 9;
+	t->seq = 0x1111;
+	t->flags = 0x02;
+	t->win = 65535;
+	t->doff = -1;
+	t->count = 1;
+
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, arg);
+	for (kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '=');
+		unsigned long n;
+		char *end;
+
+		if (!v)
+			goto bad;
+		*v++ = 0;
+		if (!strcmp(kv, "src")) {
+			if ((af_src = tcp_parse_addr(v, t->src)) < 0)
+				goto bad;
+		} else if (!strcmp(kv, "dst")) {
+			if ((af_dst = tcp_parse_addr(v, t->dst)) < 0)
+				goto bad;
+		} else if (!strcmp(kv, "sport")) {
+			if (tcp_parse_ports(v, &t->sport_lo, &t->sport_hi))
+				goto bad;
+		} else if (!strcmp(kv, "dport")) {
+			if (tcp_parse_ports(v, &t->dport_lo, &t->dport_hi))
+				goto bad;
+		} else if (!strcmp(kv, "seq")) {
+			if (tcp_parse_num(v, &t->seq_mode, &t->seq))
+				goto bad;
+		} else if (!strcmp(kv, "ack")) {
+			if (tcp_parse_num(v, &t->ack_mode, &t->ack))
+				goto bad;
+		} else if (!strcmp(kv, "flags")) {
+			if (tcp_parse_flags(v, &t->flags))
+				goto bad;
+		} else if (!strcmp(kv, "win")) {
+			if (!strcmp(v, "learnt")) {
+				t->win = -1;
+				continue;
+			}
+			n = strtoul(v, &end, 0);
+			if (*end || end == v || n > 65535)
+				goto bad;
+			t->win = (int)n;
+		} else if (!strcmp(kv, "doff")) {
+			n = strtoul(v, &end, 0);
+			if (*end || end == v || n > 15)
+				goto bad;
+			t->doff = (int)n;
+		} else if (!strcmp(kv, "opts")) {
+			size_t i, l = strlen(v);
+
+			if (l % 2 || l / 2 > sizeof(t->opts))
+				goto bad;
+			for (i = 0; i < l / 2; i++) {
+				unsigned int b;
+
+				if (sscanf(v + 2 * i, "%2x", &b) != 1)
+					goto bad;
+				t->opts[i] = (uint8_t)b;
+			}
+			t->optlen = (l / 2 + 3) & ~(size_t)3;
+		} else if (!strcmp(kv, "len")) {
+			n = strtoul(v, &end, 0);
+			if (*end || end == v || n > 1400)
+				goto bad;
+			t->len = n;
+		} else if (!strcmp(kv, "count")) {
+			n = strtoul(v, &end, 0);
+			if (*end || end == v || !n || n > TCP_COUNT_MAX)
+				goto bad;
+			t->count = n;
+		} else {
+			goto bad;
+		}
+	}
+
+	/* Defaults: the guest to the gateway, in the family given */
+	if (af_src && af_dst && af_src != af_dst)
+		goto bad;
+	t->af = af_src ? af_src : af_dst ? af_dst : AF_INET;
+	if (!af_src)
+		memcpy(t->src, t->af == AF_INET ? guest4 : guest6,
+		       t->af == AF_INET ? 4 : 16);
+	if (!af_dst)
+		memcpy(t->dst, t->af == AF_INET ? gw4 : gw6,
+		       t->af == AF_INET ? 4 : 16);
+	if ((t->seq_mode == NUM_REL || t->ack_mode == NUM_REL ||
+	     t->win < 0) &&
+	    (t->sport_lo != t->sport_hi || t->dport_lo != t->dport_hi)) {
+		fprintf(stderr, "%s: relative values need fixed ports\n", arg);
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "bad tcp specification: %s\n", arg);
+	return -1;
+}
+
+/**
+ * struct tcp_learnt - What was learnt about a flow, kept for one run
+ * @t:		Specification holding the flow's addresses and ports
+ * @rc:		Result of tcp_learn(): 0 learnt, -1 nothing seen
+ * @seq:	Next sequence number of the guest
+ * @ack:	Its last acknowledgement number
+ * @win:	Its last window field
+ */
+static struct tcp_learnt {
+	struct tcp_spec t;
+	int rc;
+	uint32_t seq, ack;
+	uint16_t win;
+} learnt[16];
+static unsigned int n_learnt;
+
+/**
+ * tcp_learn() - Watch the interface for a segment of the flow the guest
+ *		 sends, and learn its next sequence number, acknowledgement
+ *		 and window
+ * @ifindex:	Interface index
+ * @t:		Specification: addresses and (fixed) ports of the flow
+ * @seq:	Next sequence number the guest sends
+ * @ack:	Acknowledgement number the guest sent last
+ * @win:	Window field the guest sent last
+ *
+ * Return: 0 on success, -1 if no segment was seen in time
+ */
+static int tcp_learn(int ifindex, const struct tcp_spec *t, uint32_t *seq,
+		     uint32_t *ack, uint16_t *win)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = ifindex,
+	};
+	size_t alen = t->af == AF_INET ? 4 : 16;
+	struct timespec t0, now;
+	int s, rc = -1;
+
+	s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (s < 0 || bind(s, (struct sockaddr *)&sll, sizeof(sll))) {
+		perror("packet socket for learning");
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = s, .events = POLLIN };
+		const uint8_t *ip, *th, *end;
+		size_t ihl, tot, doff, plen;
+		long left_ms;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = TCP_LEARN_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+					  (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0)
+			break;
+		n = recv(s, sniff_buf, sizeof(sniff_buf), MSG_DONTWAIT);
+		if (n < ETH_HLEN_ + IP4_HLEN + 20)
+			continue;
+		ip = sniff_buf + ETH_HLEN_;
+		end = sniff_buf + n;
+		if (t->af == AF_INET && get16(sniff_buf + 12) == ETHERTYPE_IP) {
+			ihl = (size_t)(ip[0] & 0xf) * 4;
+			if (ip[9] != IPPROTO_TCP || ihl < IP4_HLEN ||
+			    memcmp(ip + 12, t->src, 4) ||
+			    memcmp(ip + 16, t->dst, 4))
+				continue;
+			tot = get16(ip + 2);
+		} else if (t->af == AF_INET6 &&
+			   get16(sniff_buf + 12) == ETHERTYPE_IPV6 &&
+			   n >= ETH_HLEN_ + IP6_HLEN + 20) {
+			ihl = IP6_HLEN;
+			if (ip[6] != IPPROTO_TCP ||
+			    memcmp(ip + 8, t->src, alen) ||
+			    memcmp(ip + 24, t->dst, alen))
+				continue;
+			tot = IP6_HLEN + get16(ip + 4);
+		} else {
+			continue;
+		}
+		if (!tot || ip + tot > end)	/* GSO without lengths */
+			tot = (size_t)(end - ip);
+		th = ip + ihl;
+		if (th + 20 > end || get16(th) != t->sport_lo ||
+		    get16(th + 2) != t->dport_lo)
+			continue;
+		doff = (size_t)(th[12] >> 4) * 4;
+		plen = tot >= ihl + doff ? tot - ihl - doff : 0;
+		*seq = get32(th + 4) + (uint32_t)plen + !!(th[13] & 0x02) +
+		       !!(th[13] & 0x01);
+		*ack = get32(th + 8);
+		*win = get16(th + 14);
+		rc = 0;
+		break;
+	}
+	close(s);
+	return rc;
+}
+
+/**
+ * tcp_build() - Write a TCP segment in the frame buffer, checksummed
+ * @t:		Specification
+ * @sport:	Source port
+ * @dport:	Destination port
+ * @seq:	Sequence number
+ * @ack:	Acknowledgement number
+ * @win:	Window field
+ *
+ * Return: frame length
+ */
+static size_t tcp_build(const struct tcp_spec *t, uint16_t sport,
+			uint16_t dport, uint32_t seq, uint32_t ack,
+			uint16_t win)
+{
+	size_t hlen = 20 + t->optlen, len = hlen + t->len, off;
+	unsigned doff = t->doff >= 0 ? (unsigned)t->doff : hlen / 4;
+	uint8_t *th;
+
+	if (t->af == AF_INET)
+		off = ip4(5, (uint16_t)(IP4_HLEN + len), IPPROTO_TCP, t->src,
+			  t->dst, IP4_HLEN);
+	else
+		off = ip6((uint16_t)len, IPPROTO_TCP, t->src, t->dst);
+	th = frame + off;
+	memset(th, 0, len);
+	put16(th, sport);
+	put16(th + 2, dport);
+	put32(th + 4, seq);
+	put32(th + 8, ack);
+	th[12] = (uint8_t)((doff & 0xf) << 4 | (t->flags >> 8 & 1));
+	th[13] = (uint8_t)t->flags;
+	put16(th + 14, win);
+	memcpy(th + 20, t->opts, t->optlen);
+	memset(th + hlen, 'h', t->len);
+	if (t->af == AF_INET) {
+		uint8_t pseudo[12];
+
+		memcpy(pseudo, t->src, 4);
+		memcpy(pseudo + 4, t->dst, 4);
+		pseudo[8] = 0;
+		pseudo[9] = IPPROTO_TCP;
+		put16(pseudo + 10, (uint16_t)len);
+		put16(th + 16, csum_fold(csum_add(csum_add(0, pseudo, 12),
+						  th, len)));
+	} else {
+		l4_csum6(off, len, IPPROTO_TCP, 16);
+	}
+	return off + len;
+}
+
+/**
+ * send_quiet() - Send the frame buffer, waiting a little while the
+ *		  interface's queue is full
+ * @s:		Packet socket
+ * @ifindex:	Interface index
+ * @len:	Frame length
+ *
+ * Return: 0 on success, -errno on failure
+ */
+static int send_quiet(int s, int ifindex, size_t len)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_ifindex = ifindex,
+		.sll_halen = 6,
+	};
+	int tries;
+
+	memcpy(sll.sll_addr, frame, 6);
+	for (tries = 0; tries < TCP_SEND_TRIES; tries++) {
+		struct timespec ms = { 0, 1000000 };
+
+		if (sendto(s, frame, len, 0, (struct sockaddr *)&sll,
+			   sizeof(sll)) >= 0)
+			return 0;
+		if (errno != ENOBUFS && errno != EAGAIN)
+			return -errno;
+		nanosleep(&ms, NULL);
+	}
+	return -ENOBUFS;
+}
+
+/**
+ * tcp_send_spec() - Send the segments of one specification
+ * @s:		Packet socket
+ * @ifindex:	Interface index
+ * @arg:	Specification
+ *
+ * Return: 0 if all were sent, -1 otherwise
+ */
+static int tcp_send_spec(int s, int ifindex, const char *arg)
+{
+	uint32_t lseq = 0, lack = 0;
+	unsigned long i, sent = 0;
+	struct tcp_spec t;
+	uint16_t lwin = 0;
+	size_t len = 0;
+	int err = 0;
+
+	if (tcp_spec_parse(arg, &t))
+		return -1;
+	if (t.seq_mode == NUM_REL || t.ack_mode == NUM_REL || t.win < 0) {
+		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+		struct tcp_learnt *l;
+		unsigned int k;
+
+		/* Learn once per flow and run: segments that follow one
+		 * that ended the flow are still sent, and no time is lost
+		 */
+		for (k = 0; k < n_learnt; k++) {
+			l = &learnt[k];
+			if (l->t.af == t.af && !memcmp(l->t.src, t.src, 16) &&
+			    !memcmp(l->t.dst, t.dst, 16) &&
+			    l->t.sport_lo == t.sport_lo &&
+			    l->t.dport_lo == t.dport_lo)
+				break;
+		}
+		inet_ntop(t.af, t.src, a, sizeof(a));
+		inet_ntop(t.af, t.dst, b, sizeof(b));
+		if (k == n_learnt) {
+			if (n_learnt == sizeof(learnt) / sizeof(learnt[0]))
+				n_learnt--;	/* reuse the last one */
+			l = &learnt[n_learnt++];
+			l->t = t;
+			l->rc = tcp_learn(ifindex, &t, &l->seq, &l->ack,
+					  &l->win);
+			if (!l->rc)
+				printf("learnt %s:%u > %s:%u: next seq %u, "
+				       "ack %u, win %u\n", a, t.sport_lo, b,
+				       t.dport_lo, l->seq, l->ack, l->win);
+		} else {
+			l = &learnt[k];
+		}
+		if (l->rc) {
+			fprintf(stderr, "%s: no segment %s:%u > %s:%u seen in "
+				"%d ms\n", arg, a, t.sport_lo, b, t.dport_lo,
+				TCP_LEARN_MS);
+			return -1;
+		}
+		lseq = l->seq;
+		lack = l->ack;
+		lwin = l->win;
+	}
+	for (i = 0; i < t.count; i++) {
+		uint16_t sport = (uint16_t)(t.sport_lo +
+				 rnd() % (t.sport_hi - t.sport_lo + 1U));
+		uint16_t dport = (uint16_t)(t.dport_lo +
+				 rnd() % (t.dport_hi - t.dport_lo + 1U));
+		uint32_t seq = t.seq_mode == NUM_RAND ? rnd() :
+			       t.seq_mode == NUM_REL ? lseq + t.seq : t.seq;
+		uint32_t ack = t.ack_mode == NUM_RAND ? rnd() :
+			       t.ack_mode == NUM_REL ? lack + t.ack : t.ack;
+
+		memset(frame, 0, ETH_HLEN_ + IP6_HLEN + 60 + t.len);
+		len = tcp_build(&t, sport, dport, seq, ack,
+				(uint16_t)(t.win < 0 ? lwin : t.win));
+		err = send_quiet(s, ifindex, len);
+		if (err)
+			break;
+		sent++;
+	}
+	if (err)
+		fprintf(stderr, "%s: %s after %lu of %lu\n", arg,
+			strerror(-err), sent, t.count);
+	printf("sent %lu of %lu: %s (%zu bytes)\n", sent, t.count, arg, len);
+	return sent == t.count ? 0 : -1;
+}
+
 /**
  * usage() - Print usage and exit
  * @status:	Exit status
@@ -913,8 +1514,10 @@ static void usage(int status)
 
 	fprintf(f, "Usage: frame_inject [-d MAC] [-s MAC] IFACE hex HEX...\n"
 		   "       frame_inject [-d MAC] [-s MAC] IFACE gen NAME...\n"
+		   "       frame_inject [-d MAC] [-s MAC] IFACE tcp SPEC...\n"
 		   "       frame_inject list\n"
-		   "NAME is one from the list, or big:SIZE\n");
+		   "NAME is one from the list, or big:SIZE\n"
+		   "SPEC is KEY=VALUE[,KEY=VALUE]... (see the top comment)\n");
 	exit(status);
 }
 
@@ -953,6 +1556,8 @@ int main(int argc, char **argv)
 		gen = 1;
 	else if (!strcmp(argv[i], "hex"))
 		gen = 0;
+	else if (!strcmp(argv[i], "tcp"))
+		gen = 2;
 	else
 		usage(2);
 	i++;
@@ -991,6 +1596,11 @@ int main(int argc, char **argv)
 		size_t len = 0;
 
 		memcpy(saved_dst, dst_mac, 6);
+		if (gen == 2) {
+			if (tcp_send_spec(s, ifindex, argv[i]))
+				failed = 1;
+			continue;
+		}
 		if (!gen) {
 			len = parse_hex(argv[i]);
 			if (!len) {
