@@ -439,6 +439,41 @@ static uint32_t tcp_isn(struct ctx *c, const struct flowside *fs)
 	       (uint32_t)(c->now_ms * 250);
 }
 
+/*
+ * The table is full: give up the oldest connection still waiting for its
+ * host connect() to complete (for example toward an address that never
+ * answers), so that a burst of such SYNs cannot lock out new ones for
+ * the kernel's whole SYN retry time. Established connections are never
+ * evicted. Return: true if a slot was freed
+ */
+static bool tcp_evict_connecting(struct ctx *c)
+{
+	uint64_t oldest = UINT64_MAX;
+	unsigned int i;
+	int victim = -1;
+
+	for (i = 0; i < tcp_conn_hi; i++) {
+		const struct tcp_conn *conn = &tcp_conns[i];
+		uint64_t t;
+
+		if (conn->sock < 0 || !(conn->flags & TAP_SYN_RCVD) ||
+		    (conn->flags & SYNACK_SENT))
+			continue;
+		t = flow_at(c->flows, (int)i)->last_ms;
+		if (t < oldest && c->now_ms - t >= TCP_SYN_MS) {
+			oldest = t;
+			victim = (int)i;
+		}
+	}
+	if (victim < 0)
+		return false;
+	log_debug("tcp: flow table full: dropping pending connection %d",
+		  victim);
+	tcp_send_flags(c, victim, TH_RST | TH_ACK);
+	tcp_conn_close(c, victim, false);
+	return true;
+}
+
 /* New outbound connection from the guest's SYN */
 static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 			      const struct tcp_seg *s)
@@ -458,6 +493,8 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 		return;
 	}
 	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
+	if (idx == FLOW_NONE && tcp_evict_connecting(c))
+		idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
 		tcp_rst_no_conn(c, f, s);
@@ -897,7 +934,20 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 			challenge = true;
 			continue;
 		}
-		if ((s->flags & TH_ACK) &&
+		if (s->flags & TH_SYN) {
+			/* retransmitted SYN before the handshake completed:
+			 * answer it again; later, a challenge ACK (RFC 5961)
+			 */
+			if (!(conn->flags & ESTABLISHED) &&
+			    (conn->flags & SYNACK_SENT) &&
+			    s->seq + 1 == conn->seq_from_tap)
+				tcp_send_flags(c, idx, TH_SYN | TH_ACK);
+			else
+				challenge = true;
+			continue;
+		}
+		/* without ACK, or acknowledging data never sent: dropped */
+		if (!(s->flags & TH_ACK) ||
 		    seq_lt(conn->seq_max_to_tap, s->ack)) {
 			challenge = true;
 			continue;
@@ -928,10 +978,6 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	segs = tcp_ok_segs;
 	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
 		return;		/* guest retransmitted its SYN: still waiting */
-	if (segs[0].flags & TH_SYN) {
-		tcp_send_flags(c, idx, TH_SYN | TH_ACK);
-		return;
-	}
 	if (!(conn->flags & ESTABLISHED)) {
 		if (!(segs[0].flags & TH_ACK) ||
 		    segs[0].ack != conn->seq_isn + 1)
