@@ -1,0 +1,592 @@
+#!/bin/bash
+#
+# test/udp.sh - UDP translation: sequence-numbered, verified datagrams
+# each way for sizes 0 to 65000, replies on a flow, 5000 concurrent flows,
+# flow expiry, -u/-U forwarding with a remap, port unreachable as ICMP,
+# DNS forwarding, multicast and broadcast from the guest dropped, and the
+# data checks again with --no-mmsg
+#
+# Datagrams are moved by test/tools/udp_stream: every datagram carries its
+# sequence number and content derived from it, so a receiver tells a
+# corrupt, duplicated, reordered or lost one apart, per flow (one flow per
+# size). The data checks are paced below capacity (UDP_RATE datagrams per
+# second in all, UDP_COUNT per size), so none may be lost:
+#	UDP_COUNT=300 UDP_RATE=2000 bash test/udp.sh
+# UDP_BUDGET (seconds, default 200) bounds the whole script: once spent,
+# the remaining checks fail at once. PASSTD=/usr/bin/pasta runs the same
+# checks against pasta; those needing options it does not have
+# (--udp-timeout, --no-mmsg) are skipped. PASSTD=kernel validates the
+# checks on the kernel's own path: no daemon, the "guest" is the sandbox
+# namespace, talking to the remote over the veth; the checks that a daemon
+# drops something (multicast, broadcast, an expired flow) then check that
+# it does arrive there, so they are known able to see it.
+#
+# Topology (test/lib/sandbox.sh), the veth at MTU 65520 like the tap: the
+# guest sends to the remote namespace (198.51.100.1, 2001:db8:1::1 on its
+# loopback) through the daemon; the remote sends to the guest through the
+# daemon's -u sockets at 192.0.2.1 and 2001:db8::1. The remote also holds
+# the host's resolvers of /etc/resolv.conf (192.0.2.53, 2001:db8::53),
+# answered by udp_stream's DNS responder; the guest asks --dns-forward
+# addresses 203.0.113.53 and 2001:db8:5::53.
+
+# shellcheck disable=SC2317 # helpers are called indirectly
+# shellcheck source=test/lib/sandbox.sh
+. "$(dirname "$0")/lib/sandbox.sh"
+
+UDP_STREAM=${UDP_STREAM:-$TEST_DIR/tools/udp_stream}
+UDP_COUNT=${UDP_COUNT:-1000}
+UDP_RATE=${UDP_RATE:-4000}
+UDP_SIZES=${UDP_SIZES:-0,1,1400,9000,65000}
+UDP_FLOWS=${UDP_FLOWS:-5000}
+UDP_BUDGET=${UDP_BUDGET:-200}
+KERNEL=0
+[ "$PASSTD" = kernel ] && KERNEL=1
+
+require_tools ip nsenter unshare timeout awk grep
+[ $KERNEL = 1 ] || require_passtd
+[ -x "$UDP_STREAM" ] ||
+	ktap_skip_all "no $UDP_STREAM (make test/tools/udp_stream)"
+setup_sandbox
+
+FWD=10001		# -u: guest receivers
+FWD_REMAP_HOST=10011	# -u 10011:10003
+FWD_REMAP=10003		# guest echo server behind the remap
+NS_FWD=10020		# -U: host loopback echo servers
+R_PORT=5001		# remote receivers
+R_ECHO=5002		# remote echo server
+R_LATE=5003		# remote echo server, also replying 1 s and 9 s later
+R_MC=5004		# remote receiver for multicast and broadcast
+R_CLOSED=5999		# nothing listens in the remote namespace
+DNS_FWD4=203.0.113.53	# --dns-forward: what the guest asks
+DNS_FWD6=2001:db8:5::53
+DNS_ANSWER4=203.0.113.7	# what the remote's resolver answers
+DNS_ANSWER6=2001:db8::7
+EXPIRY=2		# --udp-timeout
+LATE_MS=9000		# the late reply, well after the expiry
+
+if [ $KERNEL = 1 ]; then
+	DAEMON_HELP=
+	NO_OPT="kernel path"
+	daemon_alive() { return 0; }
+else
+	DAEMON_HELP=$("$PASSTD" --help 2>&1)
+	NO_OPT="the daemon has no such option"
+fi
+START_MS=$(now_ms)
+BUDGET_END=$(( START_MS + UDP_BUDGET * 1000 ))
+RUN_COUNT=0
+RUN_DIAG=()
+NSIZES=$(awk -F, '{ print NF }' <<<"$UDP_SIZES")
+# Sending time of a data check, seconds, rounded up
+DATA_SECS=$(( (UDP_COUNT * NSIZES + UDP_RATE - 1) / UDP_RATE ))
+
+# has_opt() - Succeed if the daemon's --help names an option
+# $1:	Option
+has_opt() {
+	local opt=$1; shift
+
+	grep -q -- "$opt" <<<"$DAEMON_HELP"
+}
+
+# budget_tmo() - Print a timeout cut to the time budget left
+# $1:	Wanted timeout, seconds
+#
+# Return: 1 (nothing printed) if the budget is spent
+budget_tmo() {
+	local want=$1; shift
+	local left=$(( (BUDGET_END - $(now_ms)) / 1000 ))
+
+	[ "$left" -lt 3 ] && return 1
+	[ "$want" -lt "$left" ] && left=$want
+	echo "$left"
+}
+
+# bg_in() - Start a command in the background in a namespace
+# $1:	PID holding the namespace, or "host" for the sandbox's own
+# $2:	File for its output
+# $@:	Command
+#
+# Sets BG_PID (the command itself: nsenter executes it in place)
+bg_in() {
+	local ns=$1; shift
+	local out=$1; shift
+
+	if [ "$ns" = host ]; then
+		"$@" </dev/null >"$out" 2>&1 &
+	else
+		nsenter --net="/proc/$ns/ns/net" -- "$@" </dev/null \
+			>"$out" 2>&1 &
+	fi
+	BG_PID=$!
+	track_pid "$BG_PID"
+}
+
+# run_in() - Run a command in a namespace
+# $1:	PID holding the namespace, or "host"
+# $@:	Command
+run_in() {
+	local ns=$1; shift
+
+	if [ "$ns" = host ]; then
+		"$@"
+	else
+		in_ns "$ns" "$@"
+	fi
+}
+
+# server_ready() - Succeed once a server printed "listening", or died
+# $1:	Output file
+# $2:	PID
+server_ready() {
+	local out=$1; shift
+	local pid=$1; shift
+
+	grep -q '^listening' "$out" 2>/dev/null || pid_gone "$pid"
+}
+
+# server_in() - Start a udp_stream server in a namespace, wait until ready
+# $1:	Namespace (PID or host)
+# $2:	Name for its output file
+# $@:	udp_stream arguments
+#
+# Sets BG_PID and SERVER_OUT. Return: 0 if it listens
+server_in() {
+	local ns=$1; shift
+	local name=$1; shift
+
+	SERVER_OUT=$SANDBOX_TMP/$name.out
+	bg_in "$ns" "$SERVER_OUT" "$UDP_STREAM" "$@"
+	busywait 5000 server_ready "$SERVER_OUT" "$BG_PID"
+	grep -q '^listening' "$SERVER_OUT"
+}
+
+# kv() - Print the value of the last KEY=VALUE of a tool's output
+# $1:	Output file
+# $2:	Key
+kv() {
+	local file=$1; shift
+	local key=$1; shift
+
+	grep -o "\(^\| \)$key=[^ ]*" "$file" 2>/dev/null | tail -n 1 |
+		sed "s/^ *$key=//"
+}
+
+# finish_bg() - Wait a bounded time for a background process, then stop it
+# $1:	PID
+# $2:	Seconds to wait
+#
+# Return: its exit status (SIGTERM/SIGKILL status if it had to be stopped)
+finish_bg() {
+	local pid=$1; shift
+	local secs=$1; shift
+
+	slowwait "$secs" pid_gone "$pid" || stop_pid "$pid"
+	wait "$pid" 2>/dev/null
+}
+
+# pair_run() - A udp_stream receiver and a sender; both must succeed
+# $1:	Receiver namespace (PID or host)
+# $2:	Sender namespace (PID or host)
+# $3:	Timeout, seconds (cut to the budget left)
+# $@:	Receiver arguments, "--", sender arguments
+#
+# Sets RUN_DIAG (why it failed, or the receiver's summary).
+# Return: 0 if both succeeded
+pair_run() {
+	local rns=$1; shift
+	local sns=$1; shift
+	local want=$1; shift
+	local rargs=() t rout sout rpid src rrc
+
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		rargs+=("$1")
+		shift
+	done
+	shift
+
+	RUN_DIAG=()
+	if ! t=$(budget_tmo "$want"); then
+		RUN_DIAG=("time budget of ${UDP_BUDGET}s spent")
+		return 1
+	fi
+	if ! daemon_alive; then
+		RUN_DIAG=("daemon not running")
+		return 1
+	fi
+
+	RUN_COUNT=$((RUN_COUNT + 1))
+	rout=$SANDBOX_TMP/recv.$RUN_COUNT
+	sout=$SANDBOX_TMP/send.$RUN_COUNT
+	bg_in "$rns" "$rout" "$UDP_STREAM" -t "$((t + 3))" "${rargs[@]}"
+	rpid=$BG_PID
+	busywait 5000 server_ready "$rout" "$rpid"
+	if ! grep -q '^listening' "$rout"; then
+		finish_bg "$rpid" 1
+		RUN_DIAG=("receiver did not start: ${rargs[*]}"
+			  "$(cat "$rout")")
+		return 1
+	fi
+
+	run_in "$sns" timeout -k 2 "$((t + 5))" "$UDP_STREAM" -t "$t" "$@" \
+		>"$sout" 2>&1
+	src=$?
+	finish_bg "$rpid" "$((t + 5))"
+	rrc=$?
+
+	RUN_DIAG=("receiver: ${rargs[*]} -> status $rrc"
+		  "$(grep -v '^listening' "$rout")"
+		  "sender: $* -> status $src" "$(cat "$sout")")
+	daemon_alive || RUN_DIAG+=("the daemon is gone")
+	[ "$src" -eq 0 ] && [ "$rrc" -eq 0 ] || return 1
+	RUN_DIAG=("$(grep '^flows=' "$rout")")
+	return 0
+}
+
+# pair_check() - pair_run, reported as one result
+# $1:	Result name
+# $@:	As pair_run
+pair_check() {
+	local name=$1; shift
+
+	if pair_run "$@"; then
+		ktap_diag "$name: ${RUN_DIAG[*]}"
+		ktap_ok "$name"
+	else
+		ktap_fail "$name" "${RUN_DIAG[@]}"
+	fi
+}
+
+# tool_run() - Run udp_stream alone in a namespace
+# $1:	Namespace (PID or host)
+# $2:	Timeout, seconds (cut to the budget left)
+# $@:	udp_stream arguments
+#
+# Sets TOOL_OUT (its output file) and RUN_DIAG. Return: its status
+tool_run() {
+	local ns=$1; shift
+	local want=$1; shift
+	local t rc
+
+	RUN_COUNT=$((RUN_COUNT + 1))
+	TOOL_OUT=$SANDBOX_TMP/tool.$RUN_COUNT
+	: >"$TOOL_OUT"
+	if ! t=$(budget_tmo "$want"); then
+		RUN_DIAG=("time budget of ${UDP_BUDGET}s spent")
+		return 1
+	fi
+	if ! daemon_alive; then
+		RUN_DIAG=("daemon not running")
+		return 1
+	fi
+	run_in "$ns" timeout -k 2 "$((t + 5))" "$UDP_STREAM" -t "$t" "$@" \
+		>"$TOOL_OUT" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		RUN_DIAG=("$(grep -v '^flow ' "$TOOL_OUT" | tail -n 1)")
+	else
+		RUN_DIAG=("udp_stream $* -> status $rc" "$(cat "$TOOL_OUT")")
+		daemon_alive || RUN_DIAG+=("the daemon is gone")
+	fi
+	return $rc
+}
+
+# tool_check() - tool_run, reported as one result
+# $1:	Result name
+# $@:	As tool_run
+#
+# Return: the tool's status
+tool_check() {
+	local name=$1; shift
+	local rc
+
+	tool_run "$@"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ktap_diag "$name: ${RUN_DIAG[*]}"
+		ktap_ok "$name"
+	else
+		ktap_fail "$name" "${RUN_DIAG[@]}"
+	fi
+	return $rc
+}
+
+# guest_routes() - Succeed once the guest has both default routes
+guest_routes() {
+	in_guest ip -4 route show default | grep -q via &&
+		in_guest ip -6 route show default | grep -q via
+}
+
+# daemon_up() - Start the daemon against a new guest; one result
+# $1:	Label
+# $@:	Daemon options
+#
+# Return: 0 if the daemon runs and configured the guest
+daemon_up() {
+	local label=$1; shift
+	local out=$SANDBOX_TMP/start.out rc
+
+	if [ $KERNEL = 1 ]; then
+		GUEST_PID=$$
+		ktap_ok "$label: kernel path, no daemon"
+		return 0
+	fi
+	# Not in $(...): start_daemon sets GUEST_PID and DAEMON_PID
+	start_daemon --config-net "$@" >"$out" 2>&1 &&
+		slowwait 10 guest_routes
+	rc=$?
+	ktap_result "$label: daemon up, guest configured" "$rc" \
+		"$(cat "$out")" "$(in_guest ip addr 2>&1)" \
+		"$(in_guest ip -6 route 2>&1)"
+	return "$rc"
+}
+
+# daemon_down() - Stop the daemon and its guest namespace
+daemon_down() {
+	[ $KERNEL = 1 ] && return 0
+	stop_daemon
+	[ -n "$GUEST_PID" ] && stop_pid "$GUEST_PID"
+}
+
+# data_suite() - Datagrams each way, both families, replies, many flows:
+# 7 results
+# $1:	Label
+data_suite() {
+	local label=$1; shift
+	local what="$NSIZES sizes x $UDP_COUNT at ${UDP_RATE}/s"
+	local t=$((DATA_SECS + 20)) name
+
+	for fam in IPv4 IPv6; do
+		if [ $fam = IPv4 ]; then
+			name=$REMOTE_LO4
+		else
+			name=$REMOTE_LO6
+		fi
+		pair_check "$label: ns->remote $fam, $what: intact, in order, none lost" \
+			"$REMOTE_PID" "$GUEST_PID" "$t" \
+			-n "$UDP_COUNT" -f "$NSIZES" recv "$R_PORT" -- \
+			-n "$UDP_COUNT" -r "$UDP_RATE" -z "$UDP_SIZES" \
+			send "$name" "$R_PORT"
+	done
+	for fam in IPv4 IPv6; do
+		if [ $fam = IPv4 ]; then
+			name=$HOST_ADDR4
+		else
+			name=$HOST_ADDR6
+		fi
+		pair_check "$label: remote->ns $fam (-u), $what: intact, in order, none lost" \
+			"$GUEST_PID" "$REMOTE_PID" "$t" \
+			-n "$UDP_COUNT" -f "$NSIZES" recv "$FWD" -- \
+			-n "$UDP_COUNT" -r "$UDP_RATE" -z "$UDP_SIZES" \
+			send "$name" "$FWD"
+	done
+	for fam in IPv4 IPv6; do
+		if [ $fam = IPv4 ]; then
+			name=$REMOTE_LO4
+		else
+			name=$REMOTE_LO6
+		fi
+		tool_check "$label: replies: a remote echo's answers reach the guest's sockets, $fam, intact, in order, none lost" \
+			"$GUEST_PID" "$t" -E -n "$UDP_COUNT" -r "$UDP_RATE" \
+			-z "$UDP_SIZES" send "$name" "$R_ECHO"
+	done
+	tool_check "$label: $UDP_FLOWS concurrent flows (source ports) to a remote echo, each gets its reply" \
+		"$GUEST_PID" 60 -r 10000 -w 3000 -y 3 \
+		flows "$REMOTE_LO4" "$R_ECHO" "$UDP_FLOWS"
+}
+
+# dropped_check() - A multicast or broadcast destination from the guest:
+# nothing arrives on the remote side (kernel path: everything does)
+# $1:	Result name (daemon)
+# $2:	Destination (with %host0 for IPv6 link scope)
+# $@:	Extra receiver options (-4/-6, -J GROUP%remote0)
+dropped_check() {
+	local name=$1; shift
+	local dest=$1; shift
+
+	if [ $KERNEL = 1 ]; then
+		pair_check "kernel path: $dest from the guest reaches the remote (the check can see it)" \
+			"$REMOTE_PID" "$GUEST_PID" 10 "$@" -i 1500 -n 20 \
+			-f 1 recv "$R_MC" -- -B -n 20 -r 200 -z 64 \
+			send "$dest" "$R_MC"
+	else
+		pair_check "$name" "$REMOTE_PID" "$GUEST_PID" 10 "$@" \
+			-X none -i 1500 recv "$R_MC" -- -B -n 20 -r 200 \
+			-z 64 send "$dest" "$R_MC"
+	fi
+}
+
+# dns_check() - A query to a --dns-forward address is answered by the
+# host's resolver (kernel path: the resolver asked directly)
+# $1:	Family: 4 or 6
+dns_check() {
+	local fam=$1; shift
+	local fwd=$DNS_FWD4 real=$DNS4 type=A answer=$DNS_ANSWER4 got name rc
+
+	if [ "$fam" = 6 ]; then
+		fwd=$DNS_FWD6 real=$DNS6 type=AAAA answer=$DNS_ANSWER6
+	fi
+	name="DNS: $type query to --dns-forward $fwd answered by the host's resolver $real"
+	[ $KERNEL = 1 ] && fwd=$real
+	rc=1
+	if tool_run "$GUEST_PID" 10 -q "$type" query "$fwd" 53 \
+		www.example.test; then
+		got=$(kv "$TOOL_OUT" answer)
+		if [ "$got" = "$answer" ]; then
+			rc=0
+		else
+			RUN_DIAG+=("the answer was '$got', not $answer")
+		fi
+	fi
+	[ $rc = 0 ] && ktap_diag "$name: ${RUN_DIAG[*]}"
+	ktap_result "$name" $rc "${RUN_DIAG[@]}"
+}
+
+# mtu_65520() - The veth at the tap's MTU: 65000-byte datagrams unfragmented
+mtu_65520() {
+	ip link set "$HOST_IF" mtu 65520 &&
+		in_remote ip link set "$REMOTE_IF" mtu 65520
+}
+
+ktap_plan 35
+
+mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
+
+# Servers in the remote namespace, through every daemon
+server_in "$REMOTE_PID" remote_echo -t "$((UDP_BUDGET + 60))" echo "$R_ECHO" ||
+	ktap_diag "remote echo server did not start: $(cat "$SERVER_OUT")"
+server_in "$REMOTE_PID" remote_late -t "$((UDP_BUDGET + 60))" \
+	-D "1000,$LATE_MS" echo "$R_LATE" ||
+	ktap_diag "remote late echo server did not start: $(cat "$SERVER_OUT")"
+if ! in_remote ip addr add "$DNS4/24" dev "$REMOTE_IF" ||
+   ! in_remote ip -6 addr add "$DNS6/128" dev "$REMOTE_IF" nodad; then
+	ktap_diag "cannot give the remote the resolver addresses"
+fi
+server_in "$REMOTE_PID" dns4 -t "$((UDP_BUDGET + 60))" -b "$DNS4" \
+	-A "$DNS_ANSWER4" -Q "$DNS_ANSWER6" dnsd 53 ||
+	ktap_diag "resolver at $DNS4 did not start: $(cat "$SERVER_OUT")"
+server_in "$REMOTE_PID" dns6 -t "$((UDP_BUDGET + 60))" -b "$DNS6" \
+	-A "$DNS_ANSWER4" -Q "$DNS_ANSWER6" dnsd 53 ||
+	ktap_diag "resolver at $DNS6 did not start: $(cat "$SERVER_OUT")"
+# Host loopback echo servers for -U
+server_in host lo_echo4 -t "$((UDP_BUDGET + 60))" -b 127.0.0.1 \
+	echo "$NS_FWD" ||
+	ktap_diag "host 127.0.0.1 echo did not start: $(cat "$SERVER_OUT")"
+server_in host lo_echo6 -t "$((UDP_BUDGET + 60))" -b ::1 echo "$NS_FWD" ||
+	ktap_diag "host ::1 echo did not start: $(cat "$SERVER_OUT")"
+
+# --- 1: default options ---------------------------------------------------
+daemon_up "default" -t none -T none \
+	-u "$FWD,$FWD_REMAP_HOST:$FWD_REMAP" -U "$NS_FWD" \
+	--dns-forward "$DNS_FWD4" --dns-forward "$DNS_FWD6"
+
+data_suite "default"
+
+tool_check "port unreachable: a connected guest socket gets ECONNREFUSED, IPv4" \
+	"$GUEST_PID" 5 unreach "$REMOTE_LO4" "$R_CLOSED"
+tool_check "port unreachable: a connected guest socket gets ECONNREFUSED, IPv6" \
+	"$GUEST_PID" 5 unreach "$REMOTE_LO6" "$R_CLOSED"
+
+# -u with a remap: the remote's connected socket takes only replies from
+# the port it sent to, so the reverse mapping is checked too. The remote
+# sends from its loopback address here, not from 192.0.2.2 or 2001:db8::2:
+# those are the gateway addresses the guest copied, which pasta maps to the
+# host's loopback (no --no-map-gw), so its replies there would go astray.
+if [ $KERNEL = 1 ]; then
+	ktap_skip "-u $FWD_REMAP_HOST:$FWD_REMAP, IPv4" "$NO_OPT"
+	ktap_skip "-u $FWD_REMAP_HOST:$FWD_REMAP, IPv6" "$NO_OPT"
+else
+	server_in "$GUEST_PID" guest_echo -t "$UDP_BUDGET" echo "$FWD_REMAP"
+	guest_echo=$BG_PID
+	for a in "$HOST_ADDR4" "$HOST_ADDR6"; do
+		src=$REMOTE_LO4
+		[ "$a" = "$HOST_ADDR6" ] && src=$REMOTE_LO6
+		tool_check "-u $FWD_REMAP_HOST:$FWD_REMAP: $src to $a port $FWD_REMAP_HOST reaches guest port $FWD_REMAP, replies come from $FWD_REMAP_HOST" \
+			"$REMOTE_PID" 20 -E -n 200 -r 2000 -z "$UDP_SIZES" \
+			-b "$src" send "$a" "$FWD_REMAP_HOST"
+	done
+	stop_pid "$guest_echo"
+fi
+
+# -U: namespace loopback to the host's loopback, where echo servers bound
+# to 127.0.0.1 and ::1 answer
+for a in 127.0.0.1 ::1; do
+	tool_check "-U $NS_FWD: guest $a -> host loopback echo, replies back, intact" \
+		"$GUEST_PID" 20 -E -n 200 -r 2000 -z "$UDP_SIZES" \
+		send "$a" "$NS_FWD"
+done
+
+dns_check 4
+dns_check 6
+
+dropped_check "broadcast 255.255.255.255 from the guest: nothing reaches the remote" \
+	255.255.255.255 -4
+dropped_check "broadcast 192.0.2.255 from the guest: nothing reaches the remote" \
+	192.0.2.255 -4
+dropped_check "multicast 224.0.0.251 from the guest: nothing reaches the remote" \
+	224.0.0.251 -4 -J "224.0.0.251%$REMOTE_IF"
+dropped_check "multicast ff02::fb from the guest: nothing reaches the remote" \
+	"ff02::fb%$HOST_IF" -6 -J "ff02::fb%$REMOTE_IF"
+
+daemon_alive
+ktap_result "default: daemon still running" $?
+daemon_down
+
+# --- 2: flow expiry ---------------------------------------------------------
+# The remote's echo answers at once, 1 s later (the flow is still there)
+# and LATE_MS later, long after the flow expired: that reply must not reach
+# the guest. A new datagram on the same 5-tuple must get its answer again.
+if [ $KERNEL = 1 ] || has_opt --udp-timeout; then
+	daemon_up "--udp-timeout $EXPIRY" --udp-timeout "$EXPIRY" -t none \
+		-T none -u none -U none
+	if tool_check "--udp-timeout $EXPIRY: echo, then a new datagram on the same socket answered" \
+		"$GUEST_PID" 30 -i "$((LATE_MS + 1500))" -w 3000 \
+		late "$REMOTE_LO4" "$R_LATE"; then
+		at=$(kv "$TOOL_OUT" at)
+	else
+		at=failed
+	fi
+	ktap_diag "replies at ms: $at"
+	in_time=0
+	late=0
+	for ms in ${at//,/ }; do
+		[ "$ms" = failed ] || [ "$ms" = - ] && continue
+		[ "$ms" -ge 800 ] && [ "$ms" -lt 2500 ] && in_time=1
+		[ "$ms" -ge $((LATE_MS - 200)) ] && late=1
+	done
+	[ $in_time = 1 ]
+	ktap_result "--udp-timeout $EXPIRY: a reply 1 s later, within the timeout, reaches the guest" \
+		$? "replies at ms: $at"
+	if [ $KERNEL = 1 ]; then
+		[ $late = 1 ]
+		ktap_result "kernel path: a reply ${LATE_MS} ms later reaches the open socket (the check can see it)" \
+			$? "replies at ms: $at"
+	else
+		[ $late = 0 ] && [ "$at" != failed ]
+		ktap_result "--udp-timeout $EXPIRY: the flow expired: a reply ${LATE_MS} ms later does not reach the guest" \
+			$? "replies at ms: $at"
+	fi
+	daemon_down
+else
+	for i in 1 2 3 4; do
+		ktap_skip "--udp-timeout check $i" "$NO_OPT"
+	done
+fi
+
+# --- 3: --no-mmsg -----------------------------------------------------------
+if has_opt --no-mmsg; then
+	daemon_up "--no-mmsg" --no-mmsg -t none -T none -u "$FWD" -U none
+	data_suite "--no-mmsg"
+	daemon_alive
+	ktap_result "--no-mmsg: daemon still running" $?
+	daemon_down
+else
+	for i in $(seq 1 9); do
+		ktap_skip "--no-mmsg check $i" "$NO_OPT"
+	done
+fi
+
+sandbox_sanitizer_reports >/dev/null
+ktap_result "no sanitizer reports in the daemon logs" $? \
+	"$(sandbox_sanitizer_reports)"
+ktap_diag "run time $(( ($(now_ms) - START_MS) / 1000 )) s"
+ktap_finish
