@@ -25,9 +25,10 @@
 # guest sends to the remote namespace (198.51.100.1, 2001:db8:1::1 on its
 # loopback) through the daemon; the remote sends to the guest through the
 # daemon's -u sockets at 192.0.2.1 and 2001:db8::1. The remote also holds
-# the host's resolvers of /etc/resolv.conf (192.0.2.53, 2001:db8::53),
-# answered by udp_stream's DNS responder; the guest asks --dns-forward
-# addresses 203.0.113.53 and 2001:db8:5::53.
+# the host's resolvers, 198.51.100.53 and 2001:db8:1::53 (the sandbox's
+# /etc/resolv.conf is rewritten to name them), answered by udp_stream's DNS
+# responder; the guest asks --dns-forward addresses 203.0.113.53 and
+# 2001:db8:5::53.
 
 # shellcheck disable=SC2317 # helpers are called indirectly
 # shellcheck source=test/lib/sandbox.sh
@@ -57,6 +58,8 @@ R_ECHO=5002		# remote echo server
 R_LATE=5003		# remote echo server, also replying 1 s and 9 s later
 R_MC=5004		# remote receiver for multicast and broadcast
 R_CLOSED=5999		# nothing listens in the remote namespace
+RESOLVER4=198.51.100.53	# the host's resolvers, in the remote namespace
+RESOLVER6=2001:db8:1::53
 DNS_FWD4=203.0.113.53	# --dns-forward: what the guest asks
 DNS_FWD6=2001:db8:5::53
 DNS_ANSWER4=203.0.113.7	# what the remote's resolver answers
@@ -420,10 +423,10 @@ dropped_check() {
 # $1:	Family: 4 or 6
 dns_check() {
 	local fam=$1; shift
-	local fwd=$DNS_FWD4 real=$DNS4 type=A answer=$DNS_ANSWER4 got name rc
+	local fwd=$DNS_FWD4 real=$RESOLVER4 type=A answer=$DNS_ANSWER4 got name rc
 
 	if [ "$fam" = 6 ]; then
-		fwd=$DNS_FWD6 real=$DNS6 type=AAAA answer=$DNS_ANSWER6
+		fwd=$DNS_FWD6 real=$RESOLVER6 type=AAAA answer=$DNS_ANSWER6
 	fi
 	name="DNS: $type query to --dns-forward $fwd answered by the host's resolver $real"
 	[ $KERNEL = 1 ] && fwd=$real
@@ -457,16 +460,23 @@ server_in "$REMOTE_PID" remote_echo -t "$((UDP_BUDGET + 60))" echo "$R_ECHO" ||
 server_in "$REMOTE_PID" remote_late -t "$((UDP_BUDGET + 60))" \
 	-D "1000,$LATE_MS" echo "$R_LATE" ||
 	ktap_diag "remote late echo server did not start: $(cat "$SERVER_OUT")"
-if ! in_remote ip addr add "$DNS4/24" dev "$REMOTE_IF" ||
-   ! in_remote ip -6 addr add "$DNS6/128" dev "$REMOTE_IF" nodad; then
+# The host's resolvers live on the remote's loopback: /etc/resolv.conf
+# (the sandbox's own, bind-mounted from SANDBOX_TMP) is rewritten to name
+# them before any daemon starts
+printf 'nameserver %s\nnameserver %s\nsearch %s\n' "$RESOLVER4" "$RESOLVER6" \
+	"$DNS_SEARCH" >"$SANDBOX_TMP/resolv.conf"
+grep -q "$RESOLVER4" /etc/resolv.conf ||
+	ktap_diag "cannot point /etc/resolv.conf at $RESOLVER4"
+if ! in_remote ip addr add "$RESOLVER4/32" dev lo ||
+   ! in_remote ip -6 addr add "$RESOLVER6/128" dev lo; then
 	ktap_diag "cannot give the remote the resolver addresses"
 fi
-server_in "$REMOTE_PID" dns4 -t "$((UDP_BUDGET + 60))" -b "$DNS4" \
+server_in "$REMOTE_PID" dns4 -t "$((UDP_BUDGET + 60))" -b "$RESOLVER4" \
 	-A "$DNS_ANSWER4" -Q "$DNS_ANSWER6" dnsd 53 ||
-	ktap_diag "resolver at $DNS4 did not start: $(cat "$SERVER_OUT")"
-server_in "$REMOTE_PID" dns6 -t "$((UDP_BUDGET + 60))" -b "$DNS6" \
+	ktap_diag "resolver at $RESOLVER4 did not start: $(cat "$SERVER_OUT")"
+server_in "$REMOTE_PID" dns6 -t "$((UDP_BUDGET + 60))" -b "$RESOLVER6" \
 	-A "$DNS_ANSWER4" -Q "$DNS_ANSWER6" dnsd 53 ||
-	ktap_diag "resolver at $DNS6 did not start: $(cat "$SERVER_OUT")"
+	ktap_diag "resolver at $RESOLVER6 did not start: $(cat "$SERVER_OUT")"
 # Host loopback echo servers for -U
 server_in host lo_echo4 -t "$((UDP_BUDGET + 60))" -b 127.0.0.1 \
 	echo "$NS_FWD" ||

@@ -1,12 +1,14 @@
 #!/bin/bash
 #
-# test/perf/bench.sh - TCP throughput and daemon CPU cost, as one Markdown
-# table: the kernel's veth path (the ceiling), passtd, passtd
-# --no-peek-offset and pasta (when installed), both directions
+# test/perf/bench.sh - TCP throughput and daemon CPU cost, then UDP packet
+# rates, as two Markdown tables: the kernel's veth path (the ceiling),
+# passtd, passtd --no-peek-offset (TCP) or --no-mmsg (UDP) and pasta (when
+# installed), both directions
 #
 # Usage: bash test/perf/bench.sh	(make bench)
 #	BENCH_TIME=2 bash test/perf/bench.sh	quick trial, seconds per cell
 #	PASTA=/path/to/pasta			another pasta build
+#	BENCH_ONLY=tcp or BENCH_ONLY=udp	one of the two tables
 #
 # Every cell is one iperf3 TCP run of BENCH_TIME seconds (default 10) with
 # 64 KiB writes, in namespaces this script creates (test/lib/sandbox.sh):
@@ -19,13 +21,21 @@
 # Every daemon is started the same way: --config-net -m 65520 -t PORT
 # -T none -u none -U none, plus the row's options. The daemon's CPU time
 # (utime + stime from /proc/PID/stat) is taken before and after each run
-# and divided by the bytes iperf3 moved. Nothing here is a pass or fail:
-# the numbers are printed, never asserted.
+# and divided by the bytes iperf3 moved.
+#
+# UDP: every cell is one iperf3 UDP run of BENCH_TIME seconds, unlimited
+# rate (-b 0), 64-byte or 1400-byte datagrams (-l), same namespaces and
+# directions; the daemons are started with -t PORT -u PORT (iperf3's
+# control connection and its datagrams). A cell is the datagrams the
+# iperf3 server received per second, (packets - lost_packets) / seconds of
+# the receiver's sum in the client's JSON, and that sum's lost_percent.
+# Nothing here is a pass or fail: the numbers are printed, never asserted.
 
 # shellcheck source=test/lib/sandbox.sh
 . "$(dirname "$0")/../lib/sandbox.sh"
 
 BENCH_TIME=${BENCH_TIME:-10}
+BENCH_ONLY=${BENCH_ONLY:-}
 PASTA=${PASTA:-/usr/bin/pasta}
 PORT=10001
 R_PORT=5201
@@ -209,46 +219,254 @@ row() {
 $(ratio "$out" "$CEIL_OUT") | $cout |")
 }
 
-echo "# passtd TCP throughput"
-echo
-echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
-	exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
-echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
-     "stream, 64 KiB writes, ${BENCH_TIME} s per cell, MTU 65520."
-if [ -x "$PASTA" ]; then
-	pasta_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
-	echo "pasta: $PASTA${pasta_version:+ (Debian passt $pasta_version)}."
-fi
-echo
+# tcp_table() - Measure and print the TCP table
+tcp_table() {
+	local r passtd_bin pasta_version
 
-row "kernel veth (ceiling)" veth
-if [ -x "$PASSTD" ]; then
-	passtd_bin=$PASSTD
-	row "passtd" "$passtd_bin"
-	if "$passtd_bin" --help 2>&1 | grep -q -- --no-peek-offset; then
-		row "passtd --no-peek-offset" "$passtd_bin" --no-peek-offset
+	echo "# passtd TCP throughput"
+	echo
+	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
+		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
+	echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
+	     "stream, 64 KiB writes, ${BENCH_TIME} s per cell, MTU 65520."
+	if [ -x "$PASTA" ]; then
+		pasta_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
+		echo "pasta: $PASTA${pasta_version:+ (Debian passt $pasta_version)}."
 	fi
-else
-	ROWS+=("| passtd | not built ($PASSTD) | | | | | |")
-fi
-if [ -x "$PASTA" ]; then
-	row "pasta ($PASTA)" "$PASTA"
-fi
+	echo
 
-echo "| path | remote->ns Gbit/s | ratio | CPU s/GB | ns->remote Gbit/s" \
-     "| ratio | CPU s/GB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-for r in "${ROWS[@]}"; do
-	echo "${r//$'\n'/ }"
-done
-echo
-echo "Ratio: to the kernel veth row, same direction. CPU s/GB: the" \
-     "daemon's user + system CPU seconds per 10^9 bytes moved."
-echo
-echo "Commands, run from the sandbox namespace (the daemon's host side)."
-echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
-echo "argument is the PID holding its guest namespace."
-echo
-echo '```'
-printf '%s\n' "${COMMANDS[@]}"
-echo '```'
+	row "kernel veth (ceiling)" veth
+	if [ -x "$PASSTD" ]; then
+		passtd_bin=$PASSTD
+		row "passtd" "$passtd_bin"
+		if "$passtd_bin" --help 2>&1 | grep -q -- --no-peek-offset; then
+			row "passtd --no-peek-offset" "$passtd_bin" --no-peek-offset
+		fi
+	else
+		ROWS+=("| passtd | not built ($PASSTD) | | | | | |")
+	fi
+	if [ -x "$PASTA" ]; then
+		row "pasta ($PASTA)" "$PASTA"
+	fi
+
+	echo "| path | remote->ns Gbit/s | ratio | CPU s/GB | ns->remote Gbit/s" \
+	     "| ratio | CPU s/GB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	for r in "${ROWS[@]}"; do
+		echo "${r//$'\n'/ }"
+	done
+	echo
+	echo "Ratio: to the kernel veth row, same direction. CPU s/GB: the" \
+	     "daemon's user + system CPU seconds per 10^9 bytes moved."
+	echo
+	echo "Commands, run from the sandbox namespace (the daemon's host side)."
+	echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
+	echo "argument is the PID holding its guest namespace."
+	echo
+	echo '```'
+	printf '%s\n' "${COMMANDS[@]}"
+	echo '```'
+}
+
+# iperf_udp_json() - Print "PACKETS_PER_SECOND LOST_PERCENT" received, from
+# the receiver's sum in iperf3 UDP JSON output
+# $1:	File
+iperf_udp_json() {
+	local file=$1; shift
+
+	python3 - "$file" <<'PYEOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))["end"]["sum_received"]
+    got = s["packets"] - s["lost_packets"]
+    if s["seconds"] <= 0 or got <= 0:
+        raise ValueError
+    print(got / s["seconds"], s["lost_percent"])
+except Exception:
+    print("0 -")
+PYEOF
+}
+
+# udp_cell() - One iperf3 UDP run: sets CELL to "KPPS LOSS_PERCENT"
+# ("fail -" on failure)
+# $1:	Server namespace (PID or host)
+# $2:	Client namespace (PID or host)
+# $3:	Address the client sends to
+# $4:	Port
+# $5:	Datagram size
+# $6:	Label for the command list
+# $7:	Address the client sends from (optional)
+#
+# The server binds the address the client sends to: an iperf3 UDP server
+# bound to any address would answer the client's first datagram from the
+# address of its route back (192.0.2.2 in the remote), which the client's
+# connected socket does not take. The remote sends from 198.51.100.1, not
+# from 192.0.2.2: that is the gateway address the guest copied, which
+# pasta maps to the host's loopback, so it would send the server's
+# answers there.
+udp_cell() {
+	local sns=$1; shift
+	local cns=$1; shift
+	local addr=$1; shift
+	local port=$1; shift
+	local len=$1; shift
+	local label=$1; shift
+	local from=${1:-}
+	local out=$SANDBOX_TMP/iperf.$RANDOM.json spid pps loss
+	local -a srv cli
+
+	# shellcheck disable=SC2207 # words of a fixed prefix
+	srv=($(ns_cmd "$sns") iperf3 -s -1 -p "$port" -B "$addr")
+	# shellcheck disable=SC2207
+	cli=($(ns_cmd "$cns") timeout $((BENCH_TIME + 30)) iperf3 -c "$addr"
+	     -p "$port" -u -b 0 -l "$len" -t "$BENCH_TIME"
+	     --connect-timeout 3000 -J ${from:+-B "$from"})
+	UDP_COMMANDS+=("# $label" "${srv[*]} &" "${cli[*]}")
+
+	"${srv[@]}" </dev/null >/dev/null 2>&1 &
+	spid=$!
+	track_pid "$spid"
+	if ! busywait 3000 listening "$sns" "$port"; then
+		stop_pid "$spid"
+		CELL="fail -"
+		return
+	fi
+	"${cli[@]}" </dev/null >"$out" 2>&1
+	slowwait 5 pid_gone "$spid" || stop_pid "$spid"
+	wait "$spid" 2>/dev/null
+
+	read -r pps loss < <(iperf_udp_json "$out")
+	if [ "$loss" = - ]; then
+		CELL="fail -"
+		echo "$label: iperf3 failed:" >&2
+		tail -n 5 "$out" >&2
+		return
+	fi
+	CELL=$(awk -v p="$pps" -v l="$loss" 'BEGIN {
+		printf "%.1f %." (l < 1 ? 2 : 1) "f\n", p / 1000, l }')
+}
+
+# udp_row() - Measure one UDP row: both directions, 64 and 1400 bytes
+# $1:	Row name
+# $2:	Daemon binary, or "veth" for the kernel path
+# $@:	Extra daemon options
+udp_row() {
+	local name=$1; shift
+	local bin=$1; shift
+	local gns cells=() i len pps loss dir r
+	local -a ceil
+
+	if [ "$bin" = veth ]; then
+		gns=host
+	else
+		PASSTD=$bin
+		if ! start_daemon --config-net -m 65520 -t "$PORT" -u "$PORT" \
+			-T none -U none "$@" >"$SANDBOX_TMP/start.out" 2>&1 ||
+		   ! slowwait 10 guest_routes; then
+			UDP_ROWS+=("| $name | daemon did not start |$(
+				printf ' |%.0s' $(seq 1 11))")
+			cat "$SANDBOX_TMP/start.out" >&2
+			stop_daemon
+			return
+		fi
+		UDP_COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
+		gns=$GUEST_PID
+	fi
+
+	read -r -a ceil <<<"$UDP_CEIL"
+	i=0
+	for dir in in out; do
+		for len in 64 1400; do
+			if [ $dir = in ]; then
+				udp_cell "$gns" "$REMOTE_PID" "$HOST_ADDR4" \
+					"$PORT" "$len" \
+					"$name, remote->ns, $len B" \
+					"$REMOTE_LO4"
+			else
+				udp_cell "$REMOTE_PID" "$gns" "$REMOTE_LO4" \
+					"$R_PORT" "$len" \
+					"$name, ns->remote, $len B"
+			fi
+			read -r pps loss <<<"$CELL"
+			if [ "$bin" = veth ]; then
+				UDP_CEIL+="$pps "
+				ceil[i]=$pps
+			fi
+			cells+=("$pps" "$(ratio "$pps" "${ceil[i]:-}")" "$loss")
+			i=$((i + 1))
+		done
+	done
+	if [ "$bin" != veth ]; then
+		stop_daemon
+		stop_pid "$GUEST_PID"
+	fi
+	r=$(IFS='|'; echo "${cells[*]}")
+	UDP_ROWS+=("| $name | ${r//|/ | } |")
+}
+
+# udp_table() - Measure and print the UDP table
+udp_table() {
+	local r pasta_version
+
+	echo "# passtd UDP packet rate"
+	echo
+	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
+		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
+	echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), UDP," \
+	     "one stream, unlimited rate (-b 0), 64 B and 1400 B datagrams," \
+	     "${BENCH_TIME} s per cell, MTU 65520."
+	if [ -x "$PASTA" ]; then
+		pasta_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
+		echo "pasta: $PASTA${pasta_version:+ (Debian passt $pasta_version)}."
+	fi
+	echo
+
+	udp_row "kernel veth (ceiling)" veth
+	if [ -x "$PASSTD_BIN" ]; then
+		udp_row "passtd" "$PASSTD_BIN"
+		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-mmsg; then
+			udp_row "passtd --no-mmsg" "$PASSTD_BIN" --no-mmsg
+		fi
+	else
+		UDP_ROWS+=("| passtd | not built ($PASSTD_BIN) |$(
+			printf ' |%.0s' $(seq 1 11))")
+	fi
+	if [ -x "$PASTA" ]; then
+		udp_row "pasta ($PASTA)" "$PASTA"
+	fi
+
+	echo "| path | remote->ns 64 B kpps | ratio | loss % |" \
+	     "remote->ns 1400 B kpps | ratio | loss % |" \
+	     "ns->remote 64 B kpps | ratio | loss % |" \
+	     "ns->remote 1400 B kpps | ratio | loss % |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for r in "${UDP_ROWS[@]}"; do
+		echo "$r"
+	done
+	echo
+	echo "kpps: thousands of datagrams received per second by the iperf3" \
+	     "server. Ratio: to the kernel veth row, same column. Loss: lost" \
+	     "datagrams, percent of those sent (iperf3's lost_percent); the" \
+	     "sender is not paced, so loss is where the path could not keep up."
+	echo
+	echo "Commands, run from the sandbox namespace (the daemon's host side)."
+	echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
+	echo "argument is the PID holding its guest namespace."
+	echo
+	echo '```'
+	printf '%s\n' "${UDP_COMMANDS[@]}"
+	echo '```'
+}
+
+PASSTD_BIN=$PASSTD
+UDP_ROWS=()
+UDP_COMMANDS=()
+UDP_CEIL=
+
+if [ "$BENCH_ONLY" != udp ]; then
+	tcp_table
+fi
+if [ "$BENCH_ONLY" != tcp ]; then
+	[ "$BENCH_ONLY" = udp ] || echo
+	udp_table
+fi
