@@ -909,6 +909,22 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 static struct tcp_seg tcp_ok_segs[TCP_BATCH_IOV];
 
 /*
+ * Does the segment start outside the receive window we offered? Old
+ * duplicates just behind the next expected byte (retransmissions, window
+ * probes, keepalives) are inside: their new part, if any, is used
+ */
+static bool tcp_seq_outside(const struct tcp_conn *conn,
+			    const struct tcp_seg *s)
+{
+	uint32_t wnd = MAX(conn->wnd_to_tap, 65535U);
+	uint32_t ahead = s->seq - conn->seq_from_tap;
+
+	if ((int32_t)ahead >= 0)
+		return ahead > wnd;
+	return conn->seq_from_tap - s->seq > wnd;
+}
+
+/*
  * Keep the segments a correct TCP acts on (RFC 9293, 3.10.7.4; RFC 5961):
  * a RST only at exactly the next expected sequence number (elsewhere it
  * draws a challenge ACK), and nothing that acknowledges data never sent
@@ -946,9 +962,13 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 				challenge = true;
 			continue;
 		}
-		/* without ACK, or acknowledging data never sent: dropped */
+		/*
+		 * without ACK, acknowledging data never sent, or starting
+		 * outside the window we offered (far behind, or beyond): dropped
+		 */
 		if (!(s->flags & TH_ACK) ||
-		    seq_lt(conn->seq_max_to_tap, s->ack)) {
+		    seq_lt(conn->seq_max_to_tap, s->ack) ||
+		    tcp_seq_outside(conn, s)) {
 			challenge = true;
 			continue;
 		}

@@ -42,6 +42,8 @@
  *	opts	     option bytes, hex, padded with zeros to 4 bytes
  *	len	     payload bytes (default 0)
  *	count	     segments to send (default 1, at most 100000)
+ *	every	     milliseconds between two of them (default 0, at most
+ *		     1000)
  * Relative values and win=learnt need fixed ports; the tool waits up to
  * 3 s for the guest to send on the flow, once per flow and run: the
  * specifications of one run share what was learnt.
@@ -959,6 +961,7 @@ enum tcp_num_mode { NUM_ABS, NUM_REL, NUM_RAND };
  * @optlen:	Their length
  * @len:	Payload length
  * @count:	How many segments to send
+ * @every_ms:	Pause between two of them, milliseconds
  */
 struct tcp_spec {
 	int af;
@@ -976,6 +979,7 @@ struct tcp_spec {
 	size_t optlen;
 	size_t len;
 	unsigned long count;
+	unsigned long every_ms;
 };
 
 static uint8_t sniff_buf[FRAME_MAX];
@@ -1205,6 +1209,11 @@ static int tcp_spec_parse(const char *arg, struct tcp_spec *t)
 			if (*end || end == v || !n || n > TCP_COUNT_MAX)
 				goto bad;
 			t->count = n;
+		} else if (!strcmp(kv, "every")) {
+			n = strtoul(v, &end, 0);
+			if (*end || end == v || n > 1000)
+				goto bad;
+			t->every_ms = n;
 		} else {
 			goto bad;
 		}
@@ -1489,6 +1498,13 @@ static int tcp_send_spec(int s, int ifindex, const char *arg)
 		uint32_t ack = t.ack_mode == NUM_RAND ? rnd() :
 			       t.ack_mode == NUM_REL ? lack + t.ack : t.ack;
 
+		if (i && t.every_ms) {
+			struct timespec p = { (time_t)(t.every_ms / 1000),
+					      (long)(t.every_ms % 1000) *
+					      1000000 };
+
+			nanosleep(&p, NULL);
+		}
 		memset(frame, 0, ETH_HLEN_ + IP6_HLEN + 60 + t.len);
 		len = tcp_build(&t, sport, dport, seq, ack,
 				(uint16_t)(t.win < 0 ? lwin : t.win));
