@@ -43,6 +43,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fwdsock.h"
 #include "log.h"
 #include "tcp.h"
 #include "tcp_splice.h"
@@ -1354,50 +1355,7 @@ int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	union epoll_ref ref = { .type = EPOLL_TYPE_TCP_LISTEN,
 				.flow = dport | (ns ? TCP_LISTEN_NS : 0) |
 					(af == AF_INET6 ? TCP_LISTEN_V6 : 0) };
-	struct epoll_event ev = { .events = EPOLLIN };
-	int type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, fd, one = 1;
-	struct sockaddr_storage sa;
-	union inany_addr any;
-	socklen_t sl;
 
-	if (ns) {
-		if (!c->ns_sockets || c->ns_sockets(af, type, IPPROTO_TCP,
-						    &fd, 1) != 1)
-			return -EIO;
-	} else {
-		fd = socket(af, type, IPPROTO_TCP);
-	}
-	if (fd < 0)
-		return -errno;
-	if (!addr) {
-		if (af == AF_INET)
-			inany_from_v4(&any, (struct in_addr){ ns ?
-				htonl(INADDR_LOOPBACK) : INADDR_ANY });
-		else
-			inany_from_v6(&any, ns ? &in6addr_loopback :
-				      &in6addr_any);
-		addr = &any;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (af == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (ifname && *ifname &&
-	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-		       (socklen_t)strlen(ifname) + 1))
-		goto fail;
-	sl = inany_to_sockaddr(addr, port, 0, &sa);
-	if (bind(fd, (struct sockaddr *)&sa, sl) || listen(fd, 1024))
-		goto fail;
-	ref.fd = fd;
-	ev.data.u64 = ref.u64;
-	if (fd >= (1 << 23) || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev))
-		goto fail;
-	return fd;
-fail:
-	{
-		int rc = -errno;
-
-		close(fd);
-		return rc ? rc : -EMFILE;
-	}
+	return fwdsock_open(c, af, SOCK_STREAM, IPPROTO_TCP, addr, ifname,
+			    port, ns, ref);
 }

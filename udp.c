@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "fwdsock.h"
 #include "log.h"
 #include "udp.h"
 
@@ -679,46 +680,11 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	union epoll_ref ref = { .type = EPOLL_TYPE_UDP_LISTEN,
 				.flow = dport | (ns ? UDP_LISTEN_NS : 0) |
 					(af == AF_INET6 ? 1U << 17 : 0) };
-	struct epoll_event ev = { .events = EPOLLIN };
-	int type = SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, fd, one = 1, rc;
-	struct sockaddr_storage sa;
-	union inany_addr any;
-	socklen_t sl;
+	int fd = fwdsock_open(c, af, SOCK_DGRAM, IPPROTO_UDP, addr, ifname,
+			      port, ns, ref);
 
-	if (ns) {
-		if (!c->ns_sockets || c->ns_sockets(af, type, IPPROTO_UDP,
-						    &fd, 1) != 1)
-			return -EIO;
-	} else {
-		fd = socket(af, type, IPPROTO_UDP);
-	}
-	if (fd < 0)
-		return -errno;
-	if (!addr) {
-		if (af == AF_INET)
-			inany_from_v4(&any, (struct in_addr){ ns ?
-				htonl(INADDR_LOOPBACK) : INADDR_ANY });
-		else
-			inany_from_v6(&any, ns ? &in6addr_loopback :
-				      &in6addr_any);
-		addr = &any;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (af == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	udp_sock_bufs(fd);
-	sl = inany_to_sockaddr(addr, port, 0, &sa);
-	ref.fd = fd;
-	ev.data.u64 = ref.u64;
-	if ((ifname && *ifname &&
-	     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-			(socklen_t)strlen(ifname) + 1)) ||
-	    bind(fd, (struct sockaddr *)&sa, sl) || fd >= (1 << 23) ||
-	    epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
-		rc = fd >= (1 << 23) ? -EMFILE : -errno;
-		close(fd);
-		return rc;
-	}
+	if (fd >= 0)
+		udp_sock_bufs(fd);
 	return fd;
 }
 

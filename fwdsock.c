@@ -1,0 +1,76 @@
+/* fwdsock.c - forwarding sockets shared by TCP and UDP: bound on the host
+ * or inside the namespace, registered with epoll
+ *
+ * A socket for the namespace side is opened there through the ctx hook
+ * (only the top layer enters namespaces); binding, options and epoll do
+ * not depend on the caller's namespace, so the rest is the same for both.
+ * System calls: socket, setsockopt, bind, listen, epoll_ctl, close.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fwdsock.h"
+
+/**
+ * fwdsock_open() - Open, bind and register a forwarding socket
+ * @c:		Execution context
+ * @af:		AF_INET or AF_INET6
+ * @type:	SOCK_STREAM (also put in listening state) or SOCK_DGRAM
+ * @proto:	IPPROTO_TCP or IPPROTO_UDP
+ * @addr:	Address to bind, NULL for any (host) or loopback (namespace)
+ * @ifname:	Interface to bind to, NULL or "" for none
+ * @port:	Port to bind
+ * @ns:		Open the socket inside the namespace
+ * @ref:	Epoll reference; its fd field is filled here
+ *
+ * Return: the socket, or negative errno
+ */
+int fwdsock_open(struct ctx *c, int af, int type, int proto,
+		 const union inany_addr *addr, const char *ifname,
+		 uint16_t port, bool ns, union epoll_ref ref)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_storage sa;
+	union inany_addr any;
+	int fd, one = 1, rc;
+	socklen_t sl;
+
+	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
+	if (ns) {
+		if (!c->ns_sockets || c->ns_sockets(af, type, proto, &fd, 1) != 1)
+			return -EIO;
+	} else {
+		fd = socket(af, type, proto);
+	}
+	if (fd < 0)
+		return -errno;
+	if (!addr) {
+		if (af == AF_INET)
+			inany_from_v4(&any, (struct in_addr){ ns ?
+				htonl(INADDR_LOOPBACK) : INADDR_ANY });
+		else
+			inany_from_v6(&any, ns ? &in6addr_loopback :
+				      &in6addr_any);
+		addr = &any;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	sl = inany_to_sockaddr(addr, port, 0, &sa);
+	ref.fd = fd;
+	ev.data.u64 = ref.u64;
+	if ((ifname && *ifname &&
+	     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+			(socklen_t)strlen(ifname) + 1)) ||
+	    bind(fd, (struct sockaddr *)&sa, sl) ||
+	    ((type & SOCK_STREAM) == SOCK_STREAM && listen(fd, 1024)) ||
+	    fd >= (1 << 23) || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
+		rc = fd >= (1 << 23) ? -EMFILE : -errno;
+		close(fd);
+		return rc ? rc : -EIO;
+	}
+	return fd;
+}
