@@ -612,8 +612,10 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 }
 
 /*
- * Peek new data into frames: returns bytes of new data (0 at EOF), or -1
- * if nothing could be read now
+ * Peek new data into frames: returns bytes of new data (0 at EOF), -1 if
+ * nothing could be read now, -2 if the socket failed. A reset socket
+ * reports its error once, to the first read after the queued data, and
+ * then reads as EOF: that report must turn into an RST, not a FIN.
  */
 static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 			unsigned int nslots, size_t want)
@@ -639,7 +641,7 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 	mh.msg_iovlen = n;
 	got = recvmsg(conn->sock, &mh, MSG_PEEK | MSG_DONTWAIT);
 	if (got < 0)
-		return -1;
+		return errno == EAGAIN || errno == EINTR ? -1 : -2;
 	if (!(conn->flags & PEEK_OFF)) {
 		if ((size_t)got < in_flight)
 			return -1;	/* acknowledged data vanished? */
@@ -730,6 +732,10 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			slots[i] = region + i * slot_len;
 
 		got = tcp_peek(idx, slots, hdr, n, want);
+		if (got == -2) {
+			tcp_conn_rst(c, idx);
+			return;
+		}
 		if (got < 0)
 			return;
 		if (!got) {
