@@ -44,7 +44,7 @@ enum {
 	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
-	OPT_NO_MMSG, OPT_UDP_BATCH, OPT_UDP_TIMEOUT,
+	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF,
 };
 
@@ -85,6 +85,7 @@ static const struct option conf_options[] = {
 	{ "no-tcp",		no_argument,		NULL, OPT_NO_TCP },
 	{ "no-udp",		no_argument,		NULL, OPT_NO_UDP },
 	{ "no-mmsg",		no_argument,		NULL, OPT_NO_MMSG },
+	{ "no-gso",		no_argument,		NULL, OPT_NO_GSO },
 	{ "udp-batch",		required_argument,	NULL, OPT_UDP_BATCH },
 	{ "udp-timeout",	required_argument,	NULL, OPT_UDP_TIMEOUT },
 	{ "tcp-ports",		required_argument,	NULL, 't' },
@@ -175,6 +176,8 @@ static const char conf_usage[] =
 "      --no-peek-offset     do not use SO_PEEK_OFF on TCP sockets\n"
 "      --no-mmsg            one datagram per system call (no recvmmsg()\n"
 "                           and sendmmsg())\n"
+"      --no-gso             no segmentation offload toward the tap (one\n"
+"                           frame per UDP datagram)\n"
 "      --udp-batch N        datagrams per recvmmsg()/sendmmsg() (default\n"
 "                           32, at most 256)\n"
 "      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"
@@ -608,6 +611,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_SPLICE:	nc->no_splice = true; break;
 	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
 	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
+	case OPT_NO_GSO:	nc->no_gso = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:
 	case OPT_NO_DHCP_DNS:

@@ -277,11 +277,9 @@ int frame_eth_end(struct frame_queue *q, size_t len)
 		return -EINVAL;
 	}
 	o = &q->out[q->n++];
-	o->iov[0].iov_base = q->cur;
-	o->iov[0].iov_len = total;
-	o->iovcnt = 1;
-	o->len = total;
-	o->csum_start = o->csum_off = 0;
+	/* a literal: every field a frame does not set is zero, not stale */
+	*o = (struct frame_out){ .iov = { { q->cur, total } }, .iovcnt = 1,
+				 .len = total };
 	q->used += (total + 7) & ~(size_t)7;	/* keep headers aligned */
 	q->cur = NULL;
 	return 0;
@@ -519,11 +517,8 @@ int frame_push(struct frame_queue *q, uint8_t *buf, size_t len)
 	if (q->n == q->max)
 		return -ENOSPC;
 	o = &q->out[q->n++];
-	o->iov[0].iov_base = buf;
-	o->iov[0].iov_len = len;
-	o->iovcnt = 1;
-	o->len = len;
-	o->csum_start = o->csum_off = 0;
+	*o = (struct frame_out){ .iov = { { buf, len } }, .iovcnt = 1,
+				 .len = len };
 	return 0;
 }
 
@@ -548,6 +543,30 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 		q->out[q->n - 1].csum_start = csum_start;
 		q->out[q->n - 1].csum_off = csum_off;
 	}
+	return rc;
+}
+
+/**
+ * frame_push_gso() - Queue a UDP frame carrying several datagrams of one
+ *		      flow back to back, for a frontend with gso_udp
+ * @q:		Queue
+ * @buf:	Frame: one IP and UDP header, then every payload; lengths
+ *		and the partial checksum (frame_ip_hdr_finish() without
+ *		l4_csum) cover the whole train, and the kernel rewrites
+ *		them for each datagram it cuts
+ * @len:	Length
+ * @csum_start:	Offset of the UDP header
+ * @gso_size:	Payload bytes of each datagram (the last may be shorter)
+ *
+ * Return: 0 on success, -ENOSPC if the frame list is full
+ */
+int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
+		   uint16_t csum_start, uint16_t gso_size)
+{
+	int rc = frame_push_partial(q, buf, len, csum_start, 6);
+
+	if (!rc)
+		q->out[q->n - 1].gso_size = gso_size;
 	return rc;
 }
 

@@ -99,6 +99,8 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
  * @csum_start:	Offset of an L4 header whose checksum the frontend must
  *		have completed (CHECKSUM_PARTIAL), 0 if the frame is complete
  * @csum_off:	Offset of the checksum field from @csum_start
+ * @gso_size:	UDP payload bytes of each datagram the frame carries, for a
+ *		frame the kernel splits (frame_push_gso()), 0 otherwise
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
@@ -106,6 +108,7 @@ struct frame_out {
 	size_t len;
 	uint16_t csum_start;
 	uint16_t csum_off;
+	uint16_t gso_size;
 };
 
 struct frame_queue;
@@ -128,6 +131,10 @@ typedef void (*frame_flush_fn)(struct frame_queue *q);
  * @csum_skip:	The frontend can hand frames with a partial L4 checksum
  *		(pseudo-header only) to the kernel, which then takes them
  *		as verified: bulk data frames need not be summed
+ * @gso_udp:	The frontend can hand the kernel one frame carrying several
+ *		UDP datagrams of one flow (frame_push_gso()), which it
+ *		splits into datagrams of gso_size bytes: one write for a
+ *		train of datagrams
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -143,6 +150,7 @@ struct frame_queue {
 	size_t cur_room;
 	uint8_t *cur_l4;
 	bool csum_skip;
+	bool gso_udp;
 };
 
 /**
@@ -179,5 +187,7 @@ unsigned int frame_room(const struct frame_queue *q);
 int frame_push(struct frame_queue *q, uint8_t *buf, size_t len);
 int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 		       uint16_t csum_start, uint16_t csum_off);
+int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
+		   uint16_t csum_start, uint16_t gso_size);
 
 #endif /* FRAME_H */

@@ -67,6 +67,7 @@ struct net_conf {
 	bool no_splice;			/* --no-splice: loopback via tap */
 	bool no_peek_offset;		/* --no-peek-offset */
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
+	bool no_gso;			/* --no-gso: no segmentation offload */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */

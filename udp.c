@@ -47,6 +47,8 @@
 #define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */
 #define UDP_INBOUND	(1 << 1)	/* created by a -u forwarding socket */
 #define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
+/* Datagrams in one train toward the guest: the kernel cuts up to 128 */
+#define UDP_TRAIN_MAX	64
 
 /**
  * struct udp_flow - Per-flow state, indexed by flow index
@@ -337,22 +339,78 @@ static size_t udp_payload_max(const struct ctx *c, bool v4)
 	return (size_t)mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - UDP_HDR_LEN;
 }
 
-/* Write headers in front of a received payload and queue the frame */
-static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len)
+/*
+ * Write headers in front of a received payload and queue the frame;
+ * @gso_size: the payload is a train of datagrams of that size (the last
+ * may be shorter) for the kernel to cut apart, 0 for one datagram
+ */
+static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len,
+		      size_t gso_size)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
 				  .proto = IPPROTO_UDP };
 	uint8_t *uh = frame_ip_hdr_write(c->q, slot, &h);
+	uint16_t l4_off = (uint16_t)(uh - slot);
 	size_t flen;
+	int rc;
 
 	wr16(uh, ts->dport);
 	wr16(uh + 2, ts->sport);
 	flen = frame_ip_hdr_finish(slot, UDP_HDR_LEN + len, !c->q->csum_skip);
-	if (c->q->csum_skip ? frame_push_partial(c->q, slot, flen,
-						 (uint16_t)(uh - slot), 6) :
-			      frame_push(c->q, slot, flen))
+	if (gso_size)
+		rc = frame_push_gso(c->q, slot, flen, l4_off,
+				    (uint16_t)gso_size);
+	else if (c->q->csum_skip)
+		rc = frame_push_partial(c->q, slot, flen, l4_off, 6);
+	else
+		rc = frame_push(c->q, slot, flen);
+	if (rc)
 		drop(DROP_QUEUE_FULL);
+}
+
+/**
+ * udp_to_guest() - Queue received datagrams of one flow toward the guest
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @first:	First datagram (index into the receive batch)
+ * @n:		Number of datagrams, all of this flow
+ *
+ * Where the frontend takes trains (gso_udp), a run of datagrams of equal
+ * size, the last possibly shorter, becomes one frame: the payloads move
+ * up behind the first one's headers (a copy of the payload in user space
+ * costs less than a write() and a trip through the namespace's IP layer
+ * for each datagram), and the kernel cuts them apart again.
+ */
+static void udp_to_guest(struct ctx *c, int idx, int first, int n)
+{
+	bool v4 = inany_is_v4(&flow_at(c->flows, idx)->side[TAPSIDE].src);
+	size_t max = udp_payload_max(c, v4);
+	int i = first, j, end = first + n;
+
+	for (; i < end; i = j) {
+		size_t size = udp_mmh[i].msg_len, total = size;
+		uint8_t *train = udp_iov[i].iov_base;
+
+		j = i + 1;
+		if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			drop(DROP_UDP_TRUNC);
+			continue;
+		}
+		while (c->q->gso_udp && size && j < end &&
+		       j - i < UDP_TRAIN_MAX &&
+		       !(udp_mmh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
+		       udp_mmh[j].msg_len && udp_mmh[j].msg_len <= size &&
+		       total + udp_mmh[j].msg_len <= max) {
+			size_t len = udp_mmh[j].msg_len;
+
+			memcpy(train + total, udp_iov[j++].iov_base, len);
+			total += len;
+			if (len < size)
+				break;		/* a shorter one ends a train */
+		}
+		udp_frame(c, idx, udp_slot[i], total, j - i > 1 ? size : 0);
+	}
 }
 
 /* Inbound flow for a peer's first datagram on a -u forwarding socket */
@@ -576,7 +634,7 @@ static void udp_errqueue(struct ctx *c, int idx, int s)
  */
 void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 {
-	int idx = (int)ref.flow, round, n, i;
+	int idx = (int)ref.flow, round, n;
 	struct udp_flow *uf = &udp_flows[idx];
 	bool v4;
 
@@ -596,18 +654,16 @@ void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 			udp_ns_reply(c, idx, n);
 			continue;
 		}
-		for (i = 0; i < n; i++) {
-			if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC)
-				drop(DROP_UDP_TRUNC);
-			else
-				udp_frame(c, idx, udp_slot[i],
-					  udp_mmh[i].msg_len);
-		}
+		udp_to_guest(c, idx, 0, n);
 	}
 }
 
-/* One datagram received on a forwarding socket: find or make its flow */
-static void udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
+/*
+ * Datagram @i received on a forwarding socket: find or make its flow. A
+ * -U datagram is sent on to the host here. Return: the flow whose guest
+ * gets the datagram, FLOW_NONE if it went elsewhere or was dropped
+ */
+static int udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
 {
 	bool ns = info & UDP_LISTEN_NS;
 	uint16_t dport = info & 0xffff;
@@ -626,17 +682,25 @@ static void udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
 		idx = ns ? udp_flow_ns(c, &sk, fd, dport) :
 			   udp_flow_from_fwd(c, &sk, fd, dport);
 	if (idx == FLOW_NONE)
-		return;
+		return FLOW_NONE;
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
-	if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC) {
+	if (!ns)
+		return idx;
+	if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC)
 		drop(DROP_UDP_TRUNC);
-	} else if (ns) {
-		if (send(udp_flows[idx].sock, udp_iov[i].iov_base,
-			 udp_mmh[i].msg_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			drop(DROP_SOCK_ERR);
-	} else {
-		udp_frame(c, idx, udp_slot[i], udp_mmh[i].msg_len);
-	}
+	else if (send(udp_flows[idx].sock, udp_iov[i].iov_base,
+		      udp_mmh[i].msg_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		drop(DROP_SOCK_ERR);
+	return FLOW_NONE;
+}
+
+/* Did datagrams @i and @j of the batch come from the same peer? */
+static bool udp_same_peer(int i, int j)
+{
+	socklen_t len = udp_mmh[i].msg_hdr.msg_namelen;
+
+	return len == udp_mmh[j].msg_hdr.msg_namelen &&
+	       !memcmp(&udp_addr[i], &udp_addr[j], len);
 }
 
 /**
@@ -645,11 +709,14 @@ static void udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
  * @ref:	Epoll reference: flow field holds the destination port and
  *		UDP_LISTEN_NS, bit 17 set for IPv6
  * @events:	Events
+ *
+ * Consecutive datagrams of one peer share a flow: it is looked up once,
+ * and they go to the guest together (trains, see udp_to_guest()).
  */
 void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 {
 	bool v4 = !(ref.flow & (1U << 17));
-	int round, n, i;
+	int round, n, i, j, idx;
 
 	if (!(events & EPOLLIN))
 		return;
@@ -657,8 +724,14 @@ void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 		n = udp_recv(c, ref.fd, v4, true);
 		if (!n)
 			return;
-		for (i = 0; i < n; i++)
-			udp_fwd_one(c, ref.fd, ref.flow, i);
+		for (i = 0; i < n; i = j) {
+			idx = udp_fwd_one(c, ref.fd, ref.flow, i);
+			for (j = i + 1; idx != FLOW_NONE && j < n &&
+			     udp_same_peer(i, j); j++)
+				;
+			if (idx != FLOW_NONE)
+				udp_to_guest(c, idx, i, j - i);
+		}
 	}
 }
 

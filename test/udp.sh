@@ -3,7 +3,8 @@
 # test/udp.sh - UDP translation: sequence-numbered, verified datagrams
 # each way for sizes 0 to 65000, replies on a flow, 5000 concurrent flows,
 # flow expiry, -u/-U forwarding with a remap, port unreachable as ICMP,
-# DNS forwarding, multicast and broadcast from the guest dropped, and the
+# DNS forwarding, multicast and broadcast from the guest dropped, bursts
+# that go to the tap as trains (and one frame each with --no-gso), and the
 # data checks again with --no-mmsg
 #
 # Datagrams are moved by test/tools/udp_stream: every datagram carries its
@@ -40,6 +41,7 @@ UDP_RATE=${UDP_RATE:-4000}
 UDP_SIZES=${UDP_SIZES:-0,1,1400,9000,65000}
 UDP_FLOWS=${UDP_FLOWS:-5000}
 UDP_BUDGET=${UDP_BUDGET:-200}
+TRAIN_COUNT=${TRAIN_COUNT:-3200}
 KERNEL=0
 [ "$PASSTD" = kernel ] && KERNEL=1
 
@@ -397,6 +399,58 @@ data_suite() {
 		flows "$REMOTE_LO4" "$R_ECHO" "$UDP_FLOWS"
 }
 
+# tap_rx_frames() - Print how many frames the guest's interface received
+tap_rx_frames() {
+	in_guest cat /proc/net/dev |
+		awk -v dev="$HOST_IF:" '$1 == dev { print $3 }'
+}
+
+# train_suite() - Bursts of equal datagrams, which the daemon may hand the
+# tap as trains (one frame the kernel cuts into datagrams): intact, in
+# order, none lost, and whether the tap took fewer frames than datagrams
+# $1:	Label
+# $2:	"fewer" if trains are expected, "all" if one frame per datagram
+#
+# TRAIN_COUNT datagrams per check, paced in bursts sent back to back.
+train_suite() {
+	local label=$1; shift
+	local expect=$1; shift
+	local what="x $TRAIN_COUNT in bursts of 32" f0 f1 frames want rc=0
+	local t=$((TRAIN_COUNT / 1000 + 20))
+
+	f0=$(tap_rx_frames)
+	pair_check "$label: remote->ns IPv4 (-u), 1400 B $what: intact, in order, none lost" \
+		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
+		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
+		send "$HOST_ADDR4" "$FWD"
+	pair_check "$label: remote->ns IPv6 (-u), 1400 B $what: intact, in order, none lost" \
+		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
+		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
+		send "$HOST_ADDR6" "$FWD"
+	pair_check "$label: remote->ns IPv4 (-u), 1 B $what: intact, in order, none lost" \
+		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
+		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1 \
+		send "$HOST_ADDR4" "$FWD"
+	tool_check "$label: replies: remote echo of 9000 B x $TRAIN_COUNT in bursts of 16 reaches the guest, IPv6, intact, in order, none lost" \
+		"$GUEST_PID" "$t" -E -n "$TRAIN_COUNT" -r 3200 -k 16 -z 9000 \
+		send "$REMOTE_LO6" "$R_ECHO"
+	f1=$(tap_rx_frames)
+	frames=$((f1 - f0))
+	want=$((TRAIN_COUNT * 4))
+	# Bounds with room for the odd lone datagram, or a lost one that
+	# the data checks report
+	if [ "$expect" = fewer ]; then
+		[ "$frames" -le "$((want / 2))" ] || rc=1
+		ktap_result "$label: the tap took fewer frames than datagrams (trains)" \
+			$rc "$frames frames for $want datagrams"
+	else
+		[ "$frames" -ge "$((want * 95 / 100))" ] || rc=1
+		ktap_result "$label: the tap took a frame per datagram (no trains)" \
+			$rc "$frames frames for $want datagrams"
+	fi
+	ktap_diag "$label: $frames tap frames for $want datagrams"
+}
+
 # dropped_check() - A multicast or broadcast destination from the guest:
 # nothing arrives on the remote side (kernel path: everything does)
 # $1:	Result name (daemon)
@@ -450,7 +504,7 @@ mtu_65520() {
 		in_remote ip link set "$REMOTE_IF" mtu 65520
 }
 
-ktap_plan 35
+ktap_plan 47
 
 mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
 
@@ -490,6 +544,13 @@ daemon_up "default" -t none -T none \
 	--dns-forward "$DNS_FWD4" --dns-forward "$DNS_FWD6"
 
 data_suite "default"
+if [ $KERNEL = 1 ] || ! has_opt --no-gso; then
+	for i in 1 2 3 4 5; do
+		ktap_skip "train check $i" "$NO_OPT"
+	done
+else
+	train_suite "default" fewer
+fi
 
 tool_check "port unreachable: a connected guest socket gets ECONNREFUSED, IPv4" \
 	"$GUEST_PID" 5 unreach "$REMOTE_LO4" "$R_CLOSED"
@@ -592,6 +653,19 @@ if has_opt --no-mmsg; then
 else
 	for i in $(seq 1 9); do
 		ktap_skip "--no-mmsg check $i" "$NO_OPT"
+	done
+fi
+
+# --- 4: --no-gso ------------------------------------------------------------
+if [ $KERNEL = 0 ] && has_opt --no-gso; then
+	daemon_up "--no-gso" --no-gso -t none -T none -u "$FWD" -U none
+	train_suite "--no-gso" all
+	daemon_alive
+	ktap_result "--no-gso: daemon still running" $?
+	daemon_down
+else
+	for i in $(seq 1 7); do
+		ktap_skip "--no-gso check $i" "$NO_OPT"
 	done
 fi
 

@@ -56,6 +56,8 @@
  *	-n N	   send: datagrams per flow; recv: expected per flow
  *	-f N	   recv: flows expected
  *	-r RATE	   send, flows: datagrams per second in all (default 0)
+ *	-k N	   send: the rate paces bursts of N datagrams, sent back
+ *		   to back (default 1)
  *	-E	   send: verify echoes
  *	-L	   send -E, recv: losses are reported, not failures
  *	-i MS	   idle end of recv and send -E (default 2000); late:
@@ -130,6 +132,7 @@ static unsigned opt_nsizes = 1;
 static uint64_t opt_count;
 static unsigned opt_flows;
 static uint64_t opt_rate;
+static uint64_t opt_burst = 1;
 static bool opt_echo;
 static bool opt_allow_loss;
 static int64_t opt_idle_ms = 2000;
@@ -853,7 +856,8 @@ static int mode_send(const char *host, const char *port)
 		ssize_t r;
 
 		if (opt_rate) {
-			int64_t due = t0 + (int64_t)(k * 1000000000ULL /
+			uint64_t first = k / opt_burst * opt_burst;
+			int64_t due = t0 + (int64_t)(first * 1000000000ULL /
 						     opt_rate);
 
 			while (now_ns() < due && !got_term) {
@@ -1871,7 +1875,7 @@ static void usage(void)
 "       udp_stream [OPTION]... flows HOST PORT N\n"
 "       udp_stream [OPTION]... unreach|late HOST PORT\n"
 "       udp_stream [OPTION]... query HOST PORT NAME\n"
-"Options: -4 -6 -b ADDR -t SECS -x SEED -z SIZES -n N -f N -r RATE -E -L\n"
+"Options: -4 -6 -b ADDR -t SECS -x SEED -z SIZES -n N -f N -r RATE -k N -E -L\n"
 "         -i MS -w MS -y N -D MS,... -B -J GROUP%%IF -X none -A ADDR\n"
 "         -Q ADDR -q A|AAAA   (see the comment at the top of udp_stream.c)\n");
 	exit(EXIT_USAGE);
@@ -1883,7 +1887,7 @@ int main(int argc, char **argv)
 	int64_t v, list[SEND_FLOWS_MAX];
 	int opt, n, i;
 
-	while ((opt = getopt(argc, argv, "46b:t:x:z:n:f:r:ELi:w:y:D:BJ:X:A:Q:q:"))
+	while ((opt = getopt(argc, argv, "46b:t:x:z:n:f:r:k:ELi:w:y:D:BJ:X:A:Q:q:"))
 	       != -1) {
 		switch (opt) {
 		case '4': opt_family = AF_INET; break;
@@ -1924,6 +1928,11 @@ int main(int argc, char **argv)
 			if (parse_num(optarg, &v))
 				usage();
 			opt_rate = v;
+			break;
+		case 'k':
+			if (parse_num(optarg, &v) || !v)
+				usage();
+			opt_burst = v;
 			break;
 		case 'E': opt_echo = true; break;
 		case 'L': opt_allow_loss = true; break;

@@ -258,13 +258,52 @@ static void test_queue(void)
 	CHECK(q.n == 0 && q.used == 0);
 }
 
+/* A slot of the frame list reused by another kind of frame keeps nothing */
+static void test_queue_reuse(void)
+{
+	struct frame_queue q;
+	struct frame_ip_hdr h = { .proto = IPPROTO_UDP };
+	uint8_t *slot, *l4;
+
+	CHECK(!frame_queue_init(&q, 1 << 16, 4));
+	inany_from_v4(&h.src, (struct in_addr){ htonl(0xc0000202) });
+	inany_from_v4(&h.dst, (struct in_addr){ htonl(0xc0000201) });
+	slot = frame_reserve(&q, 2048);
+	CHECK(slot != NULL);
+	if (!slot)
+		return;
+	l4 = frame_ip_hdr_write(&q, slot, &h);
+	memset(l4, 0, 8);
+	CHECK(!frame_push_gso(&q, slot,
+			      frame_ip_hdr_finish(slot, 8 + 3 * 100, false),
+			      (uint16_t)(l4 - slot), 100));
+	CHECK(q.n == 1 && q.out[0].gso_size == 100 &&
+	      q.out[0].csum_start == ETH_HDR_LEN + IP4_HDR_LEN &&
+	      q.out[0].csum_off == 6);
+	frame_queue_reset(&q);
+
+	l4 = frame_ip_begin(&q, &h, 8);
+	CHECK(l4 != NULL);
+	if (!l4)
+		return;
+	memset(l4, 0, 8);
+	CHECK(!frame_ip_end(&q, 8));
+	CHECK(q.n == 1 && !q.out[0].gso_size && !q.out[0].csum_start);
+	frame_queue_reset(&q);
+
+	slot = frame_reserve(&q, 2048);
+	CHECK(slot && !frame_push(&q, slot, 60));
+	CHECK(q.n == 1 && !q.out[0].gso_size && !q.out[0].csum_start);
+}
+
 int main(void)
 {
-	UNIT_PLAN(5);
+	UNIT_PLAN(6);
 	UNIT_RUN(test_checksum);
 	UNIT_RUN(test_parse_good);
 	UNIT_RUN(test_parse_hostile);
 	UNIT_RUN(test_parse_truncations);
 	UNIT_RUN(test_queue);
+	UNIT_RUN(test_queue_reuse);
 	UNIT_EXIT();
 }
