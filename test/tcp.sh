@@ -504,6 +504,45 @@ idle_and_churn() {
 	ktap_result "1000 idle connections all still work" $? "$(cat "$out")"
 }
 
+# many_held() - As many connections as the descriptor limit allows (the
+# issue asks 32768) held open through the daemon at once, each with a round
+# trip when opened and another once all are open; 2 results
+#
+# Every connection costs the daemon one socket, the guest's client and the
+# remote's echo server one each, and none of them may raise its hard
+# RLIMIT_NOFILE without CAP_SYS_RESOURCE in the initial user namespace.
+many_held() {
+	local out=$SANDBOX_TMP/many.out want=32768 hard n t hold p1 p2
+
+	hard=$(ulimit -Hn)
+	n=$want
+	if [ "$hard" != unlimited ] && [ $((hard - 1500)) -lt $want ]; then
+		n=$((hard - 1500))
+	fi
+	if [ "$n" -lt "$want" ]; then
+		ktap_skip "$want concurrent connections" \
+			"hard RLIMIT_NOFILE is $hard (ulimit -Hn) and cannot be raised here: $n instead"
+	else
+		ktap_diag "hard RLIMIT_NOFILE $hard: all $want connections"
+	fi
+	if ! t=$(budget_tmo 120); then
+		ktap_fail "$n concurrent connections held at once" \
+			"time budget spent"
+		return
+	fi
+	bg_in "$GUEST_PID" "$out" "$TCP_STREAM" -t "$t" -w 5000 \
+		hold "$REMOTE_LO4" "$R_ECHO" "$n"
+	hold=$BG_PID
+	slowwait "$t" sh -c "grep -q '^ready' '$out' || ! kill -0 $hold"
+	kill -USR1 "$hold" 2>/dev/null
+	finish_bg "$hold" 60
+	p1=$(grep '^phase1' "$out")
+	p2=$(grep '^phase2' "$out")
+	[[ "$p1" == *" ok=$n "* ]] && [[ "$p2" == *" ok=$n "* ]]
+	ktap_result "$n concurrent connections held at once, a round trip on each before and after all were open" \
+		$? "$(cat "$out")"
+}
+
 # flow_table_full() - --flows 64: the 65th connection on; 4 results
 flow_table_full() {
 	local out=$SANDBOX_TMP/flows.out ok refused reset tmo p2 rc i
@@ -564,7 +603,7 @@ iperf_check() {
 	ktap_result "$name" $rc "$out"
 }
 
-ktap_plan 60
+ktap_plan 62
 
 # A remote echo server for the connection tests, through every daemon
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/remote_echo.out" "$TCP_STREAM" \
@@ -673,6 +712,7 @@ client_check "2000 concurrent connections remote->ns (-t), all echoed intact" \
 	"$REMOTE_PID" 30 conns "$HOST_ADDR4" "$FWD_ECHO" 2000 2K
 stop_pid "$guest_echo"
 idle_and_churn
+many_held
 
 # -T: the guest reaches a server on the host's loopback
 each_way "-T: guest 127.0.0.1 -> host loopback, 64M each way" \
