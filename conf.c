@@ -17,6 +17,11 @@
  * bindings of the TCP one of the same direction, without port
  * translation, if that was given (and not as "none"); otherwise every
  * direction is "auto" in namespace mode and "none" in VM mode.
+ *
+ * The mode is chosen by the program name ("passt": VM mode) or --vm,
+ * which may come anywhere on the line, so options that belong to one mode
+ * only are noted while parsing and checked against the mode at the end:
+ * the first one that does not fit is named in the error line.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +50,7 @@ enum {
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_TIMEOUT,
-	OPT_NO_SPLICE, OPT_NO_PEEK_OFF,
+	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 };
 
 static const struct option conf_options[] = {
@@ -107,15 +112,50 @@ static const struct option conf_options[] = {
 	{ "no-netns-quit",	no_argument,		NULL, OPT_NO_NETNS_QUIT },
 	{ "ns-mac-addr",	required_argument,	NULL, OPT_NS_MAC },
 	{ "flows",		required_argument,	NULL, OPT_FLOWS },
+	{ "vm",			no_argument,		NULL, OPT_VM },
+	{ "socket",		required_argument,	NULL, 's' },
+	{ "fd",			required_argument,	NULL, 'F' },
+	{ "one-off",		no_argument,		NULL, '1' },
+	{ "vhost-user",		no_argument,		NULL, OPT_VHOST_USER },
 	{ 0 },
+};
+
+/**
+ * struct conf_mode_opt - An option that belongs to one mode only
+ * @opt:	Option code, as getopt_long() returns it
+ * @name:	Name for the error line
+ * @mode:	The mode it belongs to
+ */
+struct conf_mode_opt {
+	int opt;
+	const char *name;
+	enum conf_mode mode;
+};
+
+static const struct conf_mode_opt conf_mode_opts[] = {
+	{ 'I',			"-I/--ns-ifname",	MODE_PASTA },
+	{ 'T',			"-T/--tcp-ns",		MODE_PASTA },
+	{ 'U',			"-U/--udp-ns",		MODE_PASTA },
+	{ OPT_CONFIG_NET,	"--config-net",		MODE_PASTA },
+	{ OPT_NETNS,		"--netns",		MODE_PASTA },
+	{ OPT_USERNS,		"--userns",		MODE_PASTA },
+	{ OPT_NETNS_ONLY,	"--netns-only",		MODE_PASTA },
+	{ OPT_NO_NETNS_QUIT,	"--no-netns-quit",	MODE_PASTA },
+	{ OPT_NS_MAC,		"--ns-mac-addr",	MODE_PASTA },
+	{ OPT_NO_SPLICE,	"--no-splice",		MODE_PASTA },
+	{ 's',			"-s/--socket",		MODE_PASST },
+	{ 'F',			"-F/--fd",		MODE_PASST },
+	{ '1',			"-1/--one-off",		MODE_PASST },
 };
 
 static const char conf_usage[] =
 "Usage: %s [OPTION]... [COMMAND [ARG]...]\n"
 "       %s [OPTION]... PID\n"
 "       %s [OPTION]... --netns PATH|NAME\n"
+"       %s --vm [OPTION]...  (VM mode, also when started as passt)\n"
 "Give a network namespace IPv4/IPv6 connectivity through a tap device\n"
-"translated to host sockets (pasta-compatible options).\n"
+"translated to host sockets (pasta-compatible options), or a QEMU guest\n"
+"through a UNIX stream socket (passt-compatible options).\n"
 "\n"
 "  -d, --debug              debug messages\n"
 "      --trace              per-packet messages, implies --debug\n"
@@ -181,6 +221,12 @@ static const char conf_usage[] =
 "      --udp-batch N        datagrams per recvmmsg()/sendmmsg() (default\n"
 "                           32, at most 256)\n"
 "      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"
+"VM mode (QEMU -netdev stream; -t and -u default to none):\n"
+"      --vm                 VM mode, as when started as passt\n"
+"  -s, --socket PATH        UNIX socket to listen on (default: first free\n"
+"                           of /tmp/passt_1.socket ... /tmp/passt_64.socket)\n"
+"  -F, --fd FD              use this connected stream socket (implies -1)\n"
+"  -1, --one-off            exit when the guest disconnects\n"
 "  -h, --help               this text\n"
 "      --version            version\n";
 
@@ -409,6 +455,18 @@ static int conf_uint(const char *arg, unsigned long min, unsigned long max,
 	return 0;
 }
 
+/* -F: a descriptor number; whether it is a socket is checked at start */
+static int conf_fd(struct conf *c, const char *arg)
+{
+	unsigned long v;
+
+	if (str_to_uint(arg, 0x7fffffff, &v))
+		return conf_err("invalid file descriptor: %s", arg);
+	c->fd = (int)v;
+	c->one_off = true;
+	return 0;
+}
+
 static int conf_flows(struct conf *c, const char *arg)
 {
 	unsigned long v;
@@ -432,6 +490,7 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	memcpy(c->net.guest_mac, MAC_BROADCAST, MAC_LEN);
 	c->net.v4.enabled = c->net.v6.enabled = true;
 	c->flows = CONF_FLOWS_DEFAULT;
+	c->fd = -1;
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
 	c->net.udp_timeout_s = UDP_TIMEOUT_DEFAULT;
 	fwd_ports_init(&c->tcp_in);
@@ -571,6 +630,13 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 		return 0;
 	case OPT_FLOWS:
 		return conf_flows(c, arg);
+	case 's':
+		if (!*arg || strlen(arg) >= CONF_SOCKET_PATH_MAX)
+			return conf_err("invalid socket path: %s", arg);
+		c->socket_path = arg;
+		return 0;
+	case 'F':
+		return conf_fd(c, arg);
 	case OPT_UDP_BATCH:
 		return conf_uint(arg, 1, UDP_BATCH_MAX, "--udp-batch",
 				 &c->net.udp_batch);
@@ -599,6 +665,8 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case '4':	c->set.only4 = true; break;
 	case '6':	c->set.only6 = true; break;
 	case OPT_CONFIG_NET:	c->config_net = true; break;
+	case OPT_VM:		c->mode = MODE_PASST; break;
+	case '1':		c->one_off = true; break;
 	case OPT_NETNS_ONLY:	c->netns_only = true; break;
 	case OPT_NO_NETNS_QUIT:	c->no_netns_quit = true; break;
 	case OPT_NO_DHCP:	nc->no_dhcp = true; break;
@@ -637,6 +705,9 @@ static int conf_target(struct conf *c, int argc, char *argv[])
 
 	if (optind >= argc)
 		return 0;
+	if (c->mode == MODE_PASST)
+		return conf_err("VM mode takes no command or PID: '%s'",
+				argv[optind]);
 	if (c->netns)
 		return conf_err("--netns and a PID or command exclude each other");
 	dashdash = optind > 1 && !strcmp(argv[optind - 1], "--");
@@ -651,6 +722,27 @@ static int conf_target(struct conf *c, int argc, char *argv[])
 	return 0;
 }
 
+/* Options of the other mode, and what VM mode implies or excludes */
+static int conf_mode_check(struct conf *c, const char *const only[2])
+{
+	if (c->mode == MODE_PASST && only[MODE_PASTA])
+		return conf_err("%s is for namespace mode (pasta) only",
+				only[MODE_PASTA]);
+	if (c->mode == MODE_PASTA && only[MODE_PASST])
+		return conf_err("%s is for VM mode (passt, --vm) only",
+				only[MODE_PASST]);
+	if (c->mode == MODE_PASTA)
+		return 0;
+	if (c->socket_path && c->fd >= 0)
+		return conf_err("-s/--socket and -F/--fd exclude each other");
+	/* fwd_ports_parse() took "auto" if --vm came after -t or -u */
+	if ((c->tcp_in.flags | c->udp_in.flags) & FWD_AUTO)
+		return conf_err("\"auto\" forwarding is for namespace mode "
+				"(pasta) only");
+	c->net.no_splice = true;	/* no namespace loopback to splice to */
+	return 0;
+}
+
 /**
  * conf_parse() - Parse the command line
  * @c:		Configuration, initialised here
@@ -662,18 +754,20 @@ static int conf_target(struct conf *c, int argc, char *argv[])
  */
 int conf_parse(struct conf *c, int argc, char *argv[])
 {
+	const char *only[2] = { NULL, NULL };	/* by mode: first option */
+	unsigned int i;
 	int opt, rc;
 
 	conf_defaults(c, argv[0]);
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv,
-				  "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:46I:t:u:T:U:",
-				  conf_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:"
+				  "46I:t:u:T:U:s:F:1", conf_options,
+				  NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			const char *bad = argv[optind - 1];
 
-			if (optopt && strchr("lpPmanMgiDSHItuTU", optopt) &&
+			if (optopt && strchr("lpPmanMgiDSHItuTUsF", optopt) &&
 			    bad[0] == '-' && bad[1] == optopt && !bad[2])
 				return conf_err("option -%c needs an argument",
 						optopt);
@@ -681,9 +775,17 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 					"'%s' (see --help)", bad);
 		}
 		if (opt == 'h') {
-			printf(conf_usage, argv[0], argv[0], argv[0]);
+			printf(conf_usage, argv[0], argv[0], argv[0], argv[0]);
 			return CONF_EXIT_OK;
 		}
+		if (opt == OPT_VHOST_USER)
+			return conf_err("--vhost-user is not supported: use "
+					"QEMU's -netdev stream with --socket");
+		for (i = 0; i < ARRAY_SIZE(conf_mode_opts); i++)
+			if (conf_mode_opts[i].opt == opt &&
+			    !only[conf_mode_opts[i].mode])
+				only[conf_mode_opts[i].mode] =
+					conf_mode_opts[i].name;
 		if (opt == OPT_VERSION) {
 			const char *name = strrchr(argv[0], '/');
 
@@ -699,6 +801,8 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 		if (rc)
 			return CONF_ERROR;
 	}
+	if (conf_mode_check(c, only))
+		return CONF_ERROR;
 	if (c->set.only4 && c->set.only6)
 		return conf_err("-4 and -6 exclude each other");
 	if (c->set.no_map_gw && (c->set.map_lo4 || c->set.map_lo6))

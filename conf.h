@@ -16,6 +16,7 @@ enum conf_mode {
 };
 
 #define CONF_FLOWS_DEFAULT	65536
+#define CONF_SOCKET_PATH_MAX	108	/* sun_path of struct sockaddr_un */
 
 /**
  * struct conf - Everything the command line and the host decide
@@ -37,6 +38,10 @@ enum conf_mode {
  * @pidfile:	-P, NULL if none
  * @pcapfile:	-p, NULL if none
  * @logfile:	-l, NULL if none
+ * @socket_path: -s: UNIX socket to listen on in VM mode, NULL for the
+ *		first free /tmp/passt_N.socket
+ * @fd:		-F: connected stream socket inherited in VM mode, -1 if none
+ * @one_off:	-1, or implied by -F: exit when the VM's client leaves
  * @flows:	Flow table size
  * @tcp_in:	-t: TCP ports forwarded from the host to the namespace
  * @udp_in:	-u: UDP ports forwarded from the host to the namespace
@@ -67,6 +72,9 @@ struct conf {
 	const char *pidfile;
 	const char *pcapfile;
 	const char *logfile;
+	const char *socket_path;
+	int fd;
+	bool one_off;
 	unsigned int flows;
 	struct fwd_ports tcp_in, udp_in, tcp_out, udp_out;
 	struct {

@@ -13,6 +13,12 @@
  * The daemon ends when the spawned command ends (with its exit status),
  * when the target namespace goes away, or on SIGTERM/SIGINT/SIGHUP when
  * it joined an existing namespace.
+ *
+ * VM mode (passt, --vm) has no namespace: the guest is a QEMU process on
+ * a UNIX stream socket (stream.c). The socket listens before the daemon
+ * forks into the background, so whoever started it can connect as soon as
+ * it returns. When the guest leaves, its flows are closed and the daemon
+ * waits for the next one, or exits with -1/--one-off (implied by --fd).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@
 #include "netlink.h"
 #include "ns.h"
 #include "pcap.h"
+#include "stream.h"
 #include "tap.h"
 #include "tcp.h"
 #include "tcp_splice.h"
@@ -50,6 +57,7 @@ static struct ns_target target;
 static pid_t child_pid;
 static int quit_status = -1;	/* command ended: exit with this status once
 				 * data in flight is relayed */
+static char vm_socket[STREAM_PATH_MAX];	/* VM mode: path we listen on */
 
 /**
  * struct ns_setup - What the set-up inside the namespace reports back
@@ -221,9 +229,12 @@ static void daemonize(void)
 		die("cannot write PID file %s", conf.pidfile);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
-		dup2(devnull, STDIN_FILENO);
-		dup2(devnull, STDOUT_FILENO);
-		dup2(devnull, STDERR_FILENO);
+		int fd;
+
+		/* ...but not over a guest socket given as -F 0, 1 or 2 */
+		for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+			if (fd != conf.fd)
+				dup2(devnull, fd);
 		close(devnull);
 	}
 	log_set_stderr(false);
@@ -237,6 +248,8 @@ static void quit(int status)
 {
 	if (conf.pidfile)
 		unlink(conf.pidfile);
+	if (vm_socket[0])
+		unlink(vm_socket);
 	drop_log();
 	pcap_close();
 	exit(status);
@@ -270,7 +283,7 @@ static void signal_handler(struct ctx *c, int sfd)
 		if (!child_pid) {
 			/* a cut stream must not look complete: reset it */
 			tcp_end(c);
-			tap_flush(c->q);
+			c->q->flush(c->q);
 			quit(0);
 		}
 		/* Spawn mode: the command decides; SIGINT reached it too */
@@ -294,7 +307,8 @@ static void timer_handler(struct ctx *c, int tfd)
 	udp_timer(c);
 	ndp_timer(c);
 	listen_timer(c);
-	if (!conf.no_netns_quit && ns_gone(&target)) {
+	if (conf.mode == MODE_PASTA && !conf.no_netns_quit &&
+	    ns_gone(&target)) {
 		log_info("target namespace gone, exiting");
 		tcp_end(c);
 		quit(0);
@@ -309,27 +323,51 @@ static void quit_when_drained(struct ctx *c, uint64_t *quit_by_ms)
 	if (tcp_draining() && c->now_ms < *quit_by_ms)
 		return;
 	tcp_end(c);
-	tap_flush(c->q);
+	c->q->flush(c->q);
 	quit(quit_status);
+}
+
+/* VM mode: the guest left; close what it had, wait for the next one */
+static void vm_guest_gone(struct ctx *c)
+{
+	tcp_close_all(c);
+	udp_close_all(c);
+	icmp_close_all(c);
+	frame_queue_reset(c->q);	/* nothing of the old guest's is sent */
+	if (conf.one_off) {
+		log_info("guest gone, exiting (one-off)");
+		quit(0);
+	}
+	log_info("guest gone, waiting for the next one on %s", vm_socket);
 }
 
 static void loop(struct ctx *c, int sfd, int tfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	uint64_t quit_by_ms = 0;
-	int n, i;
+	int n, i, rc, lfd;
 
 	for (;;) {
 		n = epoll_wait(c->epollfd, ev, EVENTS_MAX, -1);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
 		c->now_ms = now_ms();
+		lfd = -1;
 		for (i = 0; i < n; i++) {
 			union epoll_ref ref = { .u64 = ev[i].data.u64 };
 
 			switch (ref.type) {
 			case EPOLL_TYPE_TAP:
 				tap_handler(c);
+				break;
+			case EPOLL_TYPE_STREAM:
+				if (stream_handler(c, ev[i].events))
+					vm_guest_gone(c);
+				break;
+			case EPOLL_TYPE_LISTEN:
+				/* after the batch: a guest that left in
+				 * it must be gone before the next one */
+				lfd = ref.fd;
 				break;
 			case EPOLL_TYPE_PING:
 				icmp_sock_input(c, ref);
@@ -359,7 +397,9 @@ static void loop(struct ctx *c, int sfd, int tfd)
 				break;
 			}
 		}
-		tap_flush(c->q);
+		if (lfd >= 0 && (rc = stream_accept(c, lfd)) < 0)
+			log_warn("accept: %s", strerror(-rc));
+		c->q->flush(c->q);
 		if (quit_status >= 0)
 			quit_when_drained(c, &quit_by_ms);
 	}
@@ -445,20 +485,85 @@ static void log_setup(void)
 	log_set_file(fd);
 }
 
+/* Namespace mode: get the namespace, create the tap in it; Return: tap */
+static int ns_start(int *go_fd)
+{
+	struct ns_setup setup = { .tap_fd = -1 };
+	int rc;
+
+	if (target_open(go_fd))
+		exit(1);
+	nofile_raise();		/* after the command was forked: not for it */
+	conf_log(&conf);
+	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
+	if (rc)
+		die("namespace set-up failed (%s): %s",
+		    setup.step[0] ? setup.step : "joining", strerror(-rc));
+	return setup.tap_fd;
+}
+
+/* Namespace mode, once the queue exists: serve the tap, watch the ports */
+static void ns_tap_start(struct ctx *c, int tap_fd, int ns_proc[4])
+{
+	c->q->csum_skip = !conf.pcapfile;  /* captures keep valid checksums */
+	if (tap_init(c, tap_fd) ||
+	    epoll_add(c->epollfd, tap_fd, EPOLL_TYPE_TAP))
+		die("start-up: %s", strerror(errno));
+	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(int) * 4))
+		die("cannot set up port forwarding");
+}
+
+/* VM mode: take the inherited socket, or listen for the guest */
+static void vm_start(struct ctx *c)
+{
+	int rc, lfd;
+
+	c->ns_sockets = NULL;	/* no namespace: no splice, no -T/-U */
+	nofile_raise();
+	conf_log(&conf);
+	if (stream_init(c))
+		die("out of memory");
+	if (conf.fd >= 0) {
+		rc = stream_attach(c, conf.fd);
+		if (rc)
+			die("--fd %d: %s", conf.fd,
+			    rc == -ENOTSOCK ? "not a stream socket" :
+			    strerror(-rc));
+		log_info("guest connected on descriptor %d", conf.fd);
+		return;
+	}
+	lfd = stream_listen(conf.socket_path, vm_socket, sizeof(vm_socket));
+	if (lfd < 0) {
+		if (conf.socket_path)
+			die("cannot listen on %s: %s", conf.socket_path,
+			    lfd == -EADDRINUSE ? "in use by a running process" :
+			    lfd == -EEXIST ? "exists and is not a socket" :
+			    strerror(-lfd));
+		die("no free socket path in /tmp/passt_1.socket ... "
+		    "/tmp/passt_%d.socket: %s", STREAM_DEFAULT_MAX,
+		    strerror(-lfd));
+	}
+	if (epoll_add(c->epollfd, lfd, EPOLL_TYPE_LISTEN))
+		die("start-up: %s", strerror(errno));
+	/* Before forking: without -s this is the only way to learn the path */
+	log_info("listening on UNIX socket %s", vm_socket);
+	log_info("connect QEMU with: -device virtio-net-pci,netdev=n0 "
+		 "-netdev stream,id=n0,server=off,addr.type=unix,addr.path=%s",
+		 vm_socket);
+}
+
 int main(int argc, char *argv[])
 {
 	static struct frame_queue q;
 	static struct flow_table flows;
-	struct ns_setup setup = { .tap_fd = -1 };
 	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
 			 .ns_sockets = ns_sockets };
-	int rc, nl, sfd, tfd, go_fd = -1, ns_proc[4] = { -1, -1, -1, -1 };
+	int rc, nl, sfd, tfd, tap_fd = -1, go_fd = -1;
+	int ns_proc[4] = { -1, -1, -1, -1 };
 
 	rc = conf_parse(&conf, argc, argv);
 	if (rc)
 		return rc == CONF_EXIT_OK ? 0 : 1;
-	if (conf.mode == MODE_PASST)
-		die("VM mode (passt) is not available in this version");
 	log_setup();
 	nl = nl_sock();
 	if (nl < 0)
@@ -472,35 +577,29 @@ int main(int argc, char *argv[])
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || tfd < 0 || c.epollfd < 0)
 		die("start-up: %s", strerror(errno));
-	if (target_open(&go_fd))
-		return 1;
-	nofile_raise();		/* after the command was forked: not for it */
-	conf_log(&conf);
-	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
-	if (rc)
-		die("namespace set-up failed (%s): %s",
-		    setup.step[0] ? setup.step : "joining", strerror(-rc));
-
+	if (conf.mode == MODE_PASTA)
+		tap_fd = ns_start(&go_fd);
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
 	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows) ||
 	    tcp_init(&c, conf.flows) || udp_init(&c, conf.flows))
 		die("out of memory");
 	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
-	q.csum_skip = !conf.pcapfile;	/* captures keep valid checksums */
-	if (tap_init(&c, setup.tap_fd) ||
-	    epoll_add(c.epollfd, setup.tap_fd, EPOLL_TYPE_TAP) ||
-	    epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||
+	if (conf.mode == MODE_PASTA)
+		ns_tap_start(&c, tap_fd, ns_proc);
+	else
+		vm_start(&c);
+	if (epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||
 	    epoll_add(c.epollfd, tfd, EPOLL_TYPE_TIMER))
 		die("start-up: %s", strerror(errno));
-	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(ns_proc)) ||
-	    listen_init(&c, (const struct fwd_ports *const[4]){
+	if (listen_init(&c, (const struct fwd_ports *const[4]){
 				&conf.tcp_in, &conf.tcp_out, &conf.udp_in,
 				&conf.udp_out }, ns_proc))
 		die("cannot set up port forwarding");
 	if (conf.pcapfile && (rc = pcap_open(conf.pcapfile)))
 		die("cannot open pcap file %s: %s", conf.pcapfile,
 		    strerror(-rc));
-	log_info("tap %s ready in the namespace", conf.ns_ifname);
+	if (conf.mode == MODE_PASTA)
+		log_info("tap %s ready in the namespace", conf.ns_ifname);
 
 	c.now_ms = now_ms();
 	if (go_fd >= 0)

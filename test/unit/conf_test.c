@@ -204,9 +204,89 @@ static void test_ports(void)
 	CHECK(parse("passtd", "--no-udp", "-U", "53", NULL) == CONF_ERROR);
 }
 
+static void test_vm_mode(void)
+{
+	/* --vm or the name passt; sockets, one-off, --fd implies one-off */
+	CHECK(parse("passtd", "--vm", NULL) == 0 && c.mode == MODE_PASST);
+	CHECK(!c.socket_path && c.fd == -1 && !c.one_off);
+	CHECK(c.net.no_splice);
+	CHECK(parse("passt", "--one-off", "--socket", "/tmp/x.socket",
+		    "--pid", "/tmp/x.pid", NULL) == 0);
+	CHECK(c.one_off && !strcmp(c.socket_path, "/tmp/x.socket") &&
+	      !strcmp(c.pidfile, "/tmp/x.pid"));
+	CHECK(parse("passt", "-1", "-s", "/tmp/y.socket", NULL) == 0 &&
+	      c.one_off && !strcmp(c.socket_path, "/tmp/y.socket"));
+	CHECK(parse("passt", "--fd", "3", NULL) == 0 && c.fd == 3 &&
+	      c.one_off);
+	CHECK(parse("passt", "-F", "0", NULL) == 0 && c.fd == 0);
+	CHECK(parse("passtd", "-f", "-F", "5", "--vm", NULL) == 0 &&
+	      c.mode == MODE_PASST && c.fd == 5 && c.foreground);
+
+	/* What libvirt passes, with passt's meaning */
+	CHECK(parse("passt", "--one-off", "--socket", "/run/vm.socket",
+		    "--pid", "/run/vm.pid", "--mtu", "1500", "--interface",
+		    "eth0", "--log-file", "/tmp/vm.log", "--hostname", "vm1",
+		    "--fqdn", "vm1.example.test", "--address", "192.0.2.7",
+		    "--netmask", "24", "--mac-addr", "02:00:00:00:00:09",
+		    "--gateway", "192.0.2.1", "--outbound-if4", "eth1",
+		    "--outbound-if6", "eth2", "--dns", "192.0.2.53",
+		    "--search", "example.test", "--tcp-ports", "2222:22",
+		    "--udp-ports", "5353", "--foreground", "--no-icmp",
+		    "--no-dhcpv6", "--no-ra", "--no-ndp", "--no-dhcp", NULL) ==
+	      0);
+	CHECK(c.net.mtu == 1500 && !strcmp(c.tmpl[0], "eth1") &&
+	      !strcmp(c.tmpl[1], "eth2") && !strcmp(c.logfile, "/tmp/vm.log"));
+	CHECK(!strcmp(c.net.hostname, "vm1") &&
+	      !strcmp(c.net.fqdn, "vm1.example.test"));
+	CHECK(c.net.v4.addr.s_addr == inet_addr("192.0.2.7") &&
+	      c.net.v4.prefix_len == 24 && c.net.our_mac[5] == 9);
+	CHECK(c.net.v4.gw.s_addr == inet_addr("192.0.2.1") &&
+	      c.net.v4.dns_n == 1 && c.net.search_n == 1);
+	CHECK(fwd_port_dest(&c.tcp_in, 2222) == 22 &&
+	      fwd_port_forwarded(&c.udp_in, 5353) &&
+	      !fwd_port_forwarded(&c.udp_in, 2222));
+	CHECK(c.foreground && c.net.no_icmp && c.net.no_dhcpv6 &&
+	      c.net.no_ra && c.net.no_ndp && c.net.no_dhcp);
+	CHECK(c.tcp_out.flags == FWD_NONE && c.udp_out.flags == FWD_NONE);
+	CHECK(parse("passt", "--no-tcp", "--no-udp", NULL) == 0 &&
+	      c.net.no_tcp && c.net.no_udp);
+
+	/* Namespace-only options in VM mode, and the other way round */
+	CHECK(parse("passt", "-T", "22", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-U", "53", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--config-net", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--netns", "/run/netns/x", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-I", "eth0", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--ns-mac-addr", "02:00:00:00:00:01", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passt", "--no-splice", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--config-net", "--vm", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "1234", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--", "sh", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-s", "/tmp/x.socket", NULL) == CONF_ERROR);
+	CHECK(parse("pasta", "--fd", "3", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--one-off", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-1", NULL) == CONF_ERROR);
+
+	/* Bad values and combinations */
+	CHECK(parse("passt", "--vhost-user", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-s", "", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-s", "/tmp/a-path-far-too-long-for-sun-path-"
+		    "0123456789012345678901234567890123456789012345678901234"
+		    "567890123456789", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-s", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-F", "x", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-F", "-1", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "-F", "3", "-s", "/tmp/x.socket", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passt", "-t", "auto", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-t", "auto", "--vm", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-u", "auto", "--vm", NULL) == CONF_ERROR);
+}
+
 int main(void)
 {
-	UNIT_PLAN(8);
+	UNIT_PLAN(9);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_addresses);
 	UNIT_RUN(test_mtu_mac);
@@ -215,5 +295,6 @@ int main(void)
 	UNIT_RUN(test_bad_lines);
 	UNIT_RUN(test_flags);
 	UNIT_RUN(test_ports);
+	UNIT_RUN(test_vm_mode);
 	UNIT_EXIT();
 }
