@@ -392,6 +392,7 @@ udp_row() {
 				UDP_CEIL+="$pps "
 				ceil[i]=$pps
 			fi
+			[ $i = 0 ] && UDP_IN64[$name]=$pps
 			cells+=("$pps" "$(ratio "$pps" "${ceil[i]:-}")" "$loss")
 			i=$((i + 1))
 		done
@@ -424,6 +425,9 @@ udp_table() {
 	udp_row "kernel veth (ceiling)" veth
 	if [ -x "$PASSTD_BIN" ]; then
 		udp_row "passtd" "$PASSTD_BIN"
+		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-gso; then
+			udp_row "passtd --no-gso" "$PASSTD_BIN" --no-gso
+		fi
 		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-mmsg; then
 			udp_row "passtd --no-mmsg" "$PASSTD_BIN" --no-mmsg
 		fi
@@ -444,6 +448,11 @@ udp_table() {
 		echo "$r"
 	done
 	echo
+	echo "remote->ns, 64 B: passtd / passtd --no-mmsg =" \
+	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-mmsg]:-}")," \
+	     "passtd / passtd --no-gso =" \
+	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-gso]:-}")."
+	echo
 	echo "kpps: thousands of datagrams received per second by the iperf3" \
 	     "server. Ratio: to the kernel veth row, same column. Loss: lost" \
 	     "datagrams, percent of those sent (iperf3's lost_percent); the" \
@@ -462,6 +471,7 @@ PASSTD_BIN=$PASSTD
 UDP_ROWS=()
 UDP_COMMANDS=()
 UDP_CEIL=
+declare -A UDP_IN64
 
 if [ "$BENCH_ONLY" != udp ]; then
 	tcp_table
