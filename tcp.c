@@ -747,6 +747,10 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			return;
 		}
 		tcp_send_slots(c, idx, slots, (size_t)got);
+		/* Out now, not at the end of the loop: the payload is still
+		 * in the CPU's caches for the copy into the frontend, and
+		 * the guest starts on it while we peek the next batch */
+		c->q->flush(c->q);
 		if (!conn->deadline)
 			tcp_timer_set(c, conn, TCP_RTO_MS);
 		if ((size_t)got < want)
