@@ -286,6 +286,25 @@ int nl_link_set(int s, unsigned int ifindex, bool up, int mtu,
 }
 
 /**
+ * nl_link_txqlen() - Set a link's transmit queue length
+ * @s:		Netlink socket
+ * @ifindex:	Interface
+ * @qlen:	Frames
+ *
+ * Return: 0 on success, negative errno on failure
+ */
+int nl_link_txqlen(int s, unsigned int ifindex, uint32_t qlen)
+{
+	struct nl_req r;
+
+	nl_req_init(&r, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
+	r.ifi.ifi_family = AF_UNSPEC;
+	r.ifi.ifi_index = (int)ifindex;
+	nl_attr(&r, IFLA_TXQLEN, &qlen, sizeof(qlen));
+	return nl_do(s, &r);
+}
+
+/**
  * nl_addr_add() - Add an address to an interface (IPv6: without DAD)
  * @s:		Netlink socket
  * @ifindex:	Interface

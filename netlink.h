@@ -14,6 +14,7 @@ int nl_addr_first(int s, unsigned int ifindex, int af, void *addr,
 		  int *prefix_len);
 int nl_link_set(int s, unsigned int ifindex, bool up, int mtu,
 		const uint8_t *mac);
+int nl_link_txqlen(int s, unsigned int ifindex, uint32_t qlen);
 int nl_addr_add(int s, unsigned int ifindex, int af, const void *addr,
 		int prefix_len);
 int nl_route_add_default(int s, unsigned int ifindex, int af,

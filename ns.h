@@ -7,6 +7,17 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/*
+ * Transmit queue of the tap, in frames: the guest's frames wait there until
+ * the daemon reads them, and the device drops a burst beyond it, whatever
+ * flow each frame belongs to. With the default (1000) a guest writing a
+ * thousand small frames at once (a port scan, a burst of RSTs) costs its
+ * own bulk transfers a retransmission timeout. The frames queued are no
+ * longer charged to their sockets, so the length also bounds what a guest
+ * can make the kernel hold: at most this many frames of up to 64 KiB.
+ */
+#define NS_TAP_QLEN	4096
+
 /**
  * struct ns_target - The namespaces the daemon serves
  * @userns:	User namespace to join first, -1 to stay in ours

@@ -87,6 +87,8 @@ static int ns_setup_fn(void *arg)
 	idx = if_nametoindex(conf.ns_ifname);
 	rc = nl_link_set(nl, idx, false, conf.config_net ? nc->mtu : 0,
 			 conf.ns_mac_set ? conf.ns_mac : NULL);
+	if (!rc && nl_link_txqlen(nl, idx, NS_TAP_QLEN))
+		log_debug("tap: cannot set queue length %d", NS_TAP_QLEN);
 	if (!rc)
 		rc = nl_link_set(nl, idx, true, 0, NULL);
 	if (!rc && lo)

@@ -53,6 +53,19 @@ has_default() {
 		grep -qE "^default via $gw( |$)"
 }
 
+# has_qlen() - Succeed if an interface in a namespace has a given transmit
+# queue length
+# $1:	PID of a process in the namespace
+# $2:	Interface
+# $3:	Frames
+has_qlen() {
+	local pid=$1; shift
+	local ifname=$1; shift
+	local qlen=$1; shift
+
+	in_ns "$pid" ip -o link show dev "$ifname" | grep -q " qlen $qlen"
+}
+
 # has_mtu() - Succeed if an interface in a namespace has a given MTU
 # $1:	PID holding the namespace
 # $2:	Interface
@@ -107,6 +120,7 @@ check_config() {
 	ktap_check "$label: default route via 2001:db8::2" \
 		has_default "$pid" -6 2001:db8::2
 	ktap_check "$label: MTU 65520" has_mtu "$pid" host0 65520
+	ktap_check "$label: tap queue of 4096 frames" has_qlen "$pid" host0 4096
 	[ "$KTAP_FAILED" -gt "$failed" ] && show_ns "$pid"
 }
 
@@ -135,7 +149,7 @@ is_daemon() {
 	[ "$comm" = "$(basename "$PASSTD" | cut -c1-15)" ]
 }
 
-ktap_plan 40
+ktap_plan 42
 
 # no target: run a command in a new namespace
 out=$(timeout 20 "$PASSTD" -- sh -c \

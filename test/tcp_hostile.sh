@@ -30,7 +30,7 @@
 
 # shellcheck disable=SC2317 # helpers are called through slowwait
 # shellcheck source=test/lib/sandbox.sh
-. "$(dirname "$0")/../lib/sandbox.sh"
+. "$(dirname "$0")/lib/sandbox.sh"
 
 TCP_STREAM=${TCP_STREAM:-$TEST_DIR/tools/tcp_stream}
 LIVE_SECS=${LIVE_SECS:-30}	# live transfers of the first daemon
@@ -220,7 +220,8 @@ check_moving() {
 			msg+=" $((rto1 - rto0)) retransmission timeouts"
 			msg+=" (TcpExtTCPTimeouts) since the batch"
 			ktap_fail "$name" "$msg" \
-				"guest: $(in_guest ss -Htin "$filter" 2>&1)"
+				"guest: $(in_guest ss -Htin "$filter" 2>&1)" \
+				"$(in_guest ip -s link show 2>&1)"
 			return
 		fi
 		ktap_ok "$name"
