@@ -10,10 +10,18 @@
 # stream, then drops whole frames), bogus lengths and a disconnect in the
 # middle of a frame (the daemon closes or forgets that client and serves
 # the next one), ICMP echo, a TCP connection and a UDP round trip to
-# servers in the remote namespace, one client at a time, --one-off, --fd
-# on a socketpair, forking into the background with the socket already
-# listening. The default socket path is the one check that uses /tmp
-# itself (/tmp/passt_N.socket), as passt does.
+# servers in the remote namespace, the neighbour advertisement for the
+# gateway's IPv6 address (the daemon's MAC), DHCPv6 (Solicit with Rapid
+# Commit: a Reply with the configured address and DNS servers, the host's
+# or those of -a and -D; Information-request: DNS servers, no address),
+# -t and -u forwards from the remote namespace to the guest (UDP over IPv4
+# and IPv6: the guest echoes the datagram from the forwarded port, the
+# sender checks the source port and every byte), a guest that leaves with
+# a forwarded TCP connection open (the remote end is reset or closed at
+# once, the next guest gets new connections), one client at a time,
+# --one-off, --fd on a socketpair, forking into the background with the
+# socket already listening. The default socket path is the one check that
+# uses /tmp itself (/tmp/passt_N.socket), as passt does.
 
 # shellcheck disable=SC2317 # helpers are called through ktap_check, slowwait
 # shellcheck source=test/lib/sandbox.sh
@@ -33,6 +41,8 @@ setup_sandbox
 R_TCP_ECHO=5002		# remote TCP echo server, on 198.51.100.1
 R_UDP_ECHO=5003		# remote UDP echo server
 FWD_PORT=10022		# -t FWD_PORT:22, to the fake guest's echo server
+UDP_FWD_PORT=10053	# -u UDP_FWD_PORT, to the fake guest's UDP echo
+OUR_MAC=9a:55:9a:55:9a:55	# the daemon's MAC: the default of -M
 
 # vm_daemon() - Start a VM-mode daemon in the foreground, wait for its socket
 # $1:	Socket path
@@ -74,6 +84,35 @@ client() {
 	ktap_result "$name" $rc "stream_client $*" "$out"
 }
 
+# guest_remote() - A fake guest in the background and a peer in the
+#		   remote namespace talking to it; one result for both
+# $1:	Result name
+# $2:	Socket path
+# $3:	stream_client steps after "arp", separated by spaces
+# $@:	Command run in the remote namespace once the guest's ARP request
+#	was answered: the guest is connected, the daemon knows its MAC
+guest_remote() {
+	local name=$1; shift
+	local sock=$1; shift
+	local steps=$1; shift
+	local out=$SANDBOX_TMP/guest_remote.out
+	local guest rc grc rout
+
+	# shellcheck disable=SC2086 # one word per step
+	timeout 20 "$STREAM_CLIENT" -t 5000 -s "$sock" arp $steps \
+		>"$out" 2>&1 &
+	guest=$!
+	track_pid "$guest"
+	busywait 5000 grep -q '^ok arp' "$out"
+	rout=$(in_remote timeout 10 "$@" 2>&1)
+	rc=$?
+	wait "$guest"
+	grc=$?
+	[ $rc -eq 0 ] && [ $grc -eq 0 ]
+	ktap_result "$name" $? "remote: $*: status $rc: $rout" \
+		"stream_client: status $grc: $(cat "$out")"
+}
+
 # server_ready() - Succeed once a server printed "listening"
 # $1:	Its output file
 server_ready() {
@@ -82,7 +121,7 @@ server_ready() {
 	grep -q listening "$out" 2>/dev/null
 }
 
-ktap_plan 31
+ktap_plan 39
 
 # Servers in the remote namespace, on its loopback address (routed)
 in_remote "$TCP_STREAM" -t 120 -b "$REMOTE_LO4" echo "$R_TCP_ECHO" \
@@ -117,7 +156,7 @@ ln -sf "$(realpath "$PASSTD")" "$SANDBOX_TMP/bin/passt"
 PASSTD_SAVED=$PASSTD
 PASSTD=$SANDBOX_TMP/bin/passt
 sock=$SANDBOX_TMP/vm.sock
-vm_daemon "$sock" -t "$FWD_PORT:22"
+vm_daemon "$sock" -t "$FWD_PORT:22" -u "$UDP_FWD_PORT"
 ktap_result "started as passt: socket listening at -s PATH" $? \
 	"$(cat "$DAEMON_LOG")"
 PASSTD=$PASSTD_SAVED
@@ -139,6 +178,12 @@ client "ICMP echo to the remote namespace" -s "$sock" ping="$REMOTE_LO4"
 client "IPv6: router advertisement with prefix 2001:db8::/64" \
 	-s "$sock" rs=2001:db8::/64
 client "ICMPv6 echo to the remote namespace" -s "$sock" ping6="$REMOTE_LO6"
+client "NDP: gateway $REMOTE_ADDR6 advertised with the daemon's MAC" \
+	-s "$sock" ns="$REMOTE_ADDR6,$OUR_MAC"
+client "DHCPv6 rapid commit: Reply with the host's address and DNS" \
+	-s "$sock" dhcpv6="$HOST_ADDR6,$DNS6"
+client "DHCPv6 Information-request: Reply with DNS, no address" \
+	-s "$sock" dhcpv6info="$DNS6"
 client "TCP connection to an echo server in the remote namespace" \
 	-s "$sock" tcp="$REMOTE_LO4:$R_TCP_ECHO"
 client "UDP round trip to an echo server in the remote namespace" \
@@ -161,6 +206,29 @@ grc=$?
 ktap_result "-t: remote connects to the guest, 3000 bytes echoed intact" \
 	$? "tcp_stream: status $rc: $out" \
 	"stream_client: status $grc: $(cat "$SANDBOX_TMP/accept.out")"
+
+# -u: a datagram from the remote namespace to the daemon's address and
+# the forwarded port; the guest sends it back from that port, the remote
+# sender verifies it on a socket connected to that address and port
+guest_remote "-u: remote datagram to the guest, echoed from the port" \
+	"$sock" "udpin=$UDP_FWD_PORT,64,$REMOTE_LO4" \
+	"$UDP_STREAM" -t 8 -b "$REMOTE_LO4" -z 64 -n 1 -E -i 3000 \
+	send "$HOST_ADDR4" "$UDP_FWD_PORT"
+guest_remote "-u over IPv6: remote datagram to the guest, echoed back" \
+	"$sock" "udpin=$UDP_FWD_PORT,64,$REMOTE_LO6" \
+	"$UDP_STREAM" -t 8 -b "$REMOTE_LO6" -z 64 -n 1 -E -i 3000 \
+	send "$HOST_ADDR6" "$UDP_FWD_PORT"
+
+# A guest that leaves with a forwarded connection open: its flows are
+# closed, so the remote end sees a reset or an end of stream at once
+guest_remote "guest leaves mid-connection: remote reset or closed in 5 s" \
+	"$sock" "leave=22:1000" \
+	"$TCP_STREAM" -t 5 -s 1000 -N -X fail connect "$HOST_ADDR4" \
+	"$FWD_PORT"
+guest_remote "after that: the next guest accepts a forwarded connection" \
+	"$sock" "accept=22" \
+	"$TCP_STREAM" -t 8 connect "$HOST_ADDR4" "$FWD_PORT" -s 3000 -r \
+	-e 3000
 
 client "frame length 0 closes the client" -s "$sock" arp badlen=0
 client "after length 0: daemon alive, next client served" -s "$sock" arp
@@ -223,6 +291,11 @@ ktap_result "--one-off: exits with status 0 when the client leaves" $rc \
 # --fd on a socketpair, as QEMU's -netdev passt: one-off implied
 client "--fd 5 on a socketpair: ARP, DHCP, exit 0 when closed" \
 	-F 5 arp dhcp="$HOST_ADDR4" exit=0 -- "$PASSTD" --vm -f --fd 5
+
+# DHCPv6 gives what the configuration says, not only the host's address
+client "DHCPv6 with -a and -D: Reply with that address and DNS server" \
+	-F 5 dhcpv6=2001:db8::42,2001:db8::99 exit=0 -- "$PASSTD" --vm -f \
+	--fd 5 -a 2001:db8::42/64 -D 2001:db8::99
 
 # Without -f: forks once the socket listens; a client can connect at once
 sock=$SANDBOX_TMP/bg.sock

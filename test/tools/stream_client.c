@@ -36,6 +36,18 @@
  *   accept=PORT	be a TCP echo server on PORT for one connection
  *			forwarded by the daemon (-t): echo every byte, answer
  *			the peer's FIN with ours
+ *   udpin=PORT,LEN,SRC	expect a datagram forwarded by the daemon (-u)
+ *			from SRC to PORT, LEN bytes starting with sequence
+ *			number 0 (udp_stream send); send it back unchanged
+ *   dhcpv6=ADDR[,DNS]	DHCPv6 Solicit with Rapid Commit; expect a Reply
+ *			with ADDR in our IA_NA (and DNS among the servers)
+ *   dhcpv6info=DNS	DHCPv6 Information-request; expect a Reply with DNS
+ *			among the servers and no address
+ *   ns=TARGET,MAC	neighbour solicitation for TARGET; expect an
+ *			advertisement with MAC, Router and Solicited flags
+ *   leave=PORT:BYTES	take one TCP connection forwarded to PORT (-t),
+ *			receive BYTES, then close the stream socket with
+ *			the connection open
  *   badlen=0|big	a frame length of 0 or 70000; expect the daemon to
  *			close the connection
  *   cut		half a frame, then leave (disconnect mid-frame)
@@ -206,51 +218,84 @@ static size_t ip4(uint8_t *f, struct in_addr src, struct in_addr dst,
 	return ETH_LEN + IP4_LEN + l4_len;
 }
 
-/*
- * IPv6 frame around an ICMPv6 message already at f + ETH_LEN + 40, its
- * checksum filled here. Return: frame length
+/**
+ * ip6() - IPv6 frame around an L4 payload already at f + ETH_LEN + 40
+ * @f:		Frame
+ * @dst_mac:	Destination MAC, broadcast if NULL
+ * @src:	Source address
+ * @dst:	Destination address
+ * @proto:	17 (UDP, its length field filled too) or 58 (ICMPv6)
+ * @hops:	Hop limit
+ * @l4_len:	Payload length
+ *
+ * The checksum (pseudo-header included) is filled here.
+ * Return: frame length
  */
-static size_t ip6_icmp(uint8_t *f, const uint8_t *dst_mac,
-		       const struct in6_addr *src, const struct in6_addr *dst,
-		       uint8_t hops, size_t l4_len)
+static size_t ip6(uint8_t *f, const uint8_t *dst_mac,
+		  const struct in6_addr *src, const struct in6_addr *dst,
+		  uint8_t proto, uint8_t hops, size_t l4_len)
 {
 	uint8_t *ip = eth(f, dst_mac, 0x86dd), *l4 = ip + 40;
+	int off = proto == 17 ? 6 : 2;
 	uint32_t sum;
+	uint16_t c;
 
 	memset(ip, 0, 40);
 	ip[0] = 0x60;
 	put16(ip + 4, (uint16_t)l4_len);
-	ip[6] = 58;
+	ip[6] = proto;
 	ip[7] = hops;
 	memcpy(ip + 8, src, 16);
 	memcpy(ip + 24, dst, 16);
-	sum = sum16(ip + 8, 32, 0) + 58 + (uint32_t)l4_len;
-	put16(l4 + 2, 0);
-	put16(l4 + 2, fold(sum16(l4, l4_len, sum)));
+	if (proto == 17)
+		put16(l4 + 4, (uint16_t)l4_len);
+	sum = sum16(ip + 8, 32, 0) + proto + (uint32_t)l4_len;
+	put16(l4 + off, 0);
+	c = fold(sum16(l4, l4_len, sum));
+	put16(l4 + off, proto == 17 && !c ? 0xffff : c);
 	return ETH_LEN + 40 + l4_len;
+}
+
+/**
+ * ip6_in() - Is @f an IPv6 frame of protocol @proto from @src?
+ * @f:		Frame
+ * @len:	Its length
+ * @proto:	17 (UDP) or 58 (ICMPv6), no extension headers
+ * @src:	Source address wanted, any if NULL
+ * @l4_len:	Set to the payload length
+ *
+ * A bad checksum is reported (it is the daemon's failure) and rejected.
+ * Return: the payload, or NULL
+ */
+static const uint8_t *ip6_in(const uint8_t *f, long len, uint8_t proto,
+			     const struct in6_addr *src, size_t *l4_len)
+{
+	const uint8_t *ip = f + ETH_LEN;
+	size_t plen;
+
+	if (len < ETH_LEN + 40 + 4 || get16(f + 12) != 0x86dd ||
+	    ip[6] != proto || (src && memcmp(ip + 8, src, 16)))
+		return NULL;
+	plen = get16(ip + 4);
+	if (plen > (size_t)len - ETH_LEN - 40 || plen < 4)
+		return NULL;
+	if (fold(sum16(ip + 8, 32, 0) + proto + (uint32_t)plen +
+		 sum16(ip + 40, plen, 0))) {
+		printf("# bad %s checksum from the daemon\n",
+		       proto == 17 ? "UDP/IPv6" : "ICMPv6");
+		return NULL;
+	}
+	*l4_len = plen;
+	return ip + 40;
 }
 
 /* ICMPv6 message of type @type from @src (any if NULL)? Return: it */
 static const uint8_t *icmp6_in(const uint8_t *f, long len, uint8_t type,
 			       const struct in6_addr *src, size_t *l4_len)
 {
-	const uint8_t *ip = f + ETH_LEN;
-	size_t plen;
+	const uint8_t *icmp = ip6_in(f, len, 58, src, l4_len);
 
-	if (len < ETH_LEN + 40 + 4 || get16(f + 12) != 0x86dd ||
-	    ip[6] != 58 || (src && memcmp(ip + 8, src, 16)))
-		return NULL;
-	plen = get16(ip + 4);
-	if (plen > (size_t)len - ETH_LEN - 40 || plen < 4 ||
-	    ip[40] != type)
-		return NULL;
-	if (fold(sum16(ip + 8, 32, 0) + 58 + (uint32_t)plen +
-		 sum16(ip + 40, plen, 0))) {
-		printf("# bad ICMPv6 checksum from the daemon\n");
-		return NULL;
-	}
-	*l4_len = plen;
-	return ip + 40;
+	return icmp && icmp[0] == type ? icmp : NULL;
 }
 
 /* Send frames, each behind its length, in one write */
@@ -643,8 +688,8 @@ static int step_rs(const char *arg)
 	rs[8] = 1;		/* source link-layer address */
 	rs[9] = 1;
 	memcpy(rs + 10, guest_mac, 6);
-	if (!send_frame(f, ip6_icmp(f, all_routers_mac, &guest_ll,
-				    &all_routers, 255, 16)))
+	if (!send_frame(f, ip6(f, all_routers_mac, &guest_ll, &all_routers,
+			       58, 255, 16)))
 		return printf("# write failed\n"), 1;
 	rc = wait_for(f, match_ra, &w);
 	if (rc <= 0)
@@ -684,8 +729,7 @@ static int step_ping6(const char *dst)
 	put16(icmp + 4, w.id);
 	put16(icmp + 6, w.seq);
 	memcpy(icmp + 8, "passtd stream ping6", 19);
-	if (!send_frame(f, ip6_icmp(f, NULL, &guest_ip6, &w.src, 64,
-				    8 + 19)))
+	if (!send_frame(f, ip6(f, NULL, &guest_ip6, &w.src, 58, 64, 8 + 19)))
 		return printf("# write failed\n"), 1;
 	rc = wait_for(f, match_ping6, &w);
 	if (rc <= 0)
@@ -930,6 +974,432 @@ static int step_accept(const char *arg)
 	return 0;
 }
 
+/**
+ * struct udpin_want - A datagram the daemon forwards to the guest (-u)
+ * @af:		Family: AF_INET or AF_INET6
+ * @src4:	Expected source, IPv4
+ * @src6:	Expected source, IPv6
+ * @port:	Our port, the destination
+ * @sport:	Set to the source port
+ * @mac:	Set to the source MAC (the daemon's)
+ * @data:	Set to the payload
+ * @len:	Set to its length
+ */
+struct udpin_want {
+	int af;
+	struct in_addr src4;
+	struct in6_addr src6;
+	uint16_t port, sport;
+	uint8_t mac[6];
+	uint8_t data[2048];
+	size_t len;
+};
+
+/* A UDP datagram from the expected source to our port: note it */
+static bool match_udpin(const uint8_t *f, long len, void *arg)
+{
+	struct udpin_want *w = arg;
+	const uint8_t *u;
+	size_t l4;
+
+	if (w->af == AF_INET)
+		u = ip4_in(f, len, 17, w->src4, &l4);
+	else
+		u = ip6_in(f, len, 17, &w->src6, &l4);
+	if (!u || l4 < 8 || get16(u + 2) != w->port ||
+	    l4 - 8 > sizeof(w->data))
+		return false;
+	w->sport = get16(u);
+	memcpy(w->mac, f + 6, 6);
+	w->len = l4 - 8;
+	memcpy(w->data, u + 8, w->len);
+	return true;
+}
+
+/**
+ * step_udpin() - udpin=PORT,LEN,SRC: one datagram forwarded to us (-u)
+ * @arg:	Our port, the payload length, the sender's address
+ *
+ * Wait for a datagram from SRC (either family) to PORT, check its payload
+ * (LEN bytes, starting with the 8-byte sequence number 0, as the first
+ * datagram of udp_stream's send mode does), and send it back unchanged
+ * from PORT to the source address and port. udp_stream verifies every
+ * byte of that echo on a socket connected to the daemon's address and
+ * PORT, so the reply must also come from the port the datagram went to.
+ *
+ * Return: 0 on success, 1 on failure, 2 on a bad argument
+ */
+static int step_udpin(const char *arg)
+{
+	static const uint8_t zero[8];
+	static struct udpin_want w;
+	static uint8_t f[FRAME_MAX];
+	char buf[80], *p1, *p2;
+	size_t want, flen;
+	uint8_t *u;
+	long rc;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(buf, sizeof(buf), "%s", arg);
+	p1 = strchr(buf, ',');
+	p2 = p1 ? strchr(p1 + 1, ',') : NULL;
+	if (!p2)
+		return printf("# bad udpin=%s\n", arg), 2;
+	*p1 = *p2 = 0;
+	w.port = (uint16_t)atoi(buf);
+	want = (size_t)atoi(p1 + 1);
+	if (inet_pton(AF_INET, p2 + 1, &w.src4) == 1)
+		w.af = AF_INET;
+	else if (inet_pton(AF_INET6, p2 + 1, &w.src6) == 1)
+		w.af = AF_INET6;
+	if (!w.af || !w.port || want < 8 || want > sizeof(w.data))
+		return printf("# bad udpin=%s\n", arg), 2;
+	rc = wait_for(f, match_udpin, &w);
+	if (rc <= 0)
+		return printf("# datagram to port %u: %s\n", w.port,
+			      why(rc)), 1;
+	printf("# datagram from port %u, %zu bytes\n", w.sport, w.len);
+	if (w.len != want || memcmp(w.data, zero, sizeof(zero)))
+		return printf("# payload: %zu bytes, expected %zu, "
+			      "sequence number 0 first\n", w.len, want), 1;
+
+	u = f + ETH_LEN + (w.af == AF_INET ? IP4_LEN : 40);
+	put16(u, w.port);
+	put16(u + 2, w.sport);
+	memcpy(u + 8, w.data, w.len);
+	if (w.af == AF_INET)
+		flen = ip4(f, guest_ip, w.src4, 17, 8 + w.len);
+	else
+		flen = ip6(f, w.mac, &guest_ip6, &w.src6, 17, 64, 8 + w.len);
+	if (!send_frame(f, flen))
+		return printf("# write failed\n"), 1;
+	return 0;
+}
+
+/**
+ * struct dhcpv6_want - What a DHCPv6 Reply must hold, what it held
+ * @xid:	Transaction ID of our Solicit (24 bits)
+ * @iaid:	IAID of our IA_NA
+ * @type:	Set to the message type of the answer
+ * @rapid:	Set if it had Rapid Commit
+ * @server:	Set if it had a Server Identifier
+ * @client:	Set if it had our Client Identifier back
+ * @addr:	Set to the address in the IA_NA with our IAID
+ * @has_addr:	@addr was found
+ * @dns:	Set to the DNS servers (option 23)
+ * @dns_n:	Their number
+ */
+struct dhcpv6_want {
+	uint32_t xid, iaid;
+	uint8_t type;
+	bool rapid, server, client;
+	struct in6_addr addr;
+	bool has_addr;
+	struct in6_addr dns[8];
+	int dns_n;
+};
+
+/* Our DUID: DUID-LL (type 3, hardware type 1) of the guest's MAC */
+static size_t duid_ll(uint8_t *p)
+{
+	put16(p, 3);
+	put16(p + 2, 1);
+	memcpy(p + 4, guest_mac, 6);
+	return 10;
+}
+
+/**
+ * dhcpv6_opts() - Walk DHCPv6 options, note what struct dhcpv6_want wants
+ * @w:		Notes
+ * @p:		First option
+ * @len:	Bytes of options
+ * @ia:		Inside the IA_NA with our IAID (IA Address options count)
+ */
+static void dhcpv6_opts(struct dhcpv6_want *w, const uint8_t *p, size_t len,
+			bool ia)
+{
+	uint8_t duid[10];
+
+	duid_ll(duid);
+	while (len >= 4) {
+		uint16_t code = get16(p), olen = get16(p + 2);
+		const uint8_t *d = p + 4;
+		int i;
+
+		if ((size_t)olen > len - 4)
+			return;
+		if (code == 14)
+			w->rapid = true;
+		if (code == 2 && olen)
+			w->server = true;
+		if (code == 1 && olen == sizeof(duid) &&
+		    !memcmp(d, duid, sizeof(duid)))
+			w->client = true;
+		if (code == 3 && olen >= 12 && get32(d) == w->iaid)
+			dhcpv6_opts(w, d + 12, olen - 12, true);
+		if (code == 5 && ia && olen >= 24 && !w->has_addr) {
+			memcpy(&w->addr, d, 16);
+			w->has_addr = true;
+		}
+		for (i = 0; code == 23 && i < olen / 16 && w->dns_n < 8; i++)
+			memcpy(&w->dns[w->dns_n++], d + 16 * i, 16);
+		p += 4 + olen;
+		len -= 4 + (size_t)olen;
+	}
+}
+
+/* An answer from port 547 to 546 with our transaction ID: note it */
+static bool match_dhcpv6(const uint8_t *f, long len, void *arg)
+{
+	struct dhcpv6_want *w = arg;
+	const uint8_t *u;
+	size_t l4;
+
+	u = ip6_in(f, len, 17, NULL, &l4);
+	if (!u || l4 < 8 + 4 || get16(u) != 547 || get16(u + 2) != 546 ||
+	    (get32(u + 8) & 0xffffff) != w->xid)
+		return false;
+	w->type = u[8];
+	dhcpv6_opts(w, u + 12, l4 - 12, false);
+	return true;
+}
+
+/**
+ * step_dhcpv6() - dhcpv6=ADDR[,DNS]: Solicit with Rapid Commit, expect a
+ *		   Reply with ADDR in our IA_NA (and DNS among the servers);
+ *		   dhcpv6info=DNS: Information-request, expect a Reply with
+ *		   DNS among the servers and no address
+ * @arg:	Expected address (not for @info), then a DNS server
+ * @info:	Send an Information-request rather than a Solicit
+ *
+ * The message goes from our link-local address to All DHCP Relay Agents
+ * and Servers (ff02::1:2), with our Client Identifier (DUID-LL), Elapsed
+ * Time and an Option Request for DNS servers and the search list; a
+ * Solicit also has one IA_NA and Rapid Commit. This is what a client such
+ * as dhclient or udhcpc6 sends for an address (RFC 8415, 18.2.1), or for
+ * the configuration only when SLAAC gave the address (18.2.6).
+ *
+ * Return: 0 on success, 1 on failure, 2 on a bad argument
+ */
+static int step_dhcpv6(const char *arg, bool info)
+{
+	static const uint8_t mac[6] = { 0x33, 0x33, 0, 1, 0, 2 };
+	struct dhcpv6_want w = { .xid = (uint32_t)getpid() & 0xffffff,
+				 .iaid = 0x00c0ffee };
+	struct in6_addr want, dns, all_servers;
+	static uint8_t f[FRAME_MAX];
+	uint8_t *u = f + ETH_LEN + 40, *o = u + 8;
+	char buf[100], *dns_s, a[INET6_ADDRSTRLEN];
+	bool has_dns = true;
+	long rc;
+	int i;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	dns_s = info ? buf : strchr(buf, ',');
+	if (!info && dns_s)
+		*dns_s++ = 0;
+	if (!dns_s)
+		has_dns = false;
+	else if (inet_pton(AF_INET6, dns_s, &dns) != 1)
+		return printf("# bad DNS server %s\n", dns_s), 2;
+	if ((!info && inet_pton(AF_INET6, buf, &want) != 1) ||
+	    inet_pton(AF_INET6, "ff02::1:2", &all_servers) != 1)
+		return printf("# bad address %s\n", buf), 2;
+
+	put16(u, 546);
+	put16(u + 2, 547);
+	put32(o, w.xid);
+	o[0] = info ? 11 : 1;		/* Information-request or Solicit */
+	o += 4;
+	put16(o, 1);				/* Client Identifier */
+	put16(o + 2, (uint16_t)duid_ll(o + 4));
+	o += 4 + 10;
+	if (!info) {
+		put16(o, 3);			/* IA_NA: IAID, T1, T2 */
+		put16(o + 2, 12);
+		put32(o + 4, w.iaid);
+		put32(o + 8, 0);
+		put32(o + 12, 0);
+		o += 4 + 12;
+		put16(o, 14);			/* Rapid Commit */
+		put16(o + 2, 0);
+		o += 4;
+	}
+	put16(o, 8);				/* Elapsed Time: 0 */
+	put16(o + 2, 2);
+	put16(o + 4, 0);
+	o += 4 + 2;
+	put16(o, 6);				/* Option Request */
+	put16(o + 2, 4);
+	put16(o + 4, 23);
+	put16(o + 6, 24);
+	o += 4 + 4;
+	if (!send_frame(f, ip6(f, mac, &guest_ll, &all_servers, 17, 1,
+			       (size_t)(o - u))))
+		return printf("# write failed\n"), 1;
+	rc = wait_for(f, match_dhcpv6, &w);
+	if (rc <= 0)
+		return printf("# answer: %s\n", why(rc)), 1;
+	printf("# type %u, address %s", w.type, w.has_addr ?
+	       inet_ntop(AF_INET6, &w.addr, a, sizeof(a)) : "none");
+	for (i = 0; i < w.dns_n; i++)
+		printf(", DNS %s", inet_ntop(AF_INET6, &w.dns[i], a,
+					     sizeof(a)));
+	printf("\n");
+	if (w.type != 7 || (!info && !w.rapid))
+		return printf("# not a Reply%s\n", info ? "" :
+			      " with Rapid Commit"), 1;
+	if (!w.server || !w.client)
+		return printf("# Server or our Client Identifier missing\n"),
+		       1;
+	if (info && w.has_addr)
+		return printf("# an address for an Information-request\n"),
+		       1;
+	if (!info && (!w.has_addr || memcmp(&w.addr, &want, sizeof(want))))
+		return printf("# expected address %s in IA_NA\n", buf), 1;
+	for (i = 0; has_dns && i < w.dns_n; i++)
+		if (!memcmp(&w.dns[i], &dns, sizeof(dns)))
+			has_dns = false;
+	if (has_dns)
+		return printf("# DNS server %s missing\n", dns_s), 1;
+	return 0;
+}
+
+/**
+ * struct na_want - A Neighbour Advertisement for one target
+ * @target:	Address solicited
+ * @tlla:	Set to its Target Link-Layer Address option, zero if none
+ * @src_mac:	Set to the frame's source MAC
+ * @flags:	Set to its R, S, O flags
+ */
+struct na_want {
+	struct in6_addr target;
+	uint8_t tlla[6], src_mac[6];
+	uint8_t flags;
+};
+
+/* A Neighbour Advertisement for our target, hop limit 255: note it */
+static bool match_na(const uint8_t *f, long len, void *arg)
+{
+	struct na_want *w = arg;
+	const uint8_t *na, *o;
+	size_t l4;
+
+	na = icmp6_in(f, len, 136, NULL, &l4);
+	if (!na || l4 < 24 || f[ETH_LEN + 7] != 255 ||
+	    memcmp(na + 8, &w->target, 16))
+		return false;
+	w->flags = na[4];
+	memcpy(w->src_mac, f + 6, 6);
+	for (o = na + 24; o + 8 <= na + l4 && o[1]; o += o[1] * 8)
+		if (o[0] == 2 && o[1] == 1)
+			memcpy(w->tlla, o + 2, 6);
+	return true;
+}
+
+/**
+ * step_ns() - ns=TARGET,MAC: Neighbour Solicitation for TARGET, expect
+ *	       an advertisement with MAC, the Solicited and Router flags
+ * @arg:	Target address, then the daemon's MAC
+ *
+ * The solicitation goes from our link-local address to TARGET's
+ * solicited-node multicast address, with our link-layer address, as the
+ * kernel sends it before it first routes through a gateway.
+ *
+ * Return: 0 on success, 1 on failure, 2 on a bad argument
+ */
+static int step_ns(const char *arg)
+{
+	static uint8_t f[FRAME_MAX];
+	uint8_t *ns = f + ETH_LEN + 40, mac[6], dst_mac[6];
+	struct na_want w = { 0 };
+	struct in6_addr snm;
+	char buf[100], *comma;
+	long rc;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	comma = strchr(buf, ',');
+	if (!comma || sscanf(comma + 1, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx",
+			     &mac[0], &mac[1], &mac[2], &mac[3], &mac[4],
+			     &mac[5]) != 6)
+		return printf("# bad ns=%s\n", arg), 2;
+	*comma = 0;
+	if (inet_pton(AF_INET6, buf, &w.target) != 1 ||
+	    inet_pton(AF_INET6, "ff02::1:ff00:0", &snm) != 1)
+		return printf("# bad address %s\n", buf), 2;
+	memcpy(&snm.s6_addr[13], &w.target.s6_addr[13], 3);
+	dst_mac[0] = dst_mac[1] = 0x33;
+	memcpy(dst_mac + 2, &snm.s6_addr[12], 4);
+
+	memset(ns, 0, 32);
+	ns[0] = 135;
+	memcpy(ns + 8, &w.target, 16);
+	ns[24] = 1;			/* source link-layer address */
+	ns[25] = 1;
+	memcpy(ns + 26, guest_mac, 6);
+	if (!send_frame(f, ip6(f, dst_mac, &guest_ll, &snm, 58, 255, 32)))
+		return printf("# write failed\n"), 1;
+	rc = wait_for(f, match_na, &w);
+	if (rc <= 0)
+		return printf("# advertisement: %s\n", why(rc)), 1;
+	printf("# advertised %02x:%02x:%02x:%02x:%02x:%02x, flags 0x%02x\n",
+	       w.tlla[0], w.tlla[1], w.tlla[2], w.tlla[3], w.tlla[4],
+	       w.tlla[5], w.flags);
+	if (memcmp(w.tlla, mac, 6) || memcmp(w.src_mac, mac, 6))
+		return printf("# not the MAC %s (option or frame source)\n",
+			      comma + 1), 1;
+	if ((w.flags & 0xc0) != 0xc0)
+		return printf("# Router and Solicited flags not both set\n"),
+		       1;
+	return 0;
+}
+
+/**
+ * step_leave() - leave=PORT:BYTES: take one connection forwarded to PORT
+ *		  (-t), receive BYTES on it, then disconnect with it open
+ * @arg:	Our port, then the bytes to receive first
+ *
+ * Every segment is acknowledged, so the peer knows the connection is
+ * established end to end; then we close the stream socket without a FIN
+ * or a reset, as a guest that is killed or a QEMU that exits does.
+ *
+ * Return: 0 on success, 1 on failure, 2 on a bad argument
+ */
+static int step_leave(const char *arg)
+{
+	static uint8_t f[FRAME_MAX];
+	static struct tcp_st t;
+	const char *colon = strchr(arg, ':');
+	size_t want = colon ? (size_t)atoi(colon + 1) : 0;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	long rc;
+
+	memset(&t, 0, sizeof(t));
+	t.lport = (uint16_t)atoi(arg);
+	t.snd = 3000000;
+	if (!t.lport || want > sizeof(t.data))
+		return printf("# bad leave=%s\n", arg), 2;
+	rc = wait_for(f, match_syn, &t);
+	if (rc <= 0)
+		return printf("# SYN: %s\n", why(rc)), 1;
+	if (!tcp_send(&t, 0x12, NULL, 0))
+		return printf("# write failed\n"), 1;
+	t.snd++;
+	while (t.got < want && now_ms() < deadline) {
+		rc = wait_for(f, match_tcp, &t);
+		if (rc <= 0 || (t.flags & 0x05))
+			break;
+		tcp_send(&t, 0x10, NULL, 0);
+	}
+	if (t.got < want)
+		return printf("# %zu of %zu bytes before leaving%s\n",
+			      t.got, want, t.flags & 0x05 ? " (FIN/RST)" :
+			      ""), 1;
+	close(sock);
+	sock = -1;
+	return 0;
+}
+
 /* Expect the daemon to close the stream (frames before that are fine) */
 static int step_closed(void)
 {
@@ -1025,6 +1495,16 @@ static int step(const char *s)
 		return step_udp(v);
 	if (!strncmp(s, "accept=", 7))
 		return step_accept(v);
+	if (!strncmp(s, "udpin=", 6))
+		return step_udpin(v);
+	if (!strncmp(s, "dhcpv6=", 7))
+		return step_dhcpv6(v, false);
+	if (!strncmp(s, "dhcpv6info=", 11))
+		return step_dhcpv6(v, true);
+	if (!strncmp(s, "ns=", 3))
+		return step_ns(v);
+	if (!strncmp(s, "leave=", 6))
+		return step_leave(v);
 	if (!strncmp(s, "badlen=", 7))
 		return step_badlen(v);
 	if (!strcmp(s, "cut"))
