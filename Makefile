@@ -41,7 +41,7 @@ pasta passt: passtd
 test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
-TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client
+TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench
 
 test/tools/%: test/tools/%.c
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<

@@ -3,12 +3,14 @@
 # test/perf/bench.sh - TCP throughput and daemon CPU cost, then UDP packet
 # rates, as two Markdown tables: the kernel's veth path (the ceiling),
 # passtd, passtd --no-peek-offset (TCP) or --no-mmsg (UDP) and pasta (when
-# installed), both directions
+# installed), both directions; then a third table for VM mode, the socket
+# protocol QEMU speaks, for passtd --vm and passt (when installed)
 #
 # Usage: bash test/perf/bench.sh	(make bench)
 #	BENCH_TIME=2 bash test/perf/bench.sh	quick trial, seconds per cell
 #	PASTA=/path/to/pasta			another pasta build
-#	BENCH_ONLY=tcp or BENCH_ONLY=udp	one of the two tables
+#	PASST=/path/to/passt			another passt build
+#	BENCH_ONLY=tcp, udp or vm		one of the three tables
 #
 # Every cell is one iperf3 TCP run of BENCH_TIME seconds (default 10) with
 # 64 KiB writes, in namespaces this script creates (test/lib/sandbox.sh):
@@ -29,6 +31,31 @@
 # control connection and its datagrams). A cell is the datagrams the
 # iperf3 server received per second, (packets - lost_packets) / seconds of
 # the receiver's sum in the client's JSON, and that sum's lost_percent.
+#
+# VM mode: a guest under TCG is far too slow to load a daemon, so the
+# guest is test/tools/vm_bench, a small C program that speaks the stream
+# protocol (each Ethernet frame behind a 32-bit big-endian length) with
+# as little work of its own as it can: many frames per write(), headers
+# only parsed on the way in. It connects to the daemon's socket (passtd
+# --vm -f -s SOCK -u PORT, or passt -f -s SOCK -u PORT, MTU 65520 by
+# default in both), uses the host's address 192.0.2.1 as the daemon hands
+# it out, and vm_bench's far ends run in the remote namespace. Every cell
+# is one run of BENCH_TIME seconds on a new guest connection:
+#   UDP remote->guest  udp-source sends LEN-byte datagrams (sendmmsg, as
+#		fast as it can) to the daemon's -u PORT; the guest counts
+#		those arriving on the stream
+#   UDP guest->remote  the guest writes 256 frames per write(); udp-sink
+#		counts what arrives (recvmmsg)
+#   TCP remote->guest  the guest connects to tcp-source, which writes as
+#		fast as it can; the guest acknowledges every read
+#   TCP guest->remote  the guest connects to tcp-sink and sends full
+#		segments (MSS 65480, or the daemon's if smaller) within
+#		the daemon's window
+# A UDP cell is the receiver's datagrams per second (from its first batch
+# to its last), with the loss against what the sender counted; a TCP
+# cell is the payload the receiving guest got, or the daemon acknowledged
+# to the sending guest, per second.
+#
 # Nothing here is a pass or fail: the numbers are printed, never asserted.
 
 # shellcheck source=test/lib/sandbox.sh
@@ -37,11 +64,17 @@
 BENCH_TIME=${BENCH_TIME:-10}
 BENCH_ONLY=${BENCH_ONLY:-}
 PASTA=${PASTA:-/usr/bin/pasta}
+PASST=${PASST:-/usr/bin/passt}
+VM_BENCH=${VM_BENCH:-$TEST_DIR/tools/vm_bench}
 PORT=10001
 R_PORT=5201
 CLK_TCK=$(getconf CLK_TCK)
 
 require_tools iperf3 python3 ip nsenter unshare timeout getconf
+# make bench does not build the test tools: build the VM table's one
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
+	[ -x "$VM_BENCH" ] || make -s -C "$REPO_DIR" test/tools/vm_bench >&2
+fi
 setup_sandbox
 
 COMMANDS=()
@@ -467,16 +500,296 @@ udp_table() {
 	echo '```'
 }
 
+# vm_kv() - Print the value of a key in a vm_bench output line
+# $1:	Output file
+# $2:	Key
+vm_kv() {
+	local file=$1; shift
+	local key=$1; shift
+
+	awk -v k="$key" '/^mode=/ { for (i = 1; i <= NF; i++)
+		if (index($i, k "=") == 1) v = substr($i, length(k) + 2) }
+		END { print v }' "$file" 2>/dev/null
+}
+
+# vm_ready() - Succeed once a vm_bench process printed a line
+# $1:	Its output file
+# $2:	The line's first word ("listening", "ready")
+vm_ready() {
+	local file=$1; shift
+	local word=$1; shift
+
+	grep -q "^$word" "$file" 2>/dev/null
+}
+
+# vm_fail() - Set CELL to "fail" and why, in short; show more on stderr
+# $1:	Label
+# $@:	Output files to show (the guest's first)
+vm_fail() {
+	local label=$1; shift
+	local f
+
+	if ! pid_alive "$DAEMON_PID"; then
+		CELL="fail (daemon died)"
+	elif grep -q '^error: stalled' "${1:-/dev/null}" 2>/dev/null; then
+		CELL="fail (stalled)"
+	else
+		CELL=fail
+	fi
+	echo "$label: failed:" >&2
+	for f in "$@"; do
+		[ -s "$f" ] && tail -n 5 "$f" >&2
+	done
+}
+
+# vm_udp_cell() - One UDP run through the daemon: sets CELL to "KFPS (LOSS)"
+# $1:	Direction: in (remote->guest) or out (guest->remote)
+# $2:	Datagram size
+# $3:	Daemon socket
+# $4:	Label for the command list
+vm_udp_cell() {
+	local dir=$1; shift
+	local len=$1; shift
+	local sock=$1; shift
+	local label=$1; shift
+	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout rpid gpid
+	local got got_n sent
+	local -a guest remote
+
+	gout=$SANDBOX_TMP/vm_guest.$n.out
+	rout=$SANDBOX_TMP/vm_remote.$n.out
+	# shellcheck disable=SC2207 # words of a fixed prefix
+	if [ "$dir" = in ]; then
+		guest=("$VM_BENCH" -s "$sock" -t "$t" udp-in "$VM_UPORT" "$len")
+		remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -d "$BENCH_TIME"
+			-t "$t" -b "$REMOTE_LO4" udp-source "$HOST_ADDR4"
+			"$VM_UPORT" "$len")
+		VM_COMMANDS+=("# $label" "${guest[*]} &" "${remote[*]}")
+		"${guest[@]}" </dev/null >"$gout" 2>&1 &
+		gpid=$!
+		track_pid "$gpid"
+		if ! busywait 5000 vm_ready "$gout" ready; then
+			stop_pid "$gpid"
+			vm_fail "$label" "$gout"
+			return
+		fi
+		"${remote[@]}" </dev/null >"$rout" 2>&1
+		slowwait 10 pid_gone "$gpid" || stop_pid "$gpid"
+		wait "$gpid" 2>/dev/null
+		got=$(vm_kv "$gout" fps)
+		sent=$(vm_kv "$rout" frames)
+		got_n=$(vm_kv "$gout" frames)
+	else
+		remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t"
+			-b "$REMOTE_LO4" udp-sink "$R_PORT")
+		guest=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
+		       udp-out "$REMOTE_LO4" "$R_PORT" "$len")
+		VM_COMMANDS+=("# $label" "${remote[*]} &" "${guest[*]}")
+		"${remote[@]}" </dev/null >"$rout" 2>&1 &
+		rpid=$!
+		track_pid "$rpid"
+		if ! busywait 3000 vm_ready "$rout" listening; then
+			stop_pid "$rpid"
+			vm_fail "$label" "$rout"
+			return
+		fi
+		"${guest[@]}" </dev/null >"$gout" 2>&1
+		slowwait 10 pid_gone "$rpid" || stop_pid "$rpid"
+		wait "$rpid" 2>/dev/null
+		got=$(vm_kv "$rout" fps)
+		sent=$(vm_kv "$gout" frames)
+		got_n=$(vm_kv "$rout" frames)
+	fi
+	if [ -z "$got" ] || [ -z "$sent" ]; then
+		vm_fail "$label" "$gout" "$rout"
+		return
+	fi
+	CELL=$(awk -v p="$got" -v g="$got_n" -v s="$sent" 'BEGIN {
+		l = s > 0 ? 100 * (s - g) / s : 0
+		if (l < 0) l = 0
+		printf "%.1f (%." (l < 1 ? 2 : 1) "f %%)\n", p / 1000, l }')
+}
+
+# vm_tcp_cell() - One TCP run through the daemon: sets CELL to "GBIT", with
+# the guest's retransmissions, gaps or duplicates if there were any
+# $1:	Direction: in (remote->guest) or out (guest->remote)
+# $2:	Daemon socket
+# $3:	Label for the command list
+vm_tcp_cell() {
+	local dir=$1; shift
+	local sock=$1; shift
+	local label=$1; shift
+	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout rpid gbps k v extra
+	local -a guest remote
+
+	gout=$SANDBOX_TMP/vm_guest.$n.out
+	rout=$SANDBOX_TMP/vm_remote.$n.out
+	# shellcheck disable=SC2207 # words of a fixed prefix
+	remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t" -b "$REMOTE_LO4"
+		"$([ "$dir" = in ] && echo tcp-source || echo tcp-sink)"
+		"$R_PORT")
+	guest=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
+	       "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
+	VM_COMMANDS+=("# $label" "${remote[*]} &" "${guest[*]}")
+
+	"${remote[@]}" </dev/null >"$rout" 2>&1 &
+	rpid=$!
+	track_pid "$rpid"
+	if ! busywait 3000 vm_ready "$rout" listening; then
+		stop_pid "$rpid"
+		vm_fail "$label" "$rout"
+		return
+	fi
+	"${guest[@]}" </dev/null >"$gout" 2>&1
+	slowwait 5 pid_gone "$rpid" || stop_pid "$rpid"
+	wait "$rpid" 2>/dev/null
+
+	gbps=$(vm_kv "$gout" gbps)
+	if [ -z "$gbps" ]; then
+		vm_fail "$label" "$gout" "$rout"
+		return
+	fi
+	extra=
+	for k in rexmit gaps dups; do
+		v=$(vm_kv "$gout" $k)
+		[ "${v:-0}" = 0 ] || extra+="${extra:+, }$v $k"
+	done
+	CELL=$(awk -v b="$gbps" 'BEGIN { printf "%." (b < 0.1 ? 3 : 2) "f\n",
+						 b }')${extra:+ ($extra)}
+}
+
+# vm_listening() - Succeed once a VM-mode daemon's socket accepts
+# $1:	Socket path
+vm_listening() {
+	local sock=$1; shift
+
+	[ -S "$sock" ] && pid_alive "$DAEMON_PID"
+}
+
+# vm_row() - Measure one VM-mode row
+# $1:	Row name
+# $@:	Daemon command, without -f -s SOCK -u PORT
+vm_row() {
+	local name=$1; shift
+	local sock cells=() dir len
+	local -A way=([in]="remote->guest" [out]="guest->remote")
+
+	DAEMON_COUNT=$((DAEMON_COUNT + 1))
+	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
+	sock=$SANDBOX_TMP/vm.$DAEMON_COUNT.sock
+	echo "$* -f -s $sock -u $VM_UPORT" >"$DAEMON_LOG"
+	"$@" -f -s "$sock" -u "$VM_UPORT" </dev/null >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	track_pid "$DAEMON_PID"
+	if ! slowwait 10 vm_listening "$sock"; then
+		VM_ROWS+=("| $name | daemon did not start | | | | | |")
+		tail -n 5 "$DAEMON_LOG" >&2
+		stop_daemon
+		return
+	fi
+	VM_COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
+
+	# A daemon that died leaves the rest of its row empty
+	for dir in in out; do
+		for len in 64 1400; do
+			CELL=-
+			pid_alive "$DAEMON_PID" && vm_udp_cell "$dir" "$len" \
+				"$sock" "$name, UDP ${way[$dir]}, $len B"
+			cells+=("$CELL")
+		done
+	done
+	for dir in in out; do
+		CELL=-
+		pid_alive "$DAEMON_PID" && vm_tcp_cell "$dir" "$sock" \
+			"$name, TCP ${way[$dir]}"
+		cells+=("$CELL")
+	done
+	if ! pid_alive "$DAEMON_PID"; then
+		wait "$DAEMON_PID" 2>/dev/null
+		echo "$name: the daemon died, status $?:" >&2
+		tail -n 5 "$DAEMON_LOG" >&2
+	fi
+	stop_daemon
+	VM_ROWS+=("| $name | ${cells[0]} | ${cells[1]} | ${cells[2]} |
+${cells[3]} | ${cells[4]} | ${cells[5]} |")
+}
+
+# vm_table() - Measure and print the VM-mode table
+vm_table() {
+	local r passt_version
+
+	echo "# passtd VM mode (socket protocol)"
+	echo
+	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
+		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
+	echo "Guest: test/tools/vm_bench on the daemon's UNIX socket (32-bit" \
+	     "length, then the frame), MTU 65520, ${BENCH_TIME} s per cell;" \
+	     "its far ends in the remote namespace."
+	if [ -x "$PASST" ]; then
+		passt_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
+		[ -n "$passt_version" ] &&
+			passt_version=" (Debian passt $passt_version)"
+		echo "passt: $PASST$passt_version."
+	fi
+	echo
+
+	if [ ! -x "$VM_BENCH" ]; then
+		VM_ROWS+=("| all | not built ($VM_BENCH) | | | | | |")
+	elif [ -x "$PASSTD_BIN" ]; then
+		vm_row "passtd --vm" "$PASSTD_BIN" --vm
+	else
+		VM_ROWS+=("| passtd --vm | not built ($PASSTD_BIN) | | | | | |")
+	fi
+	if [ -x "$VM_BENCH" ] && [ -x "$PASST" ]; then
+		vm_row "passt ($PASST)" "$PASST"
+	fi
+
+	echo "| daemon | UDP remote->guest 64 B kfps | 1400 B kfps |" \
+	     "UDP guest->remote 64 B kfps | 1400 B kfps |" \
+	     "TCP remote->guest Gbit/s | TCP guest->remote Gbit/s |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	for r in "${VM_ROWS[@]}"; do
+		echo "${r//$'\n'/ }"
+	done
+	echo
+	echo "kfps: thousands of datagrams per second counted by the" \
+	     "receiver (the guest, or udp-sink in the remote namespace)," \
+	     "from its first batch to its last; in parentheses, the" \
+	     "datagrams lost, percent of those the sender counted." \
+	     "Gbit/s: TCP payload the guest received, or the daemon" \
+	     "acknowledged to the guest; a guest's retransmissions (go-back" \
+	     "on duplicate ACKs or 200 ms without progress), gaps and" \
+	     "duplicate segments are shown when there were any. With no" \
+	     "loss, the daemon kept up and the sender was the limit." \
+	     "fail (stalled): nothing acknowledged or received for 3 s;" \
+	     "fail (daemon died): the daemon exited during the cell (the" \
+	     "rest of its row is not measured)."
+	echo
+	echo "Commands, run from the sandbox namespace (the daemon's host" \
+	     "side). /proc/$REMOTE_PID/ns/net is the remote namespace."
+	echo
+	echo '```'
+	printf '%s\n' "${VM_COMMANDS[@]}"
+	echo '```'
+}
+
 PASSTD_BIN=$PASSTD
 UDP_ROWS=()
 UDP_COMMANDS=()
 UDP_CEIL=
 declare -A UDP_IN64
+VM_ROWS=()
+VM_COMMANDS=()
+VM_UPORT=10002
 
-if [ "$BENCH_ONLY" != udp ]; then
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = tcp ]; then
 	tcp_table
 fi
-if [ "$BENCH_ONLY" != tcp ]; then
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = udp ]; then
 	[ "$BENCH_ONLY" = udp ] || echo
 	udp_table
+fi
+if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
+	[ "$BENCH_ONLY" = vm ] || echo
+	vm_table
 fi
