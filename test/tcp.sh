@@ -603,7 +603,7 @@ iperf_check() {
 	ktap_result "$name" $rc "$out"
 }
 
-ktap_plan 62
+ktap_plan 66
 
 # A remote echo server for the connection tests, through every daemon
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/remote_echo.out" "$TCP_STREAM" \
@@ -763,7 +763,31 @@ else
 	done
 fi
 
-# --- 4: --flows 64, and -t with a port mapping ---------------------------
+# --- 4: MTU 1500 ----------------------------------------------------------
+# A 2 MiB read from the tap holds some 1400 segments of one flow at this
+# MTU, more than one sendmsg() takes: none may be left behind (each one
+# that is makes the guest wait for its retransmission timeout)
+daemon_up "-m 1500" -m 1500 -t "$FWD" -T none -u none -U none
+if [ $have_nstat = 1 ]; then
+	rto0=$(guest_counter TcpExtTCPTimeouts)
+fi
+stream_check "-m 1500: 256M ns->remote IPv4 intact" match \
+	"$REMOTE_PID" "$GUEST_PID" 60 -r -e 256M listen "$R_PORT" \
+	-- -s 256M connect "$REMOTE_LO4" "$R_PORT"
+stream_check "-m 1500: 256M remote->ns IPv6 intact (-t)" match \
+	"$GUEST_PID" "$REMOTE_PID" 60 -r -e 256M listen "$FWD" \
+	-- -s 256M connect "$HOST_ADDR6" "$FWD"
+if [ $have_nstat = 1 ]; then
+	rto=$(( $(guest_counter TcpExtTCPTimeouts) - rto0 ))
+	[ "$rto" -eq 0 ]
+	ktap_result "-m 1500: no retransmission timeout in the guest" $? \
+		"TcpExtTCPTimeouts +$rto"
+else
+	ktap_skip "-m 1500: no retransmission timeout in the guest" "no nstat"
+fi
+daemon_down
+
+# --- 5: --flows 64, and -t with a port mapping ---------------------------
 if has_opt --flows; then
 	daemon_up "--flows 64" --flows 64 -t "$FWD_MAPPED:$FWD" -T none \
 		-u none -U none
