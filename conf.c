@@ -217,7 +217,7 @@ static const char conf_usage[] =
 "      --no-mmsg            one datagram per system call (no recvmmsg()\n"
 "                           and sendmmsg())\n"
 "      --no-gso             no segmentation offload toward the tap (one\n"
-"                           frame per UDP datagram)\n"
+"                           frame per UDP datagram and TCP segment)\n"
 "      --udp-batch N        datagrams per recvmmsg()/sendmmsg() (default\n"
 "                           32, at most 256)\n"
 "      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"

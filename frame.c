@@ -547,26 +547,31 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 }
 
 /**
- * frame_push_gso() - Queue a UDP frame carrying several datagrams of one
- *		      flow back to back, for a frontend with gso_udp
+ * frame_push_gso() - Queue a frame carrying several UDP datagrams or TCP
+ *		      segments of one flow back to back, for a frontend
+ *		      with gso
  * @q:		Queue
- * @buf:	Frame: one IP and UDP header, then every payload; lengths
+ * @buf:	Frame: one IP and L4 header, then all the payload; lengths
  *		and the partial checksum (frame_ip_hdr_finish() without
- *		l4_csum) cover the whole train, and the kernel rewrites
- *		them for each datagram it cuts
+ *		l4_csum) cover the whole frame, and the kernel rewrites
+ *		them for each packet it cuts
  * @len:	Length
- * @csum_start:	Offset of the UDP header
- * @gso_size:	Payload bytes of each datagram (the last may be shorter)
+ * @csum_start:	Offset of the L4 header
+ * @type:	FRAME_GSO_UDP, FRAME_GSO_TCP4 or FRAME_GSO_TCP6
+ * @gso_size:	Payload bytes of each packet (the last may be shorter)
  *
  * Return: 0 on success, -ENOSPC if the frame list is full
  */
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
-		   uint16_t csum_start, uint16_t gso_size)
+		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size)
 {
-	int rc = frame_push_partial(q, buf, len, csum_start, 6);
+	int rc = frame_push_partial(q, buf, len, csum_start,
+				    type == FRAME_GSO_UDP ? 6 : 16);
 
-	if (!rc)
+	if (!rc) {
 		q->out[q->n - 1].gso_size = gso_size;
+		q->out[q->n - 1].gso_type = (uint8_t)type;
+	}
 	return rc;
 }
 

@@ -99,8 +99,9 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
  * @csum_start:	Offset of an L4 header whose checksum the frontend must
  *		have completed (CHECKSUM_PARTIAL), 0 if the frame is complete
  * @csum_off:	Offset of the checksum field from @csum_start
- * @gso_size:	UDP payload bytes of each datagram the frame carries, for a
- *		frame the kernel splits (frame_push_gso()), 0 otherwise
+ * @gso_size:	Payload bytes of each packet the frame carries, for a frame
+ *		the kernel splits (frame_push_gso()), 0 otherwise
+ * @gso_type:	What the kernel splits it into: FRAME_GSO_*
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
@@ -109,6 +110,15 @@ struct frame_out {
 	uint16_t csum_start;
 	uint16_t csum_off;
 	uint16_t gso_size;
+	uint8_t gso_type;
+};
+
+/* Kinds of frames the kernel splits (segmentation offload) */
+enum frame_gso {
+	FRAME_GSO_NONE = 0,
+	FRAME_GSO_UDP,		/* UDP datagrams of gso_size bytes */
+	FRAME_GSO_TCP4,		/* TCP segments of gso_size bytes, IPv4 */
+	FRAME_GSO_TCP6,		/* the same, IPv6 */
 };
 
 struct frame_queue;
@@ -131,10 +141,10 @@ typedef void (*frame_flush_fn)(struct frame_queue *q);
  * @csum_skip:	The frontend can hand frames with a partial L4 checksum
  *		(pseudo-header only) to the kernel, which then takes them
  *		as verified: bulk data frames need not be summed
- * @gso_udp:	The frontend can hand the kernel one frame carrying several
- *		UDP datagrams of one flow (frame_push_gso()), which it
- *		splits into datagrams of gso_size bytes: one write for a
- *		train of datagrams
+ * @gso:	The frontend can hand the kernel one frame carrying several
+ *		UDP datagrams or TCP segments of one flow (frame_push_gso()),
+ *		which it splits: one write for a train of datagrams, one for
+ *		64 KiB of TCP payload whatever the MTU
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -150,7 +160,7 @@ struct frame_queue {
 	size_t cur_room;
 	uint8_t *cur_l4;
 	bool csum_skip;
-	bool gso_udp;
+	bool gso;
 };
 
 /**
@@ -188,6 +198,6 @@ int frame_push(struct frame_queue *q, uint8_t *buf, size_t len);
 int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 		       uint16_t csum_start, uint16_t csum_off);
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
-		   uint16_t csum_start, uint16_t gso_size);
+		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size);
 
 #endif /* FRAME_H */

@@ -21,7 +21,10 @@
  * completed if the namespace forwards them), so the payload is never
  * summed. A train of UDP datagrams of one flow and one size may go as one
  * frame marked VIRTIO_NET_HDR_GSO_UDP_L4, which the kernel cuts into
- * datagrams: one write() instead of one per datagram (--no-gso: never). With a capture, every frame gets its full
+ * datagrams, and up to 64 KiB of TCP payload as one frame marked
+ * VIRTIO_NET_HDR_GSO_TCPV4/6 with the MSS as segment size, which the
+ * namespace's TCP takes whole: one write() instead of one per datagram or
+ * segment (--no-gso: never). With a capture, every frame gets its full
  * checksum and goes as it is, so the capture shows what the guest gets.
  * Frames longer than the MTU allows are dropped and counted.
  * System calls: read, writev.
@@ -76,7 +79,7 @@ int tap_init(struct ctx *c, int fd)
 	tap_fd = fd;
 	c->q->flush = tap_flush;
 	/* a train needs the partial checksum, which captures do without */
-	c->q->gso_udp = c->q->csum_skip && !c->net->no_gso;
+	c->q->gso = c->q->csum_skip && !c->net->no_gso;
 	return fd_nonblock(fd);
 }
 
@@ -270,6 +273,23 @@ void tap_handler(struct ctx *c)
 	tap_dispatch(c, frames, n);
 }
 
+/* Segmentation offload fields of the virtio-net header of frame @o */
+static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
+{
+	const uint8_t *l4 = (const uint8_t *)o->iov[0].iov_base +
+			    o->csum_start;
+
+	vh->gso_size = o->gso_size;
+	if (o->gso_type == FRAME_GSO_UDP) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+		vh->hdr_len = (uint16_t)(o->csum_start + 8);
+		return;
+	}
+	vh->gso_type = o->gso_type == FRAME_GSO_TCP4 ?
+		       VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	vh->hdr_len = (uint16_t)(o->csum_start + (l4[12] >> 4) * 4);
+}
+
 /**
  * tap_flush() - Write every queued frame to the tap, then empty the queue
  * @q:		Output queue
@@ -289,11 +309,8 @@ void tap_flush(struct frame_queue *q)
 			vh.csum_start = o->csum_start;
 			vh.csum_offset = o->csum_off;
 		}
-		if (o->gso_size) {
-			vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
-			vh.gso_size = o->gso_size;
-			vh.hdr_len = (uint16_t)(o->csum_start + 8);
-		}
+		if (o->gso_size)
+			tap_gso_hdr(&vh, o);
 		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
 		if (writev(tap_fd, iov, o->iovcnt + 1) < 0) {

@@ -618,7 +618,7 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
  * then reads as EOF: that report must turn into an RST, not a FIN.
  */
 static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
-			unsigned int nslots, size_t want)
+			unsigned int nslots, size_t want, size_t seg)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
@@ -635,7 +635,7 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 	}
 	for (i = 0; i < nslots; i++) {
 		iov[n].iov_base = slots[i] + hdr;
-		iov[n++].iov_len = MIN(want, conn->mss);
+		iov[n++].iov_len = MIN(want, seg);
 		want -= iov[n - 1].iov_len;
 	}
 	mh.msg_iovlen = n;
@@ -652,9 +652,44 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 	return got;
 }
 
-/* Send peeked data as frames: slot i holds up to mss bytes of payload */
+/*
+ * Payload bytes per frame toward the guest: one segment of the MSS, or,
+ * where the frontend takes segmentation offload, as many whole segments
+ * as fit a 64 KiB packet, which the guest's kernel takes as one (as if
+ * its own NIC had coalesced them): at MTU 1500 one write() then moves 44
+ * segments instead of one
+ */
+static size_t tcp_seg_len(const struct ctx *c, const struct tcp_conn *conn,
+			  bool v4)
+{
+	size_t room = 65535 - (v4 ? IP4_HDR_LEN : 0) - TCP_HDR_LEN;
+
+	if (!c->q->gso || conn->mss * 2 > room)
+		return conn->mss;
+	return room / conn->mss * conn->mss;
+}
+
+/* Queue one frame of peeked data (@len bytes in @slot after the headers) */
+static int tcp_push_slot(struct ctx *c, const struct tcp_conn *conn,
+			 uint8_t *slot, uint8_t *th, size_t len)
+{
+	uint16_t l4_off = (uint16_t)(th - slot);
+	size_t flen = frame_ip_hdr_finish(slot, TCP_HDR_LEN + len,
+					  !c->q->csum_skip);
+
+	if (len > conn->mss)
+		return frame_push_gso(c->q, slot, flen, l4_off,
+				      (slot[ETH_HDR_LEN] >> 4) == 4 ?
+				      FRAME_GSO_TCP4 : FRAME_GSO_TCP6,
+				      conn->mss);
+	if (c->q->csum_skip)
+		return frame_push_partial(c->q, slot, flen, l4_off, 16);
+	return frame_push(c->q, slot, flen);
+}
+
+/* Send peeked data as frames: slot i holds up to @seg bytes of payload */
 static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
-			   size_t got)
+			   size_t got, size_t seg)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -665,7 +700,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 
 	conn->wnd_to_tap = wnd;
 	for (i = 0; got; i++) {
-		size_t len = MIN(got, conn->mss), flen;
+		size_t len = MIN(got, seg);
 		uint8_t *th = frame_ip_hdr_write(c->q, slots[i], &h);
 
 		wr16(th, ts->dport);
@@ -676,12 +711,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		th[13] = TH_ACK | (len == got ? TH_PSH : 0);
 		wr16(th + 14, (uint16_t)MIN(wnd >> conn->ws_to_tap, 65535));
 		wr32(th + 16, 0);
-		flen = frame_ip_hdr_finish(slots[i], TCP_HDR_LEN + len,
-					   !c->q->csum_skip);
-		if (c->q->csum_skip ?
-		    frame_push_partial(c->q, slots[i], flen,
-				       (uint16_t)(th - slots[i]), 16) :
-		    frame_push(c->q, slots[i], flen))
+		if (tcp_push_slot(c, conn, slots[i], th, len))
 			break;
 		conn->seq_to_tap += (uint32_t)len;
 		got -= len;
@@ -705,7 +735,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 	while (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
 	       !(conn->flags & TAP_FIN_SENT)) {
 		uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
-		size_t want, slot_len = (hdr + conn->mss + 7) & ~(size_t)7;
+		size_t seg = tcp_seg_len(c, conn, v4);
+		size_t want, slot_len = (hdr + seg + 7) & ~(size_t)7;
 		unsigned int n, i;
 		uint8_t *region;
 		ssize_t got;
@@ -717,21 +748,20 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			return;
 		}
 		want = MIN(conn->wnd_from_tap - in_flight, TCP_BATCH_BYTES);
-		n = (unsigned int)MIN((want + conn->mss - 1) / conn->mss,
-				      TCP_BATCH_IOV);
+		n = (unsigned int)MIN((want + seg - 1) / seg, TCP_BATCH_IOV);
 		n = MIN(n, frame_room(c->q));
 		if (!n) {
 			c->q->flush(c->q);
 			n = 1;
 		}
-		want = MIN(want, (size_t)n * conn->mss);
+		want = MIN(want, (size_t)n * seg);
 		region = frame_reserve(c->q, n * slot_len);
 		if (!region)
 			return;
 		for (i = 0; i < n; i++)
 			slots[i] = region + i * slot_len;
 
-		got = tcp_peek(idx, slots, hdr, n, want);
+		got = tcp_peek(idx, slots, hdr, n, want, seg);
 		if (got == -2) {
 			tcp_conn_rst(c, idx);
 			return;
@@ -746,7 +776,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_fin_to_tap(c, idx);
 			return;
 		}
-		tcp_send_slots(c, idx, slots, (size_t)got);
+		tcp_send_slots(c, idx, slots, (size_t)got, seg);
 		/* Out now, not at the end of the loop: the payload is still
 		 * in the CPU's caches for the copy into the frontend, and
 		 * the guest starts on it while we peek the next batch */

@@ -359,7 +359,7 @@ static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len,
 	wr16(uh + 2, ts->sport);
 	flen = frame_ip_hdr_finish(slot, UDP_HDR_LEN + len, !c->q->csum_skip);
 	if (gso_size)
-		rc = frame_push_gso(c->q, slot, flen, l4_off,
+		rc = frame_push_gso(c->q, slot, flen, l4_off, FRAME_GSO_UDP,
 				    (uint16_t)gso_size);
 	else if (c->q->csum_skip)
 		rc = frame_push_partial(c->q, slot, flen, l4_off, 6);
@@ -376,7 +376,7 @@ static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len,
  * @first:	First datagram (index into the receive batch)
  * @n:		Number of datagrams, all of this flow
  *
- * Where the frontend takes trains (gso_udp), a run of datagrams of equal
+ * Where the frontend takes trains (gso), a run of datagrams of equal
  * size, the last possibly shorter, becomes one frame: the payloads move
  * up behind the first one's headers (a copy of the payload in user space
  * costs less than a write() and a trip through the namespace's IP layer
@@ -397,7 +397,7 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 			drop(DROP_UDP_TRUNC);
 			continue;
 		}
-		while (c->q->gso_udp && size && j < end &&
+		while (c->q->gso && size && j < end &&
 		       j - i < UDP_TRAIN_MAX &&
 		       !(udp_mmh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
 		       udp_mmh[j].msg_len && udp_mmh[j].msg_len <= size &&

@@ -603,7 +603,7 @@ iperf_check() {
 	ktap_result "$name" $rc "$out"
 }
 
-ktap_plan 66
+ktap_plan 69
 
 # A remote echo server for the connection tests, through every daemon
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/remote_echo.out" "$TCP_STREAM" \
@@ -784,6 +784,25 @@ if [ $have_nstat = 1 ]; then
 		"TcpExtTCPTimeouts +$rto"
 else
 	ktap_skip "-m 1500: no retransmission timeout in the guest" "no nstat"
+fi
+# Toward the guest, 64 KiB frames of many segments each (segmentation
+# offload): with loss on the tap whole frames go, and come back whole
+if command -v nft >/dev/null 2>&1; then
+	loss_on "$GUEST_PID" "$HOST_IF" 1 tcp
+	stream_check "-m 1500, 1% loss: 256M remote->ns IPv4 intact (-t)" \
+		match "$GUEST_PID" "$REMOTE_PID" 120 -r -e 256M listen "$FWD" \
+		-- -s 256M connect "$HOST_ADDR4" "$FWD"
+	stream_check "-m 1500, 1% loss: 256M ns->remote IPv6 intact" match \
+		"$REMOTE_PID" "$GUEST_PID" 120 -r -e 256M listen "$R_PORT" \
+		-- -s 256M connect "$REMOTE_LO6" "$R_PORT"
+	dropped=$(loss_dropped "$GUEST_PID")
+	[ "${dropped:-0}" -gt 0 ]
+	ktap_result "-m 1500, 1% loss: nftables dropped packets (${dropped:-0})" \
+		$? "no packet was dropped: the loss rule did not apply"
+else
+	for n in 1 2 3; do
+		ktap_skip "-m 1500, 1% loss: check $n" "no nft"
+	done
 fi
 daemon_down
 

@@ -276,8 +276,9 @@ static void test_queue_reuse(void)
 	memset(l4, 0, 8);
 	CHECK(!frame_push_gso(&q, slot,
 			      frame_ip_hdr_finish(slot, 8 + 3 * 100, false),
-			      (uint16_t)(l4 - slot), 100));
+			      (uint16_t)(l4 - slot), FRAME_GSO_UDP, 100));
 	CHECK(q.n == 1 && q.out[0].gso_size == 100 &&
+	      q.out[0].gso_type == FRAME_GSO_UDP &&
 	      q.out[0].csum_start == ETH_HDR_LEN + IP4_HDR_LEN &&
 	      q.out[0].csum_off == 6);
 	frame_queue_reset(&q);
