@@ -77,7 +77,8 @@ static int ns_setup_fn(void *arg)
 	unsigned int lo, idx;
 	int nl, rc;
 
-	rc = s->tap_fd = ns_tap_open(conf.ns_ifname);
+	rc = s->tap_fd = ns_tap_open(conf.ns_ifname,
+				     !nc->no_gso && !conf.pcapfile);
 	if (rc < 0)
 		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
 	nl = nl_sock();

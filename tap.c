@@ -224,6 +224,8 @@ void tap_handler(struct ctx *c)
 {
 	static struct frame_in frames[TAP_FRAMES_MAX];
 	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	/* segmentation offload frames may be longer than the MTU */
+	size_t rd = MAX(max, ETH_HDR_LEN + IP6_HDR_LEN + 65535);
 	struct frame_buf *b = tap_buf_get();
 	uint8_t *tap_pool;
 	size_t used = 0;
@@ -240,10 +242,11 @@ void tap_handler(struct ctx *c)
 
 	/* Read everything first, so that protocols get whole batches */
 	while (n < TAP_FRAMES_MAX &&
-	       used + TAP_VNET_HDR + max + 1 <= TAP_RX_POOL) {
+	       used + TAP_VNET_HDR + rd + 1 <= TAP_RX_POOL) {
 		/* one byte more than allowed tells an oversized frame */
 		ssize_t len = read(tap_fd, tap_pool + used,
-				   TAP_VNET_HDR + max + 1);
+				   TAP_VNET_HDR + rd + 1);
+		const struct virtio_net_hdr *vh = (const void *)(tap_pool + used);
 		uint8_t *frame = tap_pool + used + TAP_VNET_HDR;
 
 		if (len < 0) {
@@ -256,14 +259,12 @@ void tap_handler(struct ctx *c)
 			continue;
 		}
 		len -= (ssize_t)TAP_VNET_HDR;
-		if ((size_t)len > max) {
+		if ((size_t)len > (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE ?
+				   max : rd)) {
 			drop(DROP_TOO_BIG);
 			continue;
 		}
 		if (!tap_parse(c, frame, (size_t)len, &frames[n])) {
-			const struct virtio_net_hdr *vh =
-				(const void *)(tap_pool + used);
-
 			frames[n].csum_partial = vh->flags &
 						 VIRTIO_NET_HDR_F_NEEDS_CSUM;
 			frames[n++].buf = b;

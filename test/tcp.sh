@@ -603,7 +603,7 @@ iperf_check() {
 	ktap_result "$name" $rc "$out"
 }
 
-ktap_plan 69
+ktap_plan 70
 
 # A remote echo server for the connection tests, through every daemon
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/remote_echo.out" "$TCP_STREAM" \
@@ -768,6 +768,17 @@ fi
 # MTU, more than one sendmsg() takes: none may be left behind (each one
 # that is makes the guest wait for its retransmission timeout)
 daemon_up "-m 1500" -m 1500 -t "$FWD" -T none -u none -U none
+# ...and the guest's TCP hands the tap 64 KiB frames all the same
+if [ $KERNEL = 1 ] || ! has_opt --no-gso ||
+   ! command -v ethtool >/dev/null 2>&1; then
+	ktap_skip "-m 1500: the tap offers TCP segmentation offload" \
+		"kernel path, no --no-gso (not passtd), or no ethtool"
+else
+	in_guest ethtool -k "$HOST_IF" 2>&1 |
+		grep -q '^tcp-segmentation-offload: on'
+	ktap_result "-m 1500: the tap offers TCP segmentation offload" $? \
+		"$(in_guest ethtool -k "$HOST_IF" 2>&1 | grep segmentation)"
+fi
 if [ $have_nstat = 1 ]; then
 	rto0=$(guest_counter TcpExtTCPTimeouts)
 fi
