@@ -26,7 +26,9 @@
  * namespace's TCP takes whole: one write() instead of one per datagram or
  * segment (--no-gso: never). With a capture, every frame gets its full
  * checksum and goes as it is, so the capture shows what the guest gets.
- * Frames longer than the MTU allows are dropped and counted.
+ * Frames longer than the MTU allows are dropped and counted, except those
+ * the header marks for segmentation (the tap offers TSO, ns_tap_open()),
+ * which may hold up to 64 KiB of IP packet.
  * System calls: read, writev.
  */
 #include <errno.h>
