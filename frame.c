@@ -557,7 +557,7 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
  *		them for each packet it cuts
  * @len:	Length
  * @csum_start:	Offset of the L4 header
- * @type:	FRAME_GSO_UDP, FRAME_GSO_TCP4 or FRAME_GSO_TCP6
+ * @type:	FRAME_GSO_UDP or FRAME_GSO_TCP
  * @gso_size:	Payload bytes of each packet (the last may be shorter)
  *
  * Return: 0 on success, -ENOSPC if the frame list is full

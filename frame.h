@@ -117,8 +117,7 @@ struct frame_out {
 enum frame_gso {
 	FRAME_GSO_NONE = 0,
 	FRAME_GSO_UDP,		/* UDP datagrams of gso_size bytes */
-	FRAME_GSO_TCP4,		/* TCP segments of gso_size bytes, IPv4 */
-	FRAME_GSO_TCP6,		/* the same, IPv6 */
+	FRAME_GSO_TCP,		/* TCP segments of gso_size bytes */
 };
 
 struct frame_queue;

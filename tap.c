@@ -279,8 +279,9 @@ void tap_handler(struct ctx *c)
 /* Segmentation offload fields of the virtio-net header of frame @o */
 static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
 {
-	const uint8_t *l4 = (const uint8_t *)o->iov[0].iov_base +
-			    o->csum_start;
+	const uint8_t *frame = o->iov[0].iov_base;
+	const uint8_t *l4 = frame + o->csum_start;
+	bool v4 = (frame[ETH_HDR_LEN] >> 4) == 4;
 
 	vh->gso_size = o->gso_size;
 	if (o->gso_type == FRAME_GSO_UDP) {
@@ -288,8 +289,7 @@ static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
 		vh->hdr_len = (uint16_t)(o->csum_start + 8);
 		return;
 	}
-	vh->gso_type = o->gso_type == FRAME_GSO_TCP4 ?
-		       VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	vh->gso_type = v4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
 	vh->hdr_len = (uint16_t)(o->csum_start + (l4[12] >> 4) * 4);
 }
 

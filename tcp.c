@@ -678,9 +678,7 @@ static int tcp_push_slot(struct ctx *c, const struct tcp_conn *conn,
 					  !c->q->csum_skip);
 
 	if (len > conn->mss)
-		return frame_push_gso(c->q, slot, flen, l4_off,
-				      (slot[ETH_HDR_LEN] >> 4) == 4 ?
-				      FRAME_GSO_TCP4 : FRAME_GSO_TCP6,
+		return frame_push_gso(c->q, slot, flen, l4_off, FRAME_GSO_TCP,
 				      conn->mss);
 	if (c->q->csum_skip)
 		return frame_push_partial(c->q, slot, flen, l4_off, 16);
