@@ -69,26 +69,6 @@ N_FLOOD=4		# results per batch of the second daemon
 BG_PID=
 RUN=0
 
-# bg_in() - Start a command in the background in a namespace
-# $1:	PID holding the namespace, or "host" for the sandbox's own
-# $2:	File for its output
-# $@:	Command
-#
-# Sets BG_PID
-bg_in() {
-	local ns=$1; shift
-	local out=$1; shift
-
-	if [ "$ns" = host ]; then
-		"$@" </dev/null >"$out" 2>&1 &
-	else
-		nsenter --net="/proc/$ns/ns/net" -- "$@" </dev/null \
-			>"$out" 2>&1 &
-	fi
-	BG_PID=$!
-	track_pid "$BG_PID"
-}
-
 # server_up() - Start a tcp_stream server, wait until it listens
 # $1:	Namespace (PID or host)
 # $2:	Output file
@@ -103,30 +83,6 @@ server_up() {
 	busywait 5000 sh -c "grep -q '^listening' '$out' || \
 		! kill -0 $BG_PID 2>/dev/null"
 	grep -q '^listening' "$out"
-}
-
-# kv() - Print the value of the last KEY=VALUE of a tool's output
-# $1:	Output file
-# $2:	Key
-kv() {
-	local file=$1; shift
-	local key=$1; shift
-
-	grep -o "\(^\| \)$key=[^ ]*" "$file" 2>/dev/null | tail -n 1 |
-		sed "s/^ *$key=//"
-}
-
-# finish_bg() - Wait a bounded time for a background process, then stop it
-# $1:	PID
-# $2:	Seconds to wait
-#
-# Return: its exit status
-finish_bg() {
-	local pid=$1; shift
-	local secs=$1; shift
-
-	slowwait "$secs" pid_gone "$pid" || stop_pid "$pid"
-	wait "$pid" 2>/dev/null
 }
 
 # addr_of() - Print the address of an ss ADDR:PORT, without brackets

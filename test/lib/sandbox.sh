@@ -39,6 +39,8 @@ REPO_DIR=$(dirname "$TEST_DIR")
 
 # shellcheck source=test/lib/ktap.sh
 . "$SANDBOX_LIB_DIR/ktap.sh"
+# shellcheck source=test/lib/tools.sh
+. "$SANDBOX_LIB_DIR/tools.sh"
 
 PASSTD=${PASSTD:-$REPO_DIR/passtd}
 FRAME_INJECT=${FRAME_INJECT:-$TEST_DIR/tools/frame_inject}

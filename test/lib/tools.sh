@@ -1,0 +1,96 @@
+# test/lib/tools.sh - helpers of the scripts that drive test tools in the
+# sandbox's namespaces: start them in the background or in the foreground
+# in a namespace, wait for servers, read their key=value output, bound
+# their run time. Sourced by sandbox.sh.
+#
+# has_opt() reads DAEMON_HELP (the daemon's --help), budget_tmo()
+# BUDGET_END (milliseconds, from now_ms()): the scripts that use them set
+# those.
+
+# has_opt() - Succeed if the daemon's --help names an option
+# $1:	Option
+has_opt() {
+	local opt=$1; shift
+
+	grep -q -- "$opt" <<<"$DAEMON_HELP"
+}
+
+# budget_tmo() - Print a timeout cut to the time budget left
+# $1:	Wanted timeout, seconds
+#
+# Return: 1 (nothing printed) if the budget is spent
+budget_tmo() {
+	local want=$1; shift
+	local left=$(( (BUDGET_END - $(now_ms)) / 1000 ))
+
+	[ "$left" -lt 3 ] && return 1
+	[ "$want" -lt "$left" ] && left=$want
+	echo "$left"
+}
+
+# bg_in() - Start a command in the background in a namespace
+# $1:	PID holding the namespace, or "host" for the sandbox's own
+# $2:	File for its output
+# $@:	Command
+#
+# Sets BG_PID (the command itself: nsenter executes it in place)
+bg_in() {
+	local ns=$1; shift
+	local out=$1; shift
+
+	if [ "$ns" = host ]; then
+		"$@" </dev/null >"$out" 2>&1 &
+	else
+		nsenter --net="/proc/$ns/ns/net" -- "$@" </dev/null \
+			>"$out" 2>&1 &
+	fi
+	BG_PID=$!
+	track_pid "$BG_PID"
+}
+
+# run_in() - Run a command in a namespace
+# $1:	PID holding the namespace, or "host"
+# $@:	Command
+run_in() {
+	local ns=$1; shift
+
+	if [ "$ns" = host ]; then
+		"$@"
+	else
+		in_ns "$ns" "$@"
+	fi
+}
+
+# server_ready() - Succeed once a server printed "listening", or died
+# $1:	Output file
+# $2:	PID
+server_ready() {
+	local out=$1; shift
+	local pid=$1; shift
+
+	grep -q '^listening' "$out" 2>/dev/null || pid_gone "$pid"
+}
+
+# kv() - Print the value of the last KEY=VALUE of a tool's output
+# $1:	Output file
+# $2:	Key
+kv() {
+	local file=$1; shift
+	local key=$1; shift
+
+	grep -o "\(^\| \)$key=[^ ]*" "$file" 2>/dev/null | tail -n 1 |
+		sed "s/^ *$key=//"
+}
+
+# finish_bg() - Wait a bounded time for a background process, then stop it
+# $1:	PID
+# $2:	Seconds to wait
+#
+# Return: its exit status (SIGTERM/SIGKILL status if it had to be stopped)
+finish_bg() {
+	local pid=$1; shift
+	local secs=$1; shift
+
+	slowwait "$secs" pid_gone "$pid" || stop_pid "$pid"
+	wait "$pid" 2>/dev/null
+}
