@@ -49,7 +49,7 @@ enum {
 	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
-	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_TIMEOUT,
+	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 };
 
@@ -92,6 +92,7 @@ static const struct option conf_options[] = {
 	{ "no-mmsg",		no_argument,		NULL, OPT_NO_MMSG },
 	{ "no-gso",		no_argument,		NULL, OPT_NO_GSO },
 	{ "udp-batch",		required_argument,	NULL, OPT_UDP_BATCH },
+	{ "udp-yield",		required_argument,	NULL, OPT_UDP_YIELD },
 	{ "udp-timeout",	required_argument,	NULL, OPT_UDP_TIMEOUT },
 	{ "tcp-ports",		required_argument,	NULL, 't' },
 	{ "udp-ports",		required_argument,	NULL, 'u' },
@@ -220,6 +221,9 @@ static const char conf_usage[] =
 "                           frame per UDP datagram and TCP segment)\n"
 "      --udp-batch N        datagrams per recvmmsg()/sendmmsg() (default\n"
 "                           32, at most 256)\n"
+"      --udp-yield N        give up the CPU after handing the guest N\n"
+"                           datagrams from host sockets (default 32, 0:\n"
+"                           never)\n"
 "      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"
 "VM mode (QEMU -netdev stream; -t and -u default to none):\n"
 "      --vm                 VM mode, as when started as passt\n"
@@ -492,6 +496,7 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	c->flows = CONF_FLOWS_DEFAULT;
 	c->fd = -1;
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
+	c->net.udp_yield = UDP_YIELD_DEFAULT;
 	c->net.udp_timeout_s = UDP_TIMEOUT_DEFAULT;
 	fwd_ports_init(&c->tcp_in);
 	fwd_ports_init(&c->udp_in);
@@ -640,6 +645,9 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 	case OPT_UDP_BATCH:
 		return conf_uint(arg, 1, UDP_BATCH_MAX, "--udp-batch",
 				 &c->net.udp_batch);
+	case OPT_UDP_YIELD:
+		return conf_uint(arg, 0, UDP_YIELD_MAX, "--udp-yield",
+				 &c->net.udp_yield);
 	case OPT_UDP_TIMEOUT:
 		return conf_uint(arg, 1, 86400, "--udp-timeout",
 				 &c->net.udp_timeout_s);

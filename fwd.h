@@ -18,6 +18,8 @@
 #define DOMAIN_MAX	254	/* longest domain name, with NUL */
 #define UDP_BATCH_DEFAULT	32
 #define UDP_BATCH_MAX		256
+#define UDP_YIELD_DEFAULT	32
+#define UDP_YIELD_MAX		65536
 #define UDP_TIMEOUT_DEFAULT	180	/* seconds */
 
 struct net4 {
@@ -69,6 +71,7 @@ struct net_conf {
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
 	bool no_gso;			/* --no-gso: no segmentation offload */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
+	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */

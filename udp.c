@@ -22,14 +22,25 @@
  * Ethernet, IP and UDP headers, which are written once the datagram is in.
  * --no-mmsg uses one recvmsg()/sendmsg() per datagram, for comparison.
  *
+ * Yielding: datagrams written to the tap are delivered to the guest's
+ * socket within our write(), and wake its reader; that reader often
+ * waits for our CPU. Nothing tells us how fast it reads, and its buffer
+ * is small (rmem_max). If we go on writing while it waits, its socket
+ * overflows, and what we did for those datagrams is lost with them. So
+ * after every --udp-yield datagrams handed to the guest we flush them and
+ * call sched_yield(): a waiting reader runs, and if none waits we go on
+ * at once. An unpaced sender then loses its excess at our socket, which
+ * costs us nothing, instead of at the guest's.
+ *
  * ICMP errors for a flow's datagrams arrive on its socket's error queue
  * (IP_RECVERR, IPV6_RECVERR) and go to the guest as ICMP or ICMPv6 errors
  * quoting the datagram's headers as the guest sent them.
  *
  * System calls: socket, bind, connect, setsockopt, sendmmsg, recvmmsg,
- * sendmsg, recvmsg, close, epoll_ctl.
+ * sendmsg, recvmsg, close, epoll_ctl, sched_yield.
  */
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -69,6 +80,7 @@ static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
 static struct iovec udp_iov[UDP_BATCH_MAX];
 static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
 static uint8_t *udp_slot[UDP_BATCH_MAX];
+static unsigned int udp_to_guest_since_yield;	/* datagrams */
 
 /**
  * udp_init() - Allocate per-flow state (once, at start)
@@ -388,6 +400,7 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 	size_t max = udp_payload_max(c, v4);
 	int i = first, j, end = first + n;
 
+	udp_to_guest_since_yield += (unsigned int)n;
 	for (; i < end; i = j) {
 		size_t size = udp_mmh[i].msg_len, total = size;
 		uint8_t *train = udp_iov[i].iov_base;
@@ -535,6 +548,18 @@ static int udp_recv(struct ctx *c, int s, bool v4, bool named)
 	return n < 0 ? 0 : n;
 }
 
+/* After --udp-yield datagrams toward the guest: out with them, and let
+ * their reader run (see "Yielding" above) */
+static void udp_yield_point(struct ctx *c)
+{
+	if (!c->net->udp_yield ||
+	    udp_to_guest_since_yield < c->net->udp_yield)
+		return;
+	c->q->flush(c->q);
+	sched_yield();
+	udp_to_guest_since_yield = 0;
+}
+
 /* Forward datagrams a -U flow's host socket received to the namespace peer */
 static void udp_ns_reply(struct ctx *c, int idx, int n)
 {
@@ -655,6 +680,7 @@ void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 			continue;
 		}
 		udp_to_guest(c, idx, 0, n);
+		udp_yield_point(c);
 	}
 }
 
@@ -732,6 +758,7 @@ void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 			if (idx != FLOW_NONE)
 				udp_to_guest(c, idx, i, j - i);
 		}
+		udp_yield_point(c);
 	}
 }
 

@@ -4,8 +4,10 @@
 # each way for sizes 0 to 65000, replies on a flow, 5000 concurrent flows,
 # flow expiry, -u/-U forwarding with a remap, port unreachable as ICMP,
 # DNS forwarding, multicast and broadcast from the guest dropped, bursts
-# that go to the tap as trains (and one frame each with --no-gso), and the
-# data checks again with --no-mmsg
+# that go to the tap as trains (and one frame each with --no-gso), the
+# data checks again with --no-mmsg, and --udp-yield (the daemon gives up
+# the CPU every N datagrams toward the guest, never with 0: counted with
+# strace)
 #
 # Datagrams are moved by test/tools/udp_stream: every datagram carries its
 # sequence number and content derived from it, so a receiver tells a
@@ -418,7 +420,7 @@ mtu_65520() {
 		in_remote ip link set "$REMOTE_IF" mtu 65520
 }
 
-ktap_plan 47
+ktap_plan 54
 
 mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
 
@@ -580,6 +582,61 @@ if [ $KERNEL = 0 ] && has_opt --no-gso; then
 else
 	for i in $(seq 1 7); do
 		ktap_skip "--no-gso check $i" "$NO_OPT"
+	done
+fi
+
+# --- 5: --udp-yield --------------------------------------------------------
+# yield_check() - A burst of 1400-byte datagrams toward the guest arrives
+# intact, and the daemon's sched_yield() calls meanwhile (strace -c)
+# number at least $2
+# $1:	Label
+# $2:	Fewest sched_yield() calls, 0 for "none at all"
+yield_check() {
+	local label=$1; shift
+	local least=$1; shift
+	local out=$SANDBOX_TMP/strace.$RANDOM calls st
+
+	strace -c -e trace=sched_yield -o "$out" -p "$DAEMON_PID" \
+		2>/dev/null &
+	st=$!
+	track_pid "$st"
+	# strace says nothing once attached: give it a moment
+	sleep 0.5
+	pair_check "$label: remote->ns 1400 B x $TRAIN_COUNT in bursts of 32: intact, in order, none lost" \
+		"$GUEST_PID" "$REMOTE_PID" 30 -n "$TRAIN_COUNT" -f 1 \
+		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
+		send "$HOST_ADDR4" "$FWD"
+	kill -INT "$st" 2>/dev/null
+	slowwait 5 pid_gone "$st"
+	wait "$st" 2>/dev/null
+	calls=$(awk '$NF == "sched_yield" { print $4 }' "$out" 2>/dev/null)
+	calls=${calls:-0}
+	ktap_diag "$label: $calls sched_yield() calls during the burst"
+	if [ "$least" = 0 ]; then
+		[ "$calls" -eq 0 ]
+		ktap_result "$label: no sched_yield() calls" $? "$calls calls"
+	else
+		[ "$calls" -ge "$least" ]
+		ktap_result "$label: at least $least sched_yield() calls" $? \
+			"$calls calls"
+	fi
+}
+
+if [ $KERNEL = 0 ] && has_opt --udp-yield && command -v strace >/dev/null; then
+	daemon_up "--udp-yield 8" --udp-yield 8 -t none -T none -u "$FWD" \
+		-U none
+	# every round of datagrams read ends with a yield once 8 went out
+	yield_check "--udp-yield 8" $((TRAIN_COUNT / 64))
+	daemon_down
+	daemon_up "--udp-yield 0" --udp-yield 0 -t none -T none -u "$FWD" \
+		-U none
+	yield_check "--udp-yield 0" 0
+	daemon_alive
+	ktap_result "--udp-yield 0: daemon still running" $?
+	daemon_down
+else
+	for i in $(seq 1 7); do
+		ktap_skip "--udp-yield check $i" "$NO_OPT, or no strace"
 	done
 fi
 

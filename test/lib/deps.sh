@@ -10,7 +10,7 @@ set -u
 
 PKGS="gcc make libc6-dev iproute2 busybox-static iputils-ping nftables
       tshark iperf3 passt procps util-linux kmod ethtool python3
-      qemu-system-x86 linux-image-amd64 cpio"
+      qemu-system-x86 linux-image-amd64 cpio strace"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# shellcheck disable=SC2086 # one line, words separated by spaces

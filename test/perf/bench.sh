@@ -2,9 +2,10 @@
 #
 # test/perf/bench.sh - TCP throughput and daemon CPU cost, then UDP packet
 # rates, as two Markdown tables: the kernel's veth path (the ceiling),
-# passtd, passtd --no-peek-offset (TCP) or --no-mmsg (UDP) and pasta (when
-# installed), both directions; then a third table for VM mode, the socket
-# protocol QEMU speaks, for passtd --vm and passt (when installed)
+# passtd, passtd --no-peek-offset (TCP) or --no-gso, --no-mmsg and
+# --udp-yield 0 (UDP), and pasta (when installed), both directions; then
+# a third table for VM mode, the socket protocol QEMU speaks, for passtd
+# --vm and passt (when installed)
 #
 # Usage: bash test/perf/bench.sh	(make bench)
 #	BENCH_TIME=2 bash test/perf/bench.sh	quick trial, seconds per cell
@@ -480,6 +481,14 @@ udp_table() {
 		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-mmsg; then
 			udp_row "passtd --no-mmsg" "$PASSTD_BIN" --no-mmsg
 		fi
+		# what yielding to the guest's reader buys, with and
+		# without batched calls
+		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --udp-yield; then
+			udp_row "passtd --udp-yield 0" "$PASSTD_BIN" \
+				--udp-yield 0
+			udp_row "passtd --no-mmsg --udp-yield 0" \
+				"$PASSTD_BIN" --no-mmsg --udp-yield 0
+		fi
 	else
 		UDP_ROWS+=("| passtd | not built ($PASSTD_BIN) |$(
 			printf ' |%.0s' $(seq 1 11))")
@@ -500,7 +509,13 @@ udp_table() {
 	echo "remote->ns, 64 B: passtd / passtd --no-mmsg =" \
 	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-mmsg]:-}")," \
 	     "passtd / passtd --no-gso =" \
-	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-gso]:-}")."
+	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-gso]:-}")," \
+	     "passtd / passtd --udp-yield 0 =" \
+	     "$(ratio "${UDP_IN64[passtd]:-}" \
+		      "${UDP_IN64[passtd --udp-yield 0]:-}")," \
+	     "passtd --udp-yield 0 / passtd --no-mmsg --udp-yield 0 =" \
+	     "$(ratio "${UDP_IN64[passtd --udp-yield 0]:-}" \
+		      "${UDP_IN64[passtd --no-mmsg --udp-yield 0]:-}")."
 	echo
 	echo "kpps: thousands of datagrams received per second by the iperf3" \
 	     "server. Ratio: to the kernel veth row, same column. Loss: lost" \

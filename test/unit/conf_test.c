@@ -129,6 +129,22 @@ static void test_bad_lines(void)
 	CHECK(parse("passtd", "--flows", "1", NULL) == CONF_ERROR);
 	CHECK(parse("passtd", "--flows", "99999999999999999999", NULL) ==
 	      CONF_ERROR);
+	CHECK(parse("passtd", "--udp-batch", "0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--udp-batch", "257", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--udp-yield", "65537", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--udp-yield", "-1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--udp-yield", "8x", NULL) == CONF_ERROR);
+}
+
+static void test_udp_numbers(void)
+{
+	CHECK(parse("passtd", NULL) == 0);
+	CHECK(c.net.udp_batch == 32 && c.net.udp_yield == 32);
+	CHECK(parse("passtd", "--udp-batch", "256", "--udp-yield", "0",
+		    NULL) == 0);
+	CHECK(c.net.udp_batch == 256 && c.net.udp_yield == 0);
+	CHECK(parse("passtd", "--udp-yield", "65536", NULL) == 0);
+	CHECK(c.net.udp_yield == 65536);
 }
 
 static void test_flags(void)
@@ -286,7 +302,7 @@ static void test_vm_mode(void)
 
 int main(void)
 {
-	UNIT_PLAN(9);
+	UNIT_PLAN(10);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_addresses);
 	UNIT_RUN(test_mtu_mac);
@@ -294,6 +310,7 @@ int main(void)
 	UNIT_RUN(test_targets);
 	UNIT_RUN(test_bad_lines);
 	UNIT_RUN(test_flags);
+	UNIT_RUN(test_udp_numbers);
 	UNIT_RUN(test_ports);
 	UNIT_RUN(test_vm_mode);
 	UNIT_EXIT();
