@@ -17,20 +17,25 @@
  *   to the host's loopback; nothing crosses the tap.
  *
  * Guest to socket: all datagrams of a flow in one tap batch leave with one
- * sendmmsg(). Socket to guest: recvmmsg() fills up to --udp-batch frame
+ * sendmmsg(), each run of equal sizes in it (the last may be shorter) as
+ * one message with UDP_SEGMENT: the kernel builds, routes and queues one
+ * buffer for the run, and cuts it into datagrams as late as it can (at
+ * the device, or at a local receiver). Off with --no-gso. Socket to guest: recvmmsg() fills up to --udp-batch frame
  * slots reserved in the output queue, each iovec pointing right after the
  * Ethernet, IP and UDP headers, which are written once the datagram is in.
  * --no-mmsg uses one recvmsg()/sendmsg() per datagram, for comparison.
  *
  * Yielding: datagrams written to the tap are delivered to the guest's
- * socket within our write(), and wake its reader; that reader often
- * waits for our CPU. Nothing tells us how fast it reads, and its buffer
- * is small (rmem_max). If we go on writing while it waits, its socket
- * overflows, and what we did for those datagrams is lost with them. So
- * after every --udp-yield datagrams handed to the guest we flush them and
- * call sched_yield(): a waiting reader runs, and if none waits we go on
- * at once. An unpaced sender then loses its excess at our socket, which
- * costs us nothing, instead of at the guest's.
+ * socket within our write(), and wake its reader; sent to a local socket
+ * (another namespace on this machine, the host's loopback) they are
+ * delivered within our send. That reader often waits for our CPU.
+ * Nothing tells us how fast it reads, and its buffer is small
+ * (rmem_max). If we go on while it waits, its socket overflows, and what
+ * we did for those datagrams is lost with them. So after every
+ * --udp-yield datagrams handed on, either way, we flush the frames queued
+ * for the guest and call sched_yield(): a waiting reader runs, and if
+ * none waits we go on at once. An unpaced sender then loses its excess
+ * before we work on it (at our socket, or at the tap), not after.
  *
  * ICMP errors for a flow's datagrams arrive on its socket's error queue
  * (IP_RECVERR, IPV6_RECVERR) and go to the guest as ICMP or ICMPv6 errors
@@ -44,6 +49,7 @@
 #include <time.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -58,8 +64,13 @@
 #define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */
 #define UDP_INBOUND	(1 << 1)	/* created by a -u forwarding socket */
 #define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
+#define UDP_NO_SEG	(1 << 3)	/* a UDP_SEGMENT send failed: no more */
 /* Datagrams in one train toward the guest: the kernel cuts up to 128 */
 #define UDP_TRAIN_MAX	64
+/* One UDP_SEGMENT send: at most 64 datagrams (the limit before Linux
+ * 6.10), and what one IPv4 datagram can carry */
+#define UDP_SEG_MAX	64
+#define UDP_SEG_BYTES	(65535 - 20 - UDP_HDR_LEN)
 
 /**
  * struct udp_flow - Per-flow state, indexed by flow index
@@ -80,7 +91,39 @@ static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
 static struct iovec udp_iov[UDP_BATCH_MAX];
 static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
 static uint8_t *udp_slot[UDP_BATCH_MAX];
-static unsigned int udp_to_guest_since_yield;	/* datagrams */
+static unsigned int udp_since_yield;	/* datagrams handed on */
+/* Control data of each message of a send batch: UDP_SEGMENT's size */
+static union {
+	uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+} udp_seg_cmsg[UDP_BATCH_MAX];
+static bool udp_seg_ok;		/* UDP_SEGMENT sends: probed, not --no-gso */
+
+/* After --udp-yield datagrams handed on: out with those for the guest,
+ * and let their reader run (see "Yielding" above) */
+static void udp_yield_point(struct ctx *c)
+{
+	if (!c->net->udp_yield ||
+	    udp_since_yield < c->net->udp_yield)
+		return;
+	c->q->flush(c->q);
+	sched_yield();
+	udp_since_yield = 0;
+}
+
+/* Does this kernel take UDP_SEGMENT (Linux 4.18)? */
+static bool udp_segment_supported(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	int size = 1400;
+	bool ok;
+
+	if (s < 0)
+		return false;
+	ok = !setsockopt(s, SOL_UDP, UDP_SEGMENT, &size, sizeof(size));
+	close(s);
+	return ok;
+}
 
 /**
  * udp_init() - Allocate per-flow state (once, at start)
@@ -99,9 +142,12 @@ int udp_init(struct ctx *c, unsigned int flow_max)
 	for (i = 0; i < flow_max; i++)
 		udp_flows[i].sock = udp_flows[i].fwd = -1;
 	udp_flow_max = flow_max;
-	log_debug("udp: %s, batches of %u", c->net->no_mmsg ?
-		  "one datagram per call (--no-mmsg)" : "recvmmsg/sendmmsg",
-		  c->net->udp_batch);
+	udp_seg_ok = !c->net->no_gso && !c->net->no_mmsg &&
+		     udp_segment_supported();
+	log_debug("udp: %s, batches of %u, runs of equal datagrams %s",
+		  c->net->no_mmsg ? "one datagram per call (--no-mmsg)" :
+		  "recvmmsg/sendmmsg", c->net->udp_batch,
+		  udp_seg_ok ? "sent with UDP_SEGMENT" : "sent one by one");
 	return 0;
 }
 
@@ -211,16 +257,89 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 	return idx;
 }
 
-/* Send datagrams of one flow: one sendmmsg(), or one call each */
+/*
+ * Datagrams from @iov[0] on that can leave as one UDP_SEGMENT send: equal
+ * sizes, the last possibly shorter. Return: how many (1: send it alone)
+ */
+static unsigned int udp_seg_run(const struct iovec *iov, unsigned int n)
+{
+	size_t size = iov[0].iov_len, total = size;
+	unsigned int k = 1;
+
+	while (size && k < n && k < UDP_SEG_MAX) {
+		size_t len = iov[k].iov_len;
+
+		if (!len || len > size || total + len > UDP_SEG_BYTES)
+			break;
+		total += len;
+		k++;
+		if (len < size)
+			break;		/* a shorter one ends the run */
+	}
+	return k;
+}
+
+/*
+ * Make message @m of a send batch out of @k datagrams starting at @iov:
+ * several of them carry UDP_SEGMENT, so that the kernel builds and routes
+ * one buffer for them all and cuts it up as late as it can
+ */
+static void udp_msg(struct mmsghdr *m, unsigned int mi, struct iovec *iov,
+		    unsigned int k, struct sockaddr_storage *peer,
+		    socklen_t pl)
+{
+	struct cmsghdr *cm = &udp_seg_cmsg[mi].align;
+	uint16_t size = (uint16_t)iov[0].iov_len;
+
+	m->msg_hdr = (struct msghdr){
+		.msg_name = pl ? peer : NULL, .msg_namelen = pl,
+		.msg_iov = iov, .msg_iovlen = k,
+	};
+	if (k < 2)
+		return;
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(size));
+	memcpy(CMSG_DATA(cm), &size, sizeof(size));
+	m->msg_hdr.msg_control = udp_seg_cmsg[mi].buf;
+	m->msg_hdr.msg_controllen = sizeof(udp_seg_cmsg[mi].buf);
+}
+
+/*
+ * Send message @m again as one datagram per call, after its UDP_SEGMENT
+ * send failed (a path MTU below the size, a device without checksum
+ * offload): the flow sends datagrams one by one from now on
+ */
+static void udp_send_unsegmented(int s, struct udp_flow *uf,
+				 const struct msghdr *m)
+{
+	struct msghdr one = { .msg_name = m->msg_name,
+			      .msg_namelen = m->msg_namelen, .msg_iovlen = 1 };
+	size_t i;
+
+	uf->flags |= UDP_NO_SEG;
+	for (i = 0; i < m->msg_iovlen; i++) {
+		one.msg_iov = &m->msg_iov[i];
+		if (sendmsg(s, &one, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			drop(DROP_SOCK_ERR);
+	}
+}
+
+/*
+ * Send datagrams of one flow: one sendmmsg() whose messages each carry a
+ * run of equal datagrams (UDP_SEGMENT) or one datagram, or with
+ * --no-mmsg one call per datagram
+ */
 static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 		     unsigned int n)
 {
-	const struct udp_flow *uf = &udp_flows[idx];
+	struct udp_flow *uf = &udp_flows[idx];
 	const struct flow *fl = flow_at(c->flows, idx);
+	bool seg = udp_seg_ok && !(uf->flags & UDP_NO_SEG);
 	struct sockaddr_storage peer;
+	unsigned int i, k, m = 0;
 	socklen_t pl = 0;
 	int s = uf->sock, sent;
-	unsigned int i;
 
 	if (!(uf->flags & UDP_OWN)) {	/* inbound: reply via sendto() */
 		s = uf->fwd;
@@ -228,34 +347,42 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 				       fl->side[SOCKSIDE].sport, 0, &peer);
 	}
 	n = MIN(n, c->net->udp_batch);
+	udp_since_yield += n;
 	for (i = 0; i < n; i++) {
 		udp_iov[i].iov_base = (void *)(f[i].l4 + UDP_HDR_LEN);
 		udp_iov[i].iov_len = f[i].l4_len - UDP_HDR_LEN;
-		udp_mmh[i].msg_hdr = (struct msghdr){
-			.msg_name = pl ? &peer : NULL, .msg_namelen = pl,
-			.msg_iov = &udp_iov[i], .msg_iovlen = 1,
-		};
 	}
 	if (c->net->no_mmsg) {
-		for (i = 0; i < n; i++)
-			if (sendmsg(s, &udp_mmh[i].msg_hdr,
+		for (i = 0; i < n; i++) {
+			udp_msg(&udp_mmh[0], 0, &udp_iov[i], 1, &peer, pl);
+			if (sendmsg(s, &udp_mmh[0].msg_hdr,
 				    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 				drop(DROP_SOCK_ERR);
+		}
 		return;
 	}
-	for (i = 0; i < n; i += (unsigned int)sent) {
-		sent = sendmmsg(s, &udp_mmh[i], n - i,
+	for (i = 0; i < n; i += k, m++) {
+		k = seg ? udp_seg_run(&udp_iov[i], n - i) : 1;
+		udp_msg(&udp_mmh[m], m, &udp_iov[i], k, &peer, pl);
+	}
+	for (i = 0; i < m; i += (unsigned int)sent) {
+		sent = sendmmsg(s, &udp_mmh[i], m - i,
 				MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (sent <= 0) {
-			/* a queued ICMP error is reported once, then retry */
-			if (sent < 0 && errno == ECONNREFUSED)
-				sent = sendmmsg(s, &udp_mmh[i], n - i,
-						MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (sent <= 0) {
+		if (sent > 0)
+			continue;
+		/* a queued ICMP error is reported once, then retry */
+		if (sent < 0 && errno == ECONNREFUSED)
+			sent = sendmmsg(s, &udp_mmh[i], m - i,
+					MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent > 0)
+			continue;
+		if (udp_mmh[i].msg_hdr.msg_controllen &&
+		    (errno == EINVAL || errno == EIO))
+			udp_send_unsegmented(s, uf, &udp_mmh[i].msg_hdr);
+		else
+			for (k = 0; k < udp_mmh[i].msg_hdr.msg_iovlen; k++)
 				drop(DROP_SOCK_ERR);
-				sent = 1;	/* skip the one refused */
-			}
-		}
+		sent = 1;	/* skip the one refused */
 	}
 }
 
@@ -338,6 +465,7 @@ void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 		unsigned int k = MIN(n, c->net->udp_batch);
 
 		udp_send(c, idx, f, k);
+		udp_yield_point(c);
 		f += k;
 		n -= k;
 	}
@@ -400,7 +528,7 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 	size_t max = udp_payload_max(c, v4);
 	int i = first, j, end = first + n;
 
-	udp_to_guest_since_yield += (unsigned int)n;
+	udp_since_yield += (unsigned int)n;
 	for (; i < end; i = j) {
 		size_t size = udp_mmh[i].msg_len, total = size;
 		uint8_t *train = udp_iov[i].iov_base;
@@ -546,18 +674,6 @@ static int udp_recv(struct ctx *c, int s, bool v4, bool named)
 	}
 	n = recvmmsg(s, udp_mmh, batch, MSG_DONTWAIT, NULL);
 	return n < 0 ? 0 : n;
-}
-
-/* After --udp-yield datagrams toward the guest: out with them, and let
- * their reader run (see "Yielding" above) */
-static void udp_yield_point(struct ctx *c)
-{
-	if (!c->net->udp_yield ||
-	    udp_to_guest_since_yield < c->net->udp_yield)
-		return;
-	c->q->flush(c->q);
-	sched_yield();
-	udp_to_guest_since_yield = 0;
 }
 
 /* Forward datagrams a -U flow's host socket received to the namespace peer */

@@ -4,7 +4,8 @@
 # each way for sizes 0 to 65000, replies on a flow, 5000 concurrent flows,
 # flow expiry, -u/-U forwarding with a remap, port unreachable as ICMP,
 # DNS forwarding, multicast and broadcast from the guest dropped, bursts
-# that go to the tap as trains (and one frame each with --no-gso), the
+# that go to the tap as trains and leave the daemon with UDP_SEGMENT (and
+# one frame or packet each with --no-gso), the
 # data checks again with --no-mmsg, and --udp-yield (the daemon gives up
 # the CPU every N datagrams toward the guest, never with 0: counted with
 # strace)
@@ -320,8 +321,9 @@ tap_rx_frames() {
 }
 
 # train_suite() - Bursts of equal datagrams, which the daemon may hand the
-# tap as trains (one frame the kernel cuts into datagrams): intact, in
-# order, none lost, and whether the tap took fewer frames than datagrams
+# tap as trains (one frame the kernel cuts into datagrams), and the other
+# way send with UDP_SEGMENT: intact, in order, none lost, and whether the
+# tap and the remote's veth took fewer frames than datagrams
 # $1:	Label
 # $2:	"fewer" if trains are expected, "all" if one frame per datagram
 #
@@ -365,6 +367,44 @@ train_suite() {
 			$rc "$frames frames for $want datagrams"
 	fi
 	ktap_diag "$label: $frames tap frames for $want datagrams"
+
+	# The other way, runs of equal datagrams may leave the daemon as
+	# one UDP_SEGMENT send, which crosses the veth as one packet.
+	# First the guest learns its gateway's address: while it waits for
+	# the ARP (NDP) answer it queues the burst's first datagrams, and
+	# sends them once the answer is in, interleaved with new ones sent
+	# from the other CPU, out of order before they reach the daemon
+	in_guest ping -c 1 -W 2 "$REMOTE_LO4" >/dev/null 2>&1
+	in_guest ping -6 -c 1 -W 2 "$REMOTE_LO6" >/dev/null 2>&1
+	f0=$(remote_rx_packets)
+	pair_check "$label: ns->remote IPv4, 1400 B $what: intact, in order, none lost" \
+		"$REMOTE_PID" "$GUEST_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
+		recv "$R_PORT" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
+		send "$REMOTE_LO4" "$R_PORT"
+	pair_check "$label: ns->remote IPv6, 1 B $what: intact, in order, none lost" \
+		"$REMOTE_PID" "$GUEST_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
+		recv "$R_PORT" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1 \
+		send "$REMOTE_LO6" "$R_PORT"
+	f1=$(remote_rx_packets)
+	frames=$((f1 - f0))
+	want=$((TRAIN_COUNT * 2))
+	rc=0
+	if [ "$expect" = fewer ]; then
+		[ "$frames" -le "$((want / 2))" ] || rc=1
+		ktap_result "$label: the veth carried fewer packets than datagrams (UDP_SEGMENT)" \
+			$rc "$frames packets for $want datagrams"
+	else
+		[ "$frames" -ge "$((want * 95 / 100))" ] || rc=1
+		ktap_result "$label: the veth carried a packet per datagram (no UDP_SEGMENT)" \
+			$rc "$frames packets for $want datagrams"
+	fi
+	ktap_diag "$label: $frames veth packets for $want datagrams"
+}
+
+# remote_rx_packets() - Print how many packets the remote's veth received
+remote_rx_packets() {
+	in_remote cat /proc/net/dev |
+		awk -v dev="$REMOTE_IF:" '$1 == dev { print $3 }'
 }
 
 # dropped_check() - A multicast or broadcast destination from the guest:
@@ -420,7 +460,7 @@ mtu_65520() {
 		in_remote ip link set "$REMOTE_IF" mtu 65520
 }
 
-ktap_plan 54
+ktap_plan 60
 
 mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
 
@@ -461,7 +501,7 @@ daemon_up "default" -t none -T none \
 
 data_suite "default"
 if [ $KERNEL = 1 ] || ! has_opt --no-gso; then
-	for i in 1 2 3 4 5; do
+	for i in 1 2 3 4 5 6 7 8; do
 		ktap_skip "train check $i" "$NO_OPT"
 	done
 else
@@ -580,7 +620,7 @@ if [ $KERNEL = 0 ] && has_opt --no-gso; then
 	ktap_result "--no-gso: daemon still running" $?
 	daemon_down
 else
-	for i in $(seq 1 7); do
+	for i in $(seq 1 10); do
 		ktap_skip "--no-gso check $i" "$NO_OPT"
 	done
 fi
