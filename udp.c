@@ -64,7 +64,6 @@
 #define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */
 #define UDP_INBOUND	(1 << 1)	/* created by a -u forwarding socket */
 #define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
-#define UDP_NO_SEG	(1 << 3)	/* a UDP_SEGMENT send failed: no more */
 /* Datagrams in one train toward the guest: the kernel cuts up to 128 */
 #define UDP_TRAIN_MAX	64
 /* One UDP_SEGMENT send: at most 64 datagrams (the limit before Linux
@@ -77,11 +76,14 @@
  * @sock:	The flow's own socket, -1 if none
  * @fwd:	Forwarding socket replies leave through (inbound, -U), or -1
  * @flags:	UDP_* flags
+ * @seg_refused: smallest datagram size whose UDP_SEGMENT send failed,
+ *		0 if none did: only smaller ones are sent so since
  */
 struct udp_flow {
 	int sock;
 	int fwd;
 	uint8_t flags;
+	uint16_t seg_refused;
 };
 
 static struct udp_flow *udp_flows;
@@ -161,6 +163,7 @@ static void udp_flow_close(struct ctx *c, int idx)
 	}
 	uf->sock = uf->fwd = -1;
 	uf->flags = 0;
+	uf->seg_refused = 0;
 	flow_free(c->flows, idx);
 }
 
@@ -259,13 +262,17 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 
 /*
  * Datagrams from @iov[0] on that can leave as one UDP_SEGMENT send: equal
- * sizes, the last possibly shorter. Return: how many (1: send it alone)
+ * sizes, the last possibly shorter, smaller than @refused unless that is
+ * 0. Return: how many (1: send it alone)
  */
-static unsigned int udp_seg_run(const struct iovec *iov, unsigned int n)
+static unsigned int udp_seg_run(const struct iovec *iov, unsigned int n,
+				uint16_t refused)
 {
 	size_t size = iov[0].iov_len, total = size;
 	unsigned int k = 1;
 
+	if (refused && size >= refused)
+		return 1;
 	while (size && k < n && k < UDP_SEG_MAX) {
 		size_t len = iov[k].iov_len;
 
@@ -307,17 +314,21 @@ static void udp_msg(struct mmsghdr *m, unsigned int mi, struct iovec *iov,
 
 /*
  * Send message @m again as one datagram per call, after its UDP_SEGMENT
- * send failed (a path MTU below the size, a device without checksum
- * offload): the flow sends datagrams one by one from now on
+ * send failed (the size is above the path MTU: the datagrams must be
+ * fragmented, which segments cannot be; a device without checksum
+ * offload): the flow sends datagrams of this size or larger one by one
+ * from now on
  */
 static void udp_send_unsegmented(int s, struct udp_flow *uf,
 				 const struct msghdr *m)
 {
 	struct msghdr one = { .msg_name = m->msg_name,
 			      .msg_namelen = m->msg_namelen, .msg_iovlen = 1 };
+	uint16_t size = (uint16_t)m->msg_iov[0].iov_len;
 	size_t i;
 
-	uf->flags |= UDP_NO_SEG;
+	if (!uf->seg_refused || size < uf->seg_refused)
+		uf->seg_refused = size;
 	for (i = 0; i < m->msg_iovlen; i++) {
 		one.msg_iov = &m->msg_iov[i];
 		if (sendmsg(s, &one, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
@@ -335,7 +346,7 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 {
 	struct udp_flow *uf = &udp_flows[idx];
 	const struct flow *fl = flow_at(c->flows, idx);
-	bool seg = udp_seg_ok && !(uf->flags & UDP_NO_SEG);
+	bool seg = udp_seg_ok;
 	struct sockaddr_storage peer;
 	unsigned int i, k, m = 0;
 	socklen_t pl = 0;
@@ -362,7 +373,7 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 		return;
 	}
 	for (i = 0; i < n; i += k, m++) {
-		k = seg ? udp_seg_run(&udp_iov[i], n - i) : 1;
+		k = seg ? udp_seg_run(&udp_iov[i], n - i, uf->seg_refused) : 1;
 		udp_msg(&udp_mmh[m], m, &udp_iov[i], k, &peer, pl);
 	}
 	for (i = 0; i < m; i += (unsigned int)sent) {
@@ -377,7 +388,7 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 		if (sent > 0)
 			continue;
 		if (udp_mmh[i].msg_hdr.msg_controllen &&
-		    (errno == EINVAL || errno == EIO))
+		    (errno == EMSGSIZE || errno == EINVAL || errno == EIO))
 			udp_send_unsegmented(s, uf, &udp_mmh[i].msg_hdr);
 		else
 			for (k = 0; k < udp_mmh[i].msg_hdr.msg_iovlen; k++)
