@@ -25,7 +25,8 @@
 # -T none -u none -U none, plus the row's options; the "-m 1500" rows give
 # the guest MTU 1500 instead (the veth stays at 65520). The daemon's CPU time
 # (utime + stime from /proc/PID/stat) is taken before and after each run
-# and divided by the bytes iperf3 moved.
+# and divided by the bytes iperf3 moved; so is the CPU time of both iperf3
+# processes (bash's time keyword), the part of the work no path can avoid.
 #
 # UDP: every cell is one iperf3 UDP run of BENCH_TIME seconds, unlimited
 # rate (-b 0), 64-byte or 1400-byte datagrams (-l), same namespaces and
@@ -139,8 +140,9 @@ ns_cmd() {
 	[ "$ns" = host ] || echo "nsenter --net=/proc/$ns/ns/net --"
 }
 
-# cell() - One iperf3 run: sets CELL to "GBIT CPU_S_PER_GB" (CPU "-"
-# without a daemon, "fail" on failure)
+# cell() - One iperf3 run: sets CELL to "GBIT CPU_S_PER_GB ENDS_S_PER_GB"
+# (daemon CPU "-" without a daemon, "fail" on failure); ENDS: the user +
+# system CPU of both iperf3 processes (bash's time) per GB
 # $1:	Server namespace (PID or host)
 # $2:	Client namespace (PID or host)
 # $3:	Address the client connects to
@@ -154,7 +156,8 @@ cell() {
 	local port=$1; shift
 	local dpid=$1; shift
 	local label=$1; shift
-	local out=$SANDBOX_TMP/iperf.$RANDOM.json spid t0 t1 bps bytes
+	local out=$SANDBOX_TMP/iperf.$RANDOM.json spid t0 t1 bps bytes ends
+	local TIMEFORMAT='%3U %3S'
 	local -a srv cli
 
 	# shellcheck disable=SC2207 # words of a fixed prefix
@@ -164,36 +167,39 @@ cell() {
 	     -p "$port" -t "$BENCH_TIME" -l 64K --connect-timeout 3000 -J)
 	COMMANDS+=("# $label" "${srv[*]} &" "${cli[*]}")
 
-	"${srv[@]}" </dev/null >/dev/null 2>&1 &
+	{ time "${srv[@]}" </dev/null >/dev/null 2>&1; } 2>"$out.srv" &
 	spid=$!
 	track_pid "$spid"
 	if ! busywait 3000 listening "$sns" "$port"; then
 		stop_pid "$spid"
-		CELL="fail -"
+		CELL="fail - -"
 		return
 	fi
 
 	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
-	"${cli[@]}" </dev/null >"$out" 2>&1
+	{ time "${cli[@]}" </dev/null >"$out" 2>&1; } 2>"$out.cli"
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
 	slowwait 5 pid_gone "$spid" || stop_pid "$spid"
 	wait "$spid" 2>/dev/null
 
 	read -r bps bytes < <(iperf_json "$out")
 	if [ "${bytes:-0}" -eq 0 ]; then
-		CELL="fail -"
+		CELL="fail - -"
 		echo "$label: iperf3 failed:" >&2
 		tail -n 5 "$out" >&2
 		return
 	fi
+	ends=$(cat "$out.srv" "$out.cli" 2>/dev/null | awk -v n="$bytes" '
+		NF == 2 { s += $1 + $2; k++ }
+		END { if (k == 2) printf "%.2f\n", s / (n / 1e9); else print "-" }')
 	if [ -n "$dpid" ] && [ -n "$t0" ] && [ -n "$t1" ]; then
 		CELL=$(awk -v b="$bps" -v n="$bytes" -v d="$((t1 - t0))" \
-			   -v hz="$CLK_TCK" 'BEGIN {
-			printf "%." (b < 1e8 ? 3 : 2) "f %.2f\n", b / 1e9,
-			       d / hz / (n / 1e9) }')
+			   -v hz="$CLK_TCK" -v e="$ends" 'BEGIN {
+			printf "%." (b < 1e8 ? 3 : 2) "f %.2f %s\n", b / 1e9,
+			       d / hz / (n / 1e9), e }')
 	else
-		CELL=$(awk -v b="$bps" 'BEGIN {
-			printf "%." (b < 1e8 ? 3 : 2) "f -\n", b / 1e9 }')
+		CELL=$(awk -v b="$bps" -v e="$ends" 'BEGIN {
+			printf "%." (b < 1e8 ? 3 : 2) "f - %s\n", b / 1e9, e }')
 	fi
 }
 
@@ -217,7 +223,7 @@ ratio() {
 row() {
 	local name=$1; shift
 	local bin=$1; shift
-	local in out cin cout gns dpid
+	local in out cin cout ein eout gns dpid
 
 	if [ "$bin" = veth ]; then
 		gns=host
@@ -228,7 +234,7 @@ row() {
 			-t "$PORT" -T none -u none -U none "$@" \
 			>"$SANDBOX_TMP/start.out" 2>&1 ||
 		   ! slowwait 10 guest_routes; then
-			ROWS+=("| $name | daemon did not start | | | | | |")
+			ROWS+=("| $name | daemon did not start | | | | | | | |")
 			cat "$SANDBOX_TMP/start.out" >&2
 			stop_daemon
 			return
@@ -240,10 +246,10 @@ row() {
 
 	cell "$gns" "$REMOTE_PID" "$HOST_ADDR4" "$PORT" "$dpid" \
 		"$name, remote->ns"
-	read -r in cin <<<"$CELL"
+	read -r in cin ein <<<"$CELL"
 	cell "$REMOTE_PID" "$gns" "$REMOTE_LO4" "$R_PORT" "$dpid" \
 		"$name, ns->remote"
-	read -r out cout <<<"$CELL"
+	read -r out cout eout <<<"$CELL"
 	if [ "$bin" = veth ]; then
 		CEIL_IN=$in
 		CEIL_OUT=$out
@@ -251,8 +257,8 @@ row() {
 		stop_daemon
 		stop_pid "$GUEST_PID"
 	fi
-	ROWS+=("| $name | $in | $(ratio "$in" "$CEIL_IN") | $cin | $out |
-$(ratio "$out" "$CEIL_OUT") | $cout |")
+	ROWS+=("| $name | $in | $(ratio "$in" "$CEIL_IN") | $cin | $ein | $out |
+$(ratio "$out" "$CEIL_OUT") | $cout | $eout |")
 }
 
 # tcp_table() - Measure and print the TCP table
@@ -280,7 +286,7 @@ tcp_table() {
 			row "passtd --no-peek-offset" "$passtd_bin" --no-peek-offset
 		fi
 	else
-		ROWS+=("| passtd | not built ($PASSTD) | | | | | |")
+		ROWS+=("| passtd | not built ($PASSTD) | | | | | | | |")
 	fi
 	if [ -x "$PASTA" ]; then
 		row "pasta ($PASTA)" "$PASTA"
@@ -299,15 +305,18 @@ tcp_table() {
 		ROW_MTU=1500 row "pasta ($PASTA) -m 1500" "$PASTA"
 	fi
 
-	echo "| path | remote->ns Gbit/s | ratio | CPU s/GB | ns->remote Gbit/s" \
-	     "| ratio | CPU s/GB |"
-	echo "|---|---:|---:|---:|---:|---:|---:|"
+	echo "| path | remote->ns Gbit/s | ratio | CPU s/GB | iperf3 s/GB" \
+	     "| ns->remote Gbit/s | ratio | CPU s/GB | iperf3 s/GB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${ROWS[@]}"; do
 		echo "${r//$'\n'/ }"
 	done
 	echo
 	echo "Ratio: to the kernel veth row, same direction. CPU s/GB: the" \
-	     "daemon's user + system CPU seconds per 10^9 bytes moved."
+	     "daemon's user + system CPU seconds per 10^9 bytes moved;" \
+	     "iperf3 s/GB: the same for both iperf3 processes together" \
+	     "(the work any path leaves to its ends; on $(nproc) CPUs," \
+	     "a path moves at most $(nproc) / (CPU + iperf3) GB/s)."
 	echo
 	echo "Commands, run from the sandbox namespace (the daemon's host side)."
 	echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
