@@ -20,8 +20,10 @@
  * sendmmsg(), each run of equal sizes in it (the last may be shorter) as
  * one message with UDP_SEGMENT: the kernel builds, routes and queues one
  * buffer for the run, and cuts it into datagrams as late as it can (at
- * the device, or at a local receiver). Off with --no-gso. Socket to guest: recvmmsg() fills up to --udp-batch frame
- * slots reserved in the output queue, each iovec pointing right after the
+ * the device, or at a local receiver). Off with --no-gso.
+ *
+ * Socket to guest: recvmmsg() fills up to --udp-batch frame slots
+ * reserved in the output queue, each iovec pointing right after the
  * Ethernet, IP and UDP headers, which are written once the datagram is in.
  * --no-mmsg uses one recvmsg()/sendmsg() per datagram, for comparison.
  *
@@ -66,8 +68,9 @@
 #define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
 /* Datagrams in one train toward the guest: the kernel cuts up to 128 */
 #define UDP_TRAIN_MAX	64
-/* One UDP_SEGMENT send: at most 64 datagrams (the limit before Linux
- * 6.10), and what one IPv4 datagram can carry */
+/* One UDP_SEGMENT send: at most 64 datagrams (the kernel's limit,
+ * UDP_MAX_SEGMENTS, until it became 128), and what one IPv4 datagram
+ * can carry */
 #define UDP_SEG_MAX	64
 #define UDP_SEG_BYTES	(65535 - 20 - UDP_HDR_LEN)
 
@@ -99,7 +102,7 @@ static union {
 	uint8_t buf[CMSG_SPACE(sizeof(uint16_t))];
 	struct cmsghdr align;
 } udp_seg_cmsg[UDP_BATCH_MAX];
-static bool udp_seg_ok;		/* UDP_SEGMENT sends: probed, not --no-gso */
+static bool udp_seg_ok;		/* UDP_SEGMENT: probed, no --no-gso */
 
 /* After --udp-yield datagrams handed on: out with those for the guest,
  * and let their reader run (see "Yielding" above) */
