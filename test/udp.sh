@@ -334,40 +334,21 @@ tap_rx_frames() {
 train_suite() {
 	local label=$1; shift
 	local expect=$1; shift
-	local what="x $TRAIN_COUNT in bursts of 32" f0 f1 frames want rc=0
-	local t=$((TRAIN_COUNT / 1000 + 20))
+	local f0 f1
 
 	f0=$(tap_rx_frames)
-	pair_check "$label: remote->ns IPv4 (-u), 1400 B $what: intact, in order, none lost" \
-		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
-		send "$HOST_ADDR4" "$FWD"
-	pair_check "$label: remote->ns IPv6 (-u), 1400 B $what: intact, in order, none lost" \
-		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
-		send "$HOST_ADDR6" "$FWD"
-	pair_check "$label: remote->ns IPv4 (-u), 1 B $what: intact, in order, none lost" \
-		"$GUEST_PID" "$REMOTE_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1 \
-		send "$HOST_ADDR4" "$FWD"
+	burst_check "$label: remote->ns IPv4 (-u)" 1400 32 "$GUEST_PID" \
+		"$REMOTE_PID" "$FWD" "$HOST_ADDR4"
+	burst_check "$label: remote->ns IPv6 (-u)" 1400 32 "$GUEST_PID" \
+		"$REMOTE_PID" "$FWD" "$HOST_ADDR6"
+	burst_check "$label: remote->ns IPv4 (-u)" 1 32 "$GUEST_PID" \
+		"$REMOTE_PID" "$FWD" "$HOST_ADDR4"
 	tool_check "$label: replies: remote echo of 9000 B x $TRAIN_COUNT in bursts of 8 reaches the guest, IPv6, intact, in order, none lost" \
-		"$GUEST_PID" "$t" -E -n "$TRAIN_COUNT" -r 3200 -k 8 -z 9000 \
-		send "$REMOTE_LO6" "$R_ECHO"
+		"$GUEST_PID" "$((TRAIN_COUNT / 1000 + 20))" -E \
+		-n "$TRAIN_COUNT" -r 3200 -k 8 -z 9000 send "$REMOTE_LO6" "$R_ECHO"
 	f1=$(tap_rx_frames)
-	frames=$((f1 - f0))
-	want=$((TRAIN_COUNT * 4))
-	# Bounds with room for the odd lone datagram, or a lost one that
-	# the data checks report
-	if [ "$expect" = fewer ]; then
-		[ "$frames" -le "$((want / 2))" ] || rc=1
-		ktap_result "$label: the tap took fewer frames than datagrams (trains)" \
-			$rc "$frames frames for $want datagrams"
-	else
-		[ "$frames" -ge "$((want * 95 / 100))" ] || rc=1
-		ktap_result "$label: the tap took a frame per datagram (no trains)" \
-			$rc "$frames frames for $want datagrams"
-	fi
-	ktap_diag "$label: $frames tap frames for $want datagrams"
+	count_check "$label" "$expect" "$((f1 - f0))" "$((TRAIN_COUNT * 4))" \
+		"the tap took" frame "trains"
 
 	# The other way, runs of equal datagrams may leave the daemon as
 	# one UDP_SEGMENT send, which crosses the veth as one packet.
@@ -378,36 +359,75 @@ train_suite() {
 	in_guest ping -c 1 -W 2 "$REMOTE_LO4" >/dev/null 2>&1
 	in_guest ping -6 -c 1 -W 2 "$REMOTE_LO6" >/dev/null 2>&1
 	f0=$(remote_rx_packets)
-	pair_check "$label: ns->remote IPv4, 1400 B $what: intact, in order, none lost" \
-		"$REMOTE_PID" "$GUEST_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$R_PORT" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
-		send "$REMOTE_LO4" "$R_PORT"
-	pair_check "$label: ns->remote IPv6, 1 B $what: intact, in order, none lost" \
-		"$REMOTE_PID" "$GUEST_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$R_PORT" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1 \
-		send "$REMOTE_LO6" "$R_PORT"
+	burst_check "$label: ns->remote IPv4" 1400 32 "$REMOTE_PID" \
+		"$GUEST_PID" "$R_PORT" "$REMOTE_LO4"
+	burst_check "$label: ns->remote IPv6" 1 32 "$REMOTE_PID" \
+		"$GUEST_PID" "$R_PORT" "$REMOTE_LO6"
 	f1=$(remote_rx_packets)
-	frames=$((f1 - f0))
-	want=$((TRAIN_COUNT * 2))
-	rc=0
-	if [ "$expect" = fewer ]; then
-		[ "$frames" -le "$((want / 2))" ] || rc=1
-		ktap_result "$label: the veth carried fewer packets than datagrams (UDP_SEGMENT)" \
-			$rc "$frames packets for $want datagrams"
-	else
-		[ "$frames" -ge "$((want * 95 / 100))" ] || rc=1
-		ktap_result "$label: the veth carried a packet per datagram (no UDP_SEGMENT)" \
-			$rc "$frames packets for $want datagrams"
-	fi
-	ktap_diag "$label: $frames veth packets for $want datagrams"
+	count_check "$label" "$expect" "$((f1 - f0))" "$((TRAIN_COUNT * 2))" \
+		"the veth carried" packet "UDP_SEGMENT"
 
 	# Datagrams above the path MTU must be fragmented, which a
 	# UDP_SEGMENT send cannot do: the kernel refuses it, and the
 	# daemon sends them one by one
-	pair_check "$label: ns->remote IPv4, 9000 B x $TRAIN_COUNT in bursts of 8, path MTU 1500: intact, in order, none lost" \
-		"$REMOTE_PID" "$GUEST_PID" "$t" -n "$TRAIN_COUNT" -f 1 \
-		recv "$R_PORT" -- -n "$TRAIN_COUNT" -r 3200 -k 8 -z 9000 \
-		send "$R_NARROW4" "$R_PORT"
+	burst_check "$label: ns->remote IPv4, path MTU 1500," 9000 8 \
+		"$REMOTE_PID" "$GUEST_PID" "$R_PORT" "$R_NARROW4"
+}
+
+# burst_check() - TRAIN_COUNT datagrams in bursts sent back to back, one
+# flow: intact, in order, none lost
+# $1:	Start of the result name
+# $2:	Datagram size
+# $3:	Datagrams per burst
+# $4:	Receiver's namespace (PID)
+# $5:	Sender's namespace (PID)
+# $6:	Port
+# $7:	Address the sender sends to
+burst_check() {
+	local name=$1; shift
+	local size=$1; shift
+	local burst=$1; shift
+	local rns=$1; shift
+	local sns=$1; shift
+	local port=$1; shift
+	local addr=$1; shift
+
+	pair_check "$name $size B x $TRAIN_COUNT in bursts of $burst: intact, in order, none lost" \
+		"$rns" "$sns" "$((TRAIN_COUNT / 1000 + 20))" \
+		-n "$TRAIN_COUNT" -f 1 recv "$port" -- -n "$TRAIN_COUNT" \
+		-r 3200 -k "$burst" -z "$size" send "$addr" "$port"
+}
+
+# count_check() - Did a device count fewer frames than datagrams ("fewer":
+# at most half) or one each ("all": at least 95%)? Bounds with room for
+# the odd lone datagram, or a lost one that the data checks report
+# $1:	Label
+# $2:	"fewer" or "all"
+# $3:	Frames (packets) counted
+# $4:	Datagrams sent
+# $5:	What counted, as "the tap took"
+# $6:	What it counts: frame, packet
+# $7:	What makes them fewer
+count_check() {
+	local label=$1; shift
+	local expect=$1; shift
+	local frames=$1; shift
+	local want=$1; shift
+	local dev=$1; shift
+	local unit=$1; shift
+	local why=$1; shift
+	local rc=0
+
+	if [ "$expect" = fewer ]; then
+		[ "$frames" -le "$((want / 2))" ] || rc=1
+		ktap_result "$label: $dev fewer ${unit}s than datagrams ($why)" \
+			$rc "$frames ${unit}s for $want datagrams"
+	else
+		[ "$frames" -ge "$((want * 95 / 100))" ] || rc=1
+		ktap_result "$label: $dev a $unit per datagram (no $why)" \
+			$rc "$frames ${unit}s for $want datagrams"
+	fi
+	ktap_diag "$label: $frames ${unit}s ($dev) for $want datagrams"
 }
 
 # remote_rx_packets() - Print how many packets the remote's veth received
@@ -655,10 +675,8 @@ yield_check() {
 	track_pid "$st"
 	# strace says nothing once attached: give it a moment
 	sleep 0.5
-	pair_check "$label: remote->ns 1400 B x $TRAIN_COUNT in bursts of 32: intact, in order, none lost" \
-		"$GUEST_PID" "$REMOTE_PID" 30 -n "$TRAIN_COUNT" -f 1 \
-		recv "$FWD" -- -n "$TRAIN_COUNT" -r 3200 -k 32 -z 1400 \
-		send "$HOST_ADDR4" "$FWD"
+	burst_check "$label: remote->ns" 1400 32 "$GUEST_PID" "$REMOTE_PID" \
+		"$FWD" "$HOST_ADDR4"
 	kill -INT "$st" 2>/dev/null
 	slowwait 5 pid_gone "$st"
 	wait "$st" 2>/dev/null
