@@ -163,6 +163,21 @@ pair_run() {
 	return 0
 }
 
+# udp_drops() - Print the non-zero UDP drop counters of the host side,
+# the guest and the remote namespace, where a lost datagram was dropped
+udp_drops() {
+	local where
+
+	for where in host guest remote; do
+		echo "$where: $(case $where in
+			host) nstat -az ;;
+			guest) in_guest nstat -az ;;
+			remote) in_remote nstat -az ;;
+			esac 2>/dev/null | awk '$1 ~ /^Udp6?(RcvbufErrors|SndbufErrors|InErrors|MemErrors)$/ && $2 > 0 {
+				printf "%s=%s ", $1, $2 }')"
+	done
+}
+
 # pair_check() - pair_run, reported as one result
 # $1:	Result name
 # $@:	As pair_run
@@ -173,7 +188,7 @@ pair_check() {
 		ktap_diag "$name: ${RUN_DIAG[*]}"
 		ktap_ok "$name"
 	else
-		ktap_fail "$name" "${RUN_DIAG[@]}"
+		ktap_fail "$name" "${RUN_DIAG[@]}" "drops so far: $(udp_drops)"
 	fi
 }
 
@@ -226,7 +241,7 @@ tool_check() {
 		ktap_diag "$name: ${RUN_DIAG[*]}"
 		ktap_ok "$name"
 	else
-		ktap_fail "$name" "${RUN_DIAG[@]}"
+		ktap_fail "$name" "${RUN_DIAG[@]}" "drops so far: $(udp_drops)"
 	fi
 	return $rc
 }
@@ -255,6 +270,12 @@ daemon_up() {
 	start_daemon --config-net "$@" >"$out" 2>&1 &&
 		slowwait 10 guest_routes
 	rc=$?
+	# The guest learns its gateway's address now: while it waits for
+	# the ARP (NDP) answer it queues a flow's first datagrams, and sends
+	# them once the answer is in, interleaved with new ones sent from
+	# the other CPU, out of order before they reach the daemon
+	in_guest ping -c 1 -W 2 "$REMOTE_LO4" >/dev/null 2>&1
+	in_guest ping -6 -c 1 -W 2 "$REMOTE_LO6" >/dev/null 2>&1
 	ktap_result "$label: daemon up, guest configured" "$rc" \
 		"$(cat "$out")" "$(in_guest ip addr 2>&1)" \
 		"$(in_guest ip -6 route 2>&1)"
@@ -351,13 +372,7 @@ train_suite() {
 		"the tap took" frame "trains"
 
 	# The other way, runs of equal datagrams may leave the daemon as
-	# one UDP_SEGMENT send, which crosses the veth as one packet.
-	# First the guest learns its gateway's address: while it waits for
-	# the ARP (NDP) answer it queues the burst's first datagrams, and
-	# sends them once the answer is in, interleaved with new ones sent
-	# from the other CPU, out of order before they reach the daemon
-	in_guest ping -c 1 -W 2 "$REMOTE_LO4" >/dev/null 2>&1
-	in_guest ping -6 -c 1 -W 2 "$REMOTE_LO6" >/dev/null 2>&1
+	# one UDP_SEGMENT send, which crosses the veth as one packet
 	f0=$(remote_rx_packets)
 	burst_check "$label: ns->remote IPv4" 1400 32 "$REMOTE_PID" \
 		"$GUEST_PID" "$R_PORT" "$REMOTE_LO4"
