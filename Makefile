@@ -43,6 +43,15 @@ test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h
 
 TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench
 
+# Helpers shared by the tools that use them: linked into each of those
+TOOL_COMMON := test/tools/tool_common.c
+TOOLS_COMMON := test/tools/tcp_stream test/tools/udp_stream \
+		test/tools/stream_client test/tools/vm_bench
+
+$(TOOLS_COMMON): test/tools/%: test/tools/%.c $(TOOL_COMMON) \
+		 test/tools/tool_common.h
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< $(TOOL_COMMON)
+
 test/tools/%: test/tools/%.c
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 

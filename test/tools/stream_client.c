@@ -75,6 +75,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
+
 #define FRAME_MAX	(65536 + 64)
 #define ETH_LEN		14
 #define IP4_LEN		20
@@ -90,36 +92,6 @@ static uint8_t rx[FRAME_MAX + 4];	/* stream bytes not consumed yet */
 static size_t rx_len;
 static uint16_t ip_id = 1;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
 /* One's complement sum, not folded */
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
@@ -130,13 +102,6 @@ static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 	if (len & 1)
 		sum += (uint32_t)p[len - 1] << 8;
 	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
 }
 
 /* Write all of @len bytes; false on error */
@@ -325,11 +290,11 @@ static bool send_frame(uint8_t *f, size_t len)
  * Return: its length, 0 on timeout, -1 if the daemon closed the stream,
  * -2 on a broken length
  */
-static long recv_frame(uint8_t *f, uint64_t deadline)
+static long recv_frame(uint8_t *f, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		uint64_t now = now_ms();
+		int64_t now = now_ms();
 		uint32_t len;
 		ssize_t n;
 
@@ -401,7 +366,7 @@ static const uint8_t *ip4_in(const uint8_t *f, long len, uint8_t proto,
 static long wait_for(uint8_t *f, bool (*match)(const uint8_t *, long, void *),
 		     void *arg)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	long len;
 
 	while ((len = recv_frame(f, deadline)) > 0)
@@ -511,7 +476,7 @@ static int step_flood(const char *arg)
 			return printf("# write failed\n"), 1;
 	}
 	for (;;) {
-		rc = recv_frame(f, now_ms() + (uint64_t)(got < n && !any ?
+		rc = recv_frame(f, now_ms() + (int64_t)(got < n && !any ?
 							 timeout_ms : 1000));
 		if (rc <= 0)
 			break;
@@ -872,7 +837,7 @@ static int step_tcp(const char *arg)
 	static uint8_t f[FRAME_MAX];
 	static struct tcp_st t = { .lport = 40002, .snd = 1000000 };
 	uint8_t msg[64];
-	uint64_t deadline;
+	int64_t deadline;
 	long rc;
 	size_t i;
 
@@ -891,7 +856,7 @@ static int step_tcp(const char *arg)
 	    !tcp_send(&t, 0x18, msg, sizeof(msg)))
 		return printf("# write failed\n"), 1;
 	t.snd += sizeof(msg);
-	deadline = now_ms() + (uint64_t)timeout_ms;
+	deadline = now_ms() + timeout_ms;
 	while (t.got < sizeof(msg) && now_ms() < deadline) {
 		rc = wait_for(f, match_tcp, &t);
 		if (rc <= 0 || (t.flags & 0x05))
@@ -928,7 +893,7 @@ static int step_accept(const char *arg)
 {
 	static uint8_t f[FRAME_MAX];
 	static struct tcp_st t;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	size_t echoed = 0;
 	bool fin = false;
 	long rc;
@@ -1371,7 +1336,7 @@ static int step_leave(const char *arg)
 	static struct tcp_st t;
 	const char *colon = strchr(arg, ':');
 	size_t want = colon ? (size_t)atoi(colon + 1) : 0;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	long rc;
 
 	memset(&t, 0, sizeof(t));
@@ -1404,7 +1369,7 @@ static int step_leave(const char *arg)
 static int step_closed(void)
 {
 	static uint8_t f[FRAME_MAX];
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	long rc;
 
 	while ((rc = recv_frame(f, deadline)) > 0)
@@ -1441,7 +1406,7 @@ static int step_cut(void)
 /* -F: close our end, expect the daemon to exit with @arg */
 static int step_exit(const char *arg)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int64_t deadline = now_ms() + timeout_ms;
 	int status;
 
 	if (!daemon_pid)

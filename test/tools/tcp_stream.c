@@ -100,6 +100,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
+
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
@@ -134,80 +136,8 @@ static long opt_nconns = -1;
 static int64_t start_ms, deadline_ms;
 static volatile sig_atomic_t got_term, got_usr1;
 
-/**
- * now_ms() - Monotonic time in milliseconds
- *
- * Return: milliseconds
- */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/**
- * left_ms() - Milliseconds left before the deadline, at least 0
- *
- * Return: milliseconds
- */
-static int left_ms(void)
-{
-	int64_t l = deadline_ms - now_ms();
-
-	if (l < 0)
-		return 0;
-	return l > 1000000 ? 1000000 : (int)l;
-}
-
 /* ---------------------------------------------------------------- */
 /* The stream and its hash */
-
-/**
- * word_at() - Word @i of the stream of seed @seed (SplitMix64)
- * @seed:	Stream seed
- * @i:		Word index
- *
- * Return: the word
- */
-static inline uint64_t word_at(uint64_t seed, uint64_t i)
-{
-	uint64_t z = seed * 0xd1b54a32d192ed03ULL + i * 0x9e3779b97f4a7c15ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/**
- * stream_fill() - Write stream bytes [@off, @off + @len) to @dst
- * @seed:	Stream seed
- * @off:	Stream offset
- * @dst:	Destination
- * @len:	Bytes
- */
-static void stream_fill(uint64_t seed, uint64_t off, uint8_t *dst, size_t len)
-{
-	uint64_t i = off / 8, w;
-	size_t skip = off % 8, n;
-
-	if (skip && len) {
-		w = word_at(seed, i++);
-		n = 8 - skip < len ? 8 - skip : len;
-		memcpy(dst, (uint8_t *)&w + skip, n);
-		dst += n;
-		len -= n;
-	}
-	for (; len >= 8; len -= 8, dst += 8) {
-		w = word_at(seed, i++);
-		memcpy(dst, &w, 8);
-	}
-	if (len) {
-		w = word_at(seed, i);
-		memcpy(dst, &w, len);
-	}
-}
 
 /**
  * struct hash - Hash of a byte stream, independent of how it is split
@@ -321,98 +251,6 @@ static int parse_size(const char *s, uint64_t *v)
 }
 
 /**
- * parse_num() - Parse a non-negative decimal number
- * @s:		Text
- * @v:		Value, set on success
- *
- * Return: 0 on success, -1 on a malformed value
- */
-static int parse_num(const char *s, int64_t *v)
-{
-	long long n;
-	char *end;
-
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || end == s || *end || n < 0)
-		return -1;
-	*v = n;
-	return 0;
-}
-
-/**
- * resolve() - Numeric address and port to a socket address
- * @host:	Address text
- * @port:	Port text
- * @ss:		Socket address, set on success
- * @sl:		Its length, set on success
- *
- * Return: 0 on success, -1 on error (printed)
- */
-static int resolve(const char *host, const char *port,
-		   struct sockaddr_storage *ss, socklen_t *sl)
-{
-	struct addrinfo hints = {
-		.ai_family = opt_family,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-	}, *ai;
-	int rc;
-
-	rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc) {
-		fprintf(stderr, "error: %s port %s: %s\n", host ? host : "any",
-			port, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*sl = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
-/**
- * addr_str() - Print a socket address as ADDR:PORT or [ADDR]:PORT
- * @sa:		Address
- * @buf:	Buffer, at least INET6_ADDRSTRLEN + 8 bytes
- * @size:	Buffer size
- *
- * Return: @buf
- */
-static char *addr_str(const struct sockaddr_storage *sa, char *buf,
-		      size_t size)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, size, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, size, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, size, "?");
-	}
-	return buf;
-}
-
-/**
- * set_nonblock() - Make a descriptor non-blocking
- * @fd:		Descriptor
- */
-static void set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/**
  * listen_on() - Open a listening socket and print "listening PORT"
  * @port:	Port text
  *
@@ -427,7 +265,7 @@ static int listen_on(const char *port)
 
 	if (!host)
 		host = opt_family == AF_INET ? "0.0.0.0" : "::";
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_STREAM, host, port, &ss, &sl))
 		return -1;
 
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -511,19 +349,6 @@ static void rst_close(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
-}
-
-/**
- * raise_nofile() - Raise the descriptor limit to its hard limit
- */
-static void raise_nofile(void)
-{
-	struct rlimit r;
-
-	if (!getrlimit(RLIMIT_NOFILE, &r)) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
 }
 
 static void on_signal(int sig)
@@ -731,7 +556,7 @@ static int conn1_run(int fd, const char *peer)
 		p = (struct pollfd){ .fd = fd };
 		if (c.send_on && !c.send_done)
 			p.events |= POLLOUT;
-		ms = left_ms();
+		ms = left_ms(deadline_ms);
 		if (c.pause_until > now) {
 			if (c.pause_until - now < ms)
 				ms = c.pause_until - now;
@@ -831,12 +656,12 @@ static int mode_connect(const char *host, const char *port)
 	socklen_t sl;
 	int fd, rc;
 
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_STREAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	addr_str(&ss, peer, sizeof(peer));
 
 	fd = connect_start(&ss, sl);
-	rc = fd < 0 ? fd : connect_wait(fd, left_ms());
+	rc = fd < 0 ? fd : connect_wait(fd, left_ms(deadline_ms));
 	if (rc < 0) {
 		const char *end = rc == -ECONNREFUSED ? "refused" :
 				  rc == -ETIMEDOUT ? "timeout" :
@@ -885,7 +710,7 @@ static int mode_listen(const char *port)
 		return EXIT_USAGE;
 	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	do {
-		rc = poll(&p, 1, left_ms());
+		rc = poll(&p, 1, left_ms(deadline_ms));
 	} while (rc < 0 && errno == EINTR && !got_term);
 	if (rc <= 0) {
 		printf("sent=0 recv=0 end=timeout peer=none ms=%" PRId64 "\n",
@@ -1017,7 +842,8 @@ static int mode_server(const char *port, bool echo)
 
 	while (!got_term && now_ms() < deadline_ms &&
 	       (opt_nconns < 0 || ended < opt_nconns)) {
-		n = epoll_wait(ep, evs, 256, left_ms() < 200 ? left_ms() : 200);
+		n = epoll_wait(ep, evs, 256, left_ms(deadline_ms) < 200 ?
+			       left_ms(deadline_ms) : 200);
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.ptr) {
 				if (server_io(ep, evs[i].data.ptr, echo,
@@ -1097,7 +923,7 @@ static int mode_conns(const char *host, const char *port, const char *nstr,
 	ssize_t r;
 
 	if (parse_num(nstr, &nn) || nn == 0 || parse_size(bstr, &bytes) ||
-	    resolve(host, port, &ss, &sl))
+	    resolve(opt_family, SOCK_STREAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	n = nn;
 	conc = opt_conc ? opt_conc : n;
@@ -1127,7 +953,8 @@ static int mode_conns(const char *host, const char *port, const char *nstr,
 			break;
 		if (now_ms() >= deadline_ms || got_term)
 			break;
-		k = epoll_wait(ep, evs, 256, left_ms() < 200 ? left_ms() : 200);
+		k = epoll_wait(ep, evs, 256, left_ms(deadline_ms) < 200 ?
+			       left_ms(deadline_ms) : 200);
 		for (i = 0; k > 0 && i < (unsigned)k; i++) {
 			enum cresult res = C_MAX;
 			uint64_t seed;
@@ -1285,7 +1112,8 @@ static int mode_hold(const char *host, const char *port, const char *nstr)
 	socklen_t sl;
 	int *fds, rc;
 
-	if (parse_num(nstr, &nn) || nn == 0 || resolve(host, port, &ss, &sl))
+	if (parse_num(nstr, &nn) || nn == 0 ||
+	    resolve(opt_family, SOCK_STREAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	n = nn;
 	raise_nofile();

@@ -106,6 +106,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
+
 #define EXIT_OK		0
 #define EXIT_FAIL	1
 #define EXIT_USAGE	2
@@ -150,19 +152,6 @@ static int64_t start_ms, deadline_ms;
 static volatile sig_atomic_t got_term;
 
 /**
- * now_ms() - Monotonic time in milliseconds
- *
- * Return: milliseconds
- */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/**
  * now_ns() - Monotonic time in nanoseconds
  *
  * Return: nanoseconds
@@ -173,20 +162,6 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/**
- * left_ms() - Milliseconds left before the deadline, at least 0
- *
- * Return: milliseconds
- */
-static int left_ms(void)
-{
-	int64_t l = deadline_ms - now_ms();
-
-	if (l < 0)
-		return 0;
-	return l > 1000000 ? 1000000 : (int)l;
 }
 
 /**
@@ -211,51 +186,6 @@ static void on_signal(int sig)
 
 /* ---------------------------------------------------------------- */
 /* Datagram content */
-
-/**
- * word_at() - Word @i of the stream of seed @seed (SplitMix64)
- * @seed:	Stream seed
- * @i:		Word index
- *
- * Return: the word
- */
-static inline uint64_t word_at(uint64_t seed, uint64_t i)
-{
-	uint64_t z = seed * 0xd1b54a32d192ed03ULL + i * 0x9e3779b97f4a7c15ULL;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/**
- * stream_fill() - Write stream bytes [@off, @off + @len) to @dst
- * @seed:	Stream seed
- * @off:	Stream offset
- * @dst:	Destination
- * @len:	Bytes
- */
-static void stream_fill(uint64_t seed, uint64_t off, uint8_t *dst, size_t len)
-{
-	uint64_t i = off / 8, w;
-	size_t skip = off % 8, n;
-
-	if (skip && len) {
-		w = word_at(seed, i++);
-		n = 8 - skip < len ? 8 - skip : len;
-		memcpy(dst, (uint8_t *)&w + skip, n);
-		dst += n;
-		len -= n;
-	}
-	for (; len >= 8; len -= 8, dst += 8) {
-		w = word_at(seed, i++);
-		memcpy(dst, &w, 8);
-	}
-	if (len) {
-		w = word_at(seed, i);
-		memcpy(dst, &w, len);
-	}
-}
 
 /**
  * dgram_fill() - Content of datagram @seq of size @len
@@ -489,26 +419,6 @@ static bool vflow_report(const struct vflow *v, const char *name,
 /* Sockets */
 
 /**
- * parse_num() - Parse a non-negative decimal number
- * @s:		Text
- * @v:		Value, set on success
- *
- * Return: 0 on success, -1 on a malformed value
- */
-static int parse_num(const char *s, int64_t *v)
-{
-	long long n;
-	char *end;
-
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || end == s || *end || n < 0)
-		return -1;
-	*v = n;
-	return 0;
-}
-
-/**
  * parse_list() - Parse a comma list of non-negative numbers
  * @s:		Text
  * @v:		Values, set on success
@@ -534,66 +444,6 @@ static int parse_list(const char *s, int64_t *v, unsigned max)
 }
 
 /**
- * resolve() - Numeric address (with %scope) and port to a socket address
- * @host:	Address text
- * @port:	Port text
- * @ss:		Socket address, set on success
- * @sl:		Its length, set on success
- *
- * Return: 0 on success, -1 on error (printed)
- */
-static int resolve(const char *host, const char *port,
-		   struct sockaddr_storage *ss, socklen_t *sl)
-{
-	struct addrinfo hints = {
-		.ai_family = opt_family,
-		.ai_socktype = SOCK_DGRAM,
-		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-	}, *ai;
-	int rc;
-
-	rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc) {
-		fprintf(stderr, "error: %s port %s: %s\n", host ? host : "any",
-			port, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*sl = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	return 0;
-}
-
-/**
- * addr_str() - Print a socket address as ADDR:PORT or [ADDR]:PORT
- * @sa:		Address
- * @buf:	Buffer, at least INET6_ADDRSTRLEN + 8 bytes
- * @size:	Buffer size
- *
- * Return: @buf
- */
-static char *addr_str(const struct sockaddr_storage *sa, char *buf,
-		      size_t size)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, size, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, size, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		snprintf(buf, size, "?");
-	}
-	return buf;
-}
-
-/**
  * sock_bufs() - Large socket buffers, as far as net.core.*mem_max allow
  * @fd:		Socket
  */
@@ -603,31 +453,6 @@ static void sock_bufs(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-}
-
-/**
- * set_nonblock() - Make a descriptor non-blocking
- * @fd:		Descriptor
- */
-static void set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/**
- * raise_nofile() - Raise the descriptor limit to its hard limit
- */
-static void raise_nofile(void)
-{
-	struct rlimit r;
-
-	if (!getrlimit(RLIMIT_NOFILE, &r)) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
 }
 
 /**
@@ -687,7 +512,7 @@ static int server_socket(const char *port)
 
 	if (!host)
 		host = opt_family == AF_INET ? "0.0.0.0" : "::";
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return -1;
 
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -738,7 +563,7 @@ static int client_socket(const struct sockaddr_storage *ss, socklen_t sl)
 		struct sockaddr_storage la;
 		socklen_t ll;
 
-		if (resolve(opt_bind, "0", &la, &ll)) {
+		if (resolve(opt_family, SOCK_DGRAM, opt_bind, "0", &la, &ll)) {
 			close(fd);
 			return -EINVAL;
 		}
@@ -836,7 +661,7 @@ static int mode_send(const char *host, const char *port)
 	socklen_t sl;
 	unsigned i;
 
-	if (!opt_count || resolve(host, port, &ss, &sl))
+	if (!opt_count || resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	for (i = 0; i < opt_nsizes; i++) {
 		fds[i] = client_socket(&ss, sl);
@@ -940,7 +765,7 @@ static int mode_send(const char *host, const char *port)
 			if (now_ms() >= idle_end || now_ms() >= deadline_ms)
 				break;
 			poll(p, opt_nsizes, min_ms(idle_end - now_ms(),
-						   left_ms()));
+						   left_ms(deadline_ms)));
 		}
 		if (all) {	/* late duplicates */
 			idle_end = now_ms() + LINGER_MS;
@@ -1299,7 +1124,7 @@ static int mode_echo(const char *port)
 				next = q[i].due;
 			i++;
 		}
-		poll(&p, 1, min_ms(next - now, left_ms()));
+		poll(&p, 1, min_ms(next - now, left_ms(deadline_ms)));
 		for (i = 0; i < 256; i++) {
 			r = recv_from(fd, buf, sizeof(buf), &ss, &sl, &rs);
 			if (r < 0)
@@ -1419,7 +1244,7 @@ static int mode_flows(const char *host, const char *port, const char *nstr)
 	int ep, e;
 
 	if (parse_num(nstr, &nn) || !nn || nn > 1000000 ||
-	    resolve(host, port, &ss, &sl))
+	    resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	n = nn;
 	raise_nofile();
@@ -1477,7 +1302,8 @@ static int mode_flows(const char *host, const char *port, const char *nstr)
 		while (st.ok < n && now_ms() < round_end && !got_term &&
 		       now_ms() < deadline_ms) {
 			e = epoll_wait(ep, evs, 256,
-				       min_ms(round_end - now_ms(), left_ms()));
+				       min_ms(round_end - now_ms(),
+					      left_ms(deadline_ms)));
 			flows_take(&st, evs, e);
 		}
 		printf("round %u: answered=%u of %u ms=%" PRId64 "\n",
@@ -1522,7 +1348,7 @@ static int mode_unreach(const char *host, const char *port)
 	ssize_t r;
 	int fd;
 
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	fd = client_socket(&ss, sl);
 	if (fd < 0) {
@@ -1536,7 +1362,7 @@ static int mode_unreach(const char *host, const char *port)
 		if (r < 0 && errno == ECONNREFUSED)
 			goto refused;
 		sends++;
-		poll(&p, 1, min_ms(500, left_ms()));
+		poll(&p, 1, min_ms(500, left_ms(deadline_ms)));
 		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r < 0 && errno == ECONNREFUSED)
 			goto refused;
@@ -1577,7 +1403,7 @@ static int mode_late(const char *host, const char *port)
 	ssize_t r;
 	int fd;
 
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	fd = client_socket(&ss, sl);
 	if (fd < 0) {
@@ -1594,7 +1420,7 @@ static int mode_late(const char *host, const char *port)
 	}
 	end = t0 + opt_idle_ms;
 	while (!got_term && now_ms() < end && now_ms() < deadline_ms) {
-		poll(&p, 1, min_ms(end - now_ms(), left_ms()));
+		poll(&p, 1, min_ms(end - now_ms(), left_ms(deadline_ms)));
 		while ((r = recv(fd, in, sizeof(in), MSG_DONTWAIT)) >= 0 ||
 		       errno == ECONNREFUSED) {
 			if (r < 0) {
@@ -1625,7 +1451,7 @@ static int mode_late(const char *host, const char *port)
 	}
 	end = t1 + opt_wait_ms;
 	while (!got_term && now_ms() < end && now_ms() < deadline_ms) {
-		poll(&p, 1, min_ms(end - now_ms(), left_ms()));
+		poll(&p, 1, min_ms(end - now_ms(), left_ms(deadline_ms)));
 		while ((r = recv(fd, in, sizeof(in), MSG_DONTWAIT)) >= 0 ||
 		       errno == ECONNREFUSED) {
 			if (r == (ssize_t)sizeof(out) &&
@@ -1720,7 +1546,7 @@ static int mode_dnsd(const char *port)
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
 
 	while (!got_term && now_ms() < deadline_ms) {
-		poll(&p, 1, min_ms(1000, left_ms()));
+		poll(&p, 1, min_ms(1000, left_ms(deadline_ms)));
 		sl = sizeof(ss);
 		r = recvfrom(fd, q, sizeof(q), MSG_DONTWAIT,
 			     (struct sockaddr *)&ss, &sl);
@@ -1793,7 +1619,7 @@ static int mode_query(const char *host, const char *port, const char *qname)
 	ssize_t r;
 	int fd, off;
 
-	if (resolve(host, port, &ss, &sl))
+	if (resolve(opt_family, SOCK_DGRAM, host, port, &ss, &sl))
 		return EXIT_USAGE;
 	memset(q, 0, DNS_HDR);
 	q[0] = id >> 8; q[1] = id & 0xff;
@@ -1827,7 +1653,7 @@ static int mode_query(const char *host, const char *port, const char *qname)
 			return EXIT_FAIL;
 		}
 		sends++;
-		poll(&p, 1, min_ms(500, left_ms()));
+		poll(&p, 1, min_ms(500, left_ms(deadline_ms)));
 		while ((r = recv(fd, a, sizeof(a), MSG_DONTWAIT)) >= 0 ||
 		       errno == ECONNREFUSED) {
 			if (r < DNS_HDR || a[0] != q[0] || a[1] != q[1] ||

@@ -102,6 +102,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_common.h"
+
 #define ETH_LEN		14
 #define IP4_LEN		20
 #define UDP_LEN		8
@@ -148,28 +150,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
 /* One's complement sum of @len bytes, added to @sum, not folded */
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
@@ -191,14 +171,6 @@ static uint32_t add32(uint32_t a, uint32_t b)
 	uint64_t s = (uint64_t)a + b;
 
 	return (uint32_t)((s & 0xffffffff) + (s >> 32));
-}
-
-/* Fold a sum to 16 bits and complement it */
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
 }
 
 /* SIGALRM: the -t bound */
