@@ -315,6 +315,21 @@ static void udp_msg(struct mmsghdr *m, unsigned int mi, struct iovec *iov,
 	m->msg_hdr.msg_controllen = sizeof(udp_seg_cmsg[mi].buf);
 }
 
+/* Send the @n datagrams at @iov with one sendmsg() each, to @name if set */
+static void udp_send_each(int s, struct iovec *iov, size_t n, void *name,
+			  socklen_t namelen)
+{
+	struct msghdr m = { .msg_name = name, .msg_namelen = namelen,
+			    .msg_iovlen = 1 };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		m.msg_iov = &iov[i];
+		if (sendmsg(s, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			drop(DROP_SOCK_ERR);
+	}
+}
+
 /*
  * Send message @m again as one datagram per call, after its UDP_SEGMENT
  * send failed (the size is above the path MTU: the datagrams must be
@@ -325,18 +340,12 @@ static void udp_msg(struct mmsghdr *m, unsigned int mi, struct iovec *iov,
 static void udp_send_unsegmented(int s, struct udp_flow *uf,
 				 const struct msghdr *m)
 {
-	struct msghdr one = { .msg_name = m->msg_name,
-			      .msg_namelen = m->msg_namelen, .msg_iovlen = 1 };
 	uint16_t size = (uint16_t)m->msg_iov[0].iov_len;
-	size_t i;
 
 	if (!uf->seg_refused || size < uf->seg_refused)
 		uf->seg_refused = size;
-	for (i = 0; i < m->msg_iovlen; i++) {
-		one.msg_iov = &m->msg_iov[i];
-		if (sendmsg(s, &one, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			drop(DROP_SOCK_ERR);
-	}
+	udp_send_each(s, m->msg_iov, m->msg_iovlen, m->msg_name,
+		      m->msg_namelen);
 }
 
 /*
@@ -367,12 +376,7 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 		udp_iov[i].iov_len = f[i].l4_len - UDP_HDR_LEN;
 	}
 	if (c->net->no_mmsg) {
-		for (i = 0; i < n; i++) {
-			udp_msg(&udp_mmh[0], 0, &udp_iov[i], 1, &peer, pl);
-			if (sendmsg(s, &udp_mmh[0].msg_hdr,
-				    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-				drop(DROP_SOCK_ERR);
-		}
+		udp_send_each(s, udp_iov, n, pl ? &peer : NULL, pl);
 		return;
 	}
 	for (i = 0; i < n; i += k, m++) {
