@@ -21,16 +21,7 @@ UDHCPC_SCRIPT=$SANDBOX_TMP/udhcpc.sh
 printf '#!/bin/sh\nexit 0\n' >"$UDHCPC_SCRIPT"
 chmod +x "$UDHCPC_SCRIPT"
 
-# Use the tool `make check` builds, or build it here if it is missing or
-# older than its source.
-src=$TEST_DIR/tools/frame_inject.c
-if [ ! -x "$FRAME_INJECT" ] || [ "$src" -nt "$FRAME_INJECT" ]; then
-	FRAME_INJECT=$SANDBOX_TMP/frame_inject
-	${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -o "$FRAME_INJECT" \
-		"$src" >"$SANDBOX_TMP/cc.log" 2>&1 ||
-		ktap_skip_all "cannot build frame_inject: $(head -n 1 \
-			"$SANDBOX_TMP/cc.log")"
-fi
+frame_inject_tool
 
 # Batches: name, then frame names (see frame_inject list)
 BATCHES=(

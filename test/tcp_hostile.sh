@@ -43,14 +43,7 @@ require_passtd
 	ktap_skip_all "no $TCP_STREAM (make test/tools/tcp_stream)"
 setup_sandbox
 
-src=$TEST_DIR/tools/frame_inject.c
-if [ ! -x "$FRAME_INJECT" ] || [ "$src" -nt "$FRAME_INJECT" ]; then
-	FRAME_INJECT=$SANDBOX_TMP/frame_inject
-	${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -o "$FRAME_INJECT" \
-		"$src" >"$SANDBOX_TMP/cc.log" 2>&1 ||
-		ktap_skip_all "cannot build frame_inject: $(head -n 1 \
-			"$SANDBOX_TMP/cc.log")"
-fi
+frame_inject_tool
 "$FRAME_INJECT" -h 2>&1 | grep -q ' tcp SPEC' ||
 	ktap_skip_all "$FRAME_INJECT has no tcp mode"
 

@@ -107,23 +107,13 @@ qemu_start() {
 	track_pid "$QEMU_PID"
 }
 
-# console_has() - Succeed if a console file has a line starting with text
-# $1:	Console file
-# $2:	Text
-console_has() {
-	local console=$1; shift
-	local text=$1; shift
-
-	grep -q "^$text" "$console" 2>/dev/null
-}
-
 # probe_or_gone() - Succeed once the probe guest printed its marker or
 # QEMU is gone
 # $1:	Console file
 probe_or_gone() {
 	local console=$1; shift
 
-	console_has "$console" GUESTPROBE || pid_gone "$QEMU_PID"
+	has_line "$console" GUESTPROBE || pid_gone "$QEMU_PID"
 }
 
 # choose_accel() - Set ACCEL: kvm if a short KVM boot prints the marker
@@ -145,7 +135,7 @@ choose_accel() {
 	slowwait "$VM_KVM_PROBE" probe_or_gone "$console"
 	stop_pid "$QEMU_PID"
 	QEMU_PID=
-	if console_has "$console" GUESTPROBE; then
+	if has_line "$console" GUESTPROBE; then
 		ACCEL=kvm
 		ktap_diag "accel: kvm (probe booted in $(( $(now_ms) - t0 )) ms)"
 	else
@@ -252,7 +242,7 @@ vm_run() {
 		-netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$SOCK" \
 		-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56
 	while [ "$(now_ms)" -lt "$end" ]; do
-		if [ $served = 0 ] && console_has "$CONSOLE" GUESTREADY; then
+		if [ $served = 0 ] && has_line "$CONSOLE" GUESTREADY; then
 			serve_fetch $(( (end - $(now_ms)) / 1000 ))
 			served=1
 		fi
@@ -314,7 +304,7 @@ for check in $GUEST_CHECKS; do
 	report_guest "$check"
 done
 ktap_result "serve through -t" $((1 - SERVE_OK)) "${SERVE_DIAG[@]}"
-if console_has "$CONSOLE" GUESTDONE && [ $QEMU_ALONE = 1 ]; then
+if has_line "$CONSOLE" GUESTDONE && [ $QEMU_ALONE = 1 ]; then
 	ktap_ok "guest powered off by itself"
 elif [ $QEMU_ALONE = 1 ]; then
 	ktap_fail "guest powered off by itself" \

@@ -7,6 +7,31 @@
 # BUDGET_END (milliseconds, from now_ms()): the scripts that use them set
 # those.
 
+# has_line() - Succeed if a file has a line starting with a text
+# $1:	File (need not exist yet)
+# $2:	Text
+has_line() {
+	local file=$1; shift
+	local text=$1; shift
+
+	grep -q "^$text" "$file" 2>/dev/null
+}
+
+# frame_inject_tool() - Point FRAME_INJECT at a frame_inject built from
+# the current source: the one `make check` built, or one built here into
+# SANDBOX_TMP if that is missing or older than its source. Skips the
+# whole script if it cannot be built.
+frame_inject_tool() {
+	local src=$TEST_DIR/tools/frame_inject.c
+
+	[ -x "$FRAME_INJECT" ] && [ ! "$src" -nt "$FRAME_INJECT" ] && return
+	FRAME_INJECT=$SANDBOX_TMP/frame_inject
+	${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -o "$FRAME_INJECT" \
+		"$src" >"$SANDBOX_TMP/cc.log" 2>&1 ||
+		ktap_skip_all "cannot build frame_inject: $(head -n 1 \
+			"$SANDBOX_TMP/cc.log")"
+}
+
 # has_opt() - Succeed if the daemon's --help names an option
 # $1:	Option
 has_opt() {

@@ -552,16 +552,6 @@ vm_kv() {
 		END { print v }' "$file" 2>/dev/null
 }
 
-# vm_ready() - Succeed once a vm_bench process printed a line
-# $1:	Its output file
-# $2:	The line's first word ("listening", "ready")
-vm_ready() {
-	local file=$1; shift
-	local word=$1; shift
-
-	grep -q "^$word" "$file" 2>/dev/null
-}
-
 # vm_fail() - Set CELL to "fail" and why, in short; show more on stderr
 # $1:	Label
 # $@:	Output files to show (the guest's first)
@@ -582,6 +572,35 @@ vm_fail() {
 	done
 }
 
+# vm_pair() - Run a vm_bench pair: VM_BG in the background until it
+# prints its ready line, then VM_FG to its end, then wait for VM_BG
+# $1:	Label for the command list
+# $2:	VM_BG's output file
+# $3:	The first word of its ready line ("listening", "ready")
+# $4:	VM_FG's output file
+#
+# Return: 1 if VM_BG never got ready (CELL set by vm_fail())
+vm_pair() {
+	local label=$1; shift
+	local bout=$1; shift
+	local word=$1; shift
+	local fout=$1; shift
+	local pid
+
+	VM_COMMANDS+=("# $label" "${VM_BG[*]} &" "${VM_FG[*]}")
+	"${VM_BG[@]}" </dev/null >"$bout" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	if ! busywait 5000 has_line "$bout" "$word"; then
+		stop_pid "$pid"
+		vm_fail "$label" "$bout"
+		return 1
+	fi
+	"${VM_FG[@]}" </dev/null >"$fout" 2>&1
+	slowwait 10 pid_gone "$pid" || stop_pid "$pid"
+	wait "$pid" 2>/dev/null
+}
+
 # vm_udp_cell() - One UDP run through the daemon: sets CELL to "KFPS (LOSS)"
 # $1:	Direction: in (remote->guest) or out (guest->remote)
 # $2:	Datagram size
@@ -592,50 +611,27 @@ vm_udp_cell() {
 	local len=$1; shift
 	local sock=$1; shift
 	local label=$1; shift
-	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout rpid gpid
+	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout
 	local got got_n sent
-	local -a guest remote
 
 	gout=$SANDBOX_TMP/vm_guest.$n.out
 	rout=$SANDBOX_TMP/vm_remote.$n.out
 	# shellcheck disable=SC2207 # words of a fixed prefix
 	if [ "$dir" = in ]; then
-		guest=("$VM_BENCH" -s "$sock" -t "$t" udp-in "$VM_UPORT" "$len")
-		remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -d "$BENCH_TIME"
-			-t "$t" -b "$REMOTE_LO4" udp-source "$HOST_ADDR4"
-			"$VM_UPORT" "$len")
-		VM_COMMANDS+=("# $label" "${guest[*]} &" "${remote[*]}")
-		"${guest[@]}" </dev/null >"$gout" 2>&1 &
-		gpid=$!
-		track_pid "$gpid"
-		if ! busywait 5000 vm_ready "$gout" ready; then
-			stop_pid "$gpid"
-			vm_fail "$label" "$gout"
-			return
-		fi
-		"${remote[@]}" </dev/null >"$rout" 2>&1
-		slowwait 10 pid_gone "$gpid" || stop_pid "$gpid"
-		wait "$gpid" 2>/dev/null
+		VM_BG=("$VM_BENCH" -s "$sock" -t "$t" udp-in "$VM_UPORT" "$len")
+		VM_FG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -d "$BENCH_TIME"
+		       -t "$t" -b "$REMOTE_LO4" udp-source "$HOST_ADDR4"
+		       "$VM_UPORT" "$len")
+		vm_pair "$label" "$gout" ready "$rout" || return
 		got=$(vm_kv "$gout" fps)
 		sent=$(vm_kv "$rout" frames)
 		got_n=$(vm_kv "$gout" frames)
 	else
-		remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t"
-			-b "$REMOTE_LO4" udp-sink "$R_PORT")
-		guest=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
+		VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t"
+		       -b "$REMOTE_LO4" udp-sink "$R_PORT")
+		VM_FG=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
 		       udp-out "$REMOTE_LO4" "$R_PORT" "$len")
-		VM_COMMANDS+=("# $label" "${remote[*]} &" "${guest[*]}")
-		"${remote[@]}" </dev/null >"$rout" 2>&1 &
-		rpid=$!
-		track_pid "$rpid"
-		if ! busywait 3000 vm_ready "$rout" listening; then
-			stop_pid "$rpid"
-			vm_fail "$label" "$rout"
-			return
-		fi
-		"${guest[@]}" </dev/null >"$gout" 2>&1
-		slowwait 10 pid_gone "$rpid" || stop_pid "$rpid"
-		wait "$rpid" 2>/dev/null
+		vm_pair "$label" "$rout" listening "$gout" || return
 		got=$(vm_kv "$rout" fps)
 		sent=$(vm_kv "$gout" frames)
 		got_n=$(vm_kv "$rout" frames)
@@ -659,30 +655,17 @@ vm_tcp_cell() {
 	local dir=$1; shift
 	local sock=$1; shift
 	local label=$1; shift
-	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout rpid gbps k v extra
-	local -a guest remote
+	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout gbps k v extra
 
 	gout=$SANDBOX_TMP/vm_guest.$n.out
 	rout=$SANDBOX_TMP/vm_remote.$n.out
 	# shellcheck disable=SC2207 # words of a fixed prefix
-	remote=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t" -b "$REMOTE_LO4"
-		"$([ "$dir" = in ] && echo tcp-source || echo tcp-sink)"
-		"$R_PORT")
-	guest=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
+	VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t" -b "$REMOTE_LO4"
+	       "$([ "$dir" = in ] && echo tcp-source || echo tcp-sink)"
+	       "$R_PORT")
+	VM_FG=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
 	       "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
-	VM_COMMANDS+=("# $label" "${remote[*]} &" "${guest[*]}")
-
-	"${remote[@]}" </dev/null >"$rout" 2>&1 &
-	rpid=$!
-	track_pid "$rpid"
-	if ! busywait 3000 vm_ready "$rout" listening; then
-		stop_pid "$rpid"
-		vm_fail "$label" "$rout"
-		return
-	fi
-	"${guest[@]}" </dev/null >"$gout" 2>&1
-	slowwait 5 pid_gone "$rpid" || stop_pid "$rpid"
-	wait "$rpid" 2>/dev/null
+	vm_pair "$label" "$rout" listening "$gout" || return
 
 	gbps=$(vm_kv "$gout" gbps)
 	if [ -z "$gbps" ]; then
@@ -820,6 +803,8 @@ UDP_CEIL=
 declare -A UDP_IN64
 VM_ROWS=()
 VM_COMMANDS=()
+VM_BG=()		# vm_pair(): the background and foreground commands
+VM_FG=()
 VM_UPORT=10002
 
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = tcp ]; then
