@@ -6,7 +6,31 @@
  * allocates afterwards. A flow is an index into @flows; protocols keep
  * their own per-flow state in arrays of theirs indexed the same way. Free
  * slots form a LIFO list threaded through @next_free, so flow_alloc() and
- * flow_free() are O(1) and a freed slot is the next one handed out.
+ * flow_free() are O(1).
+ *
+ * Deferred free: a flow's descriptors are registered with epoll under its
+ * index, and the kernel hands out the lowest free descriptor number. Were
+ * a slot reused at once, an event of the old flow still waiting in the
+ * same epoll_wait() batch would reach the new flow that got the slot (and,
+ * likely, the same descriptor number): a stale EPOLLERR would reset it, a
+ * stale EPOLLOUT would take its connect() as done. So flow_free() unhashes
+ * the flow at once (no lookup finds it) but puts the slot on a dead list;
+ * the loop calls flow_reap() after each batch, and only then are the
+ * slots free again. A handler that gets an event for a dead slot sees it
+ * FLOW_FREE (or its protocol state reset) and ignores it. A flow that
+ * never registered a descriptor under its index (an inbound UDP flow,
+ * which receives through its forwarding socket) can be freed at once with
+ * flow_free_unregistered(), which eviction uses.
+ *
+ * Shares: each flow counts against one share (enum flow_share: protocol
+ * and who made it), and each share has a cap, so that one party cannot
+ * take every slot: remote peers can make inbound UDP flows at will, a
+ * quarter of the table at most; the guest's own TCP connections may use
+ * it all. Within each share, flows form a list in order of last activity
+ * (flow_touch()), so the least recently active one is found in O(1): UDP
+ * evicts from there when its share is full, and idle expiry walks from
+ * there and stops at the first flow still active, instead of scanning the
+ * table.
  *
  * Index: each side of a flow (TAPSIDE, SOCKSIDE) can be entered in the
  * hash index under its own tuple (protocol, source, destination, source
@@ -47,7 +71,16 @@
 #include "siphash.h"
 #include "util.h"
 
-#define FREE_END	UINT_MAX	/* end of the free list */
+#define FREE_END	UINT_MAX	/* end of free, dead and LRU lists */
+
+/* Cap of each share, in 1/16 of the table (at least one flow) */
+static const unsigned int flow_share_16th[FLOW_SHARE_MAX] = {
+	[FLOW_SHARE_TCP_OUT]	= 16,
+	[FLOW_SHARE_TCP_IN]	= 8,
+	[FLOW_SHARE_UDP_OUT]	= 12,
+	[FLOW_SHARE_UDP_IN]	= 4,
+	[FLOW_SHARE_PING]	= 2,
+};
 
 /**
  * struct flow_hkey - Hash input: one side's tuple and the protocol,
@@ -182,8 +215,11 @@ int flow_table_init(struct flow_table *t, unsigned int size)
 
 	t->flows = calloc(size, sizeof(*t->flows));
 	t->next_free = malloc((size_t)size * sizeof(*t->next_free));
+	t->lru_prev = malloc((size_t)size * sizeof(*t->lru_prev));
+	t->lru_next = malloc((size_t)size * sizeof(*t->lru_next));
 	t->hash = calloc(nb, sizeof(*t->hash));
-	if (!t->flows || !t->next_free || !t->hash) {
+	if (!t->flows || !t->next_free || !t->lru_prev || !t->lru_next ||
+	    !t->hash) {
 		flow_table_destroy(t);
 		return -ENOMEM;
 	}
@@ -192,6 +228,13 @@ int flow_table_init(struct flow_table *t, unsigned int size)
 		t->next_free[i] = i + 1;
 	t->next_free[size - 1] = FREE_END;
 	t->free_head = 0;
+	t->dead_head = FREE_END;
+	for (i = 0; i < FLOW_SHARE_MAX; i++) {
+		uint64_t max = (uint64_t)size * flow_share_16th[i] / 16;
+
+		t->share_max[i] = max ? (unsigned int)max : 1;
+		t->lru_head[i] = t->lru_tail[i] = FREE_END;
+	}
 	t->size = size;
 	t->hash_mask = (uint32_t)(nb - 1);
 
@@ -208,8 +251,40 @@ void flow_table_destroy(struct flow_table *t)
 {
 	free(t->flows);
 	free(t->next_free);
+	free(t->lru_prev);
+	free(t->lru_next);
 	free(t->hash);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Unlink flow @idx from its share's activity list */
+static void flow_lru_unlink(struct flow_table *t, unsigned int idx)
+{
+	unsigned int sh = t->flows[idx].share;
+	unsigned int prev = t->lru_prev[idx], next = t->lru_next[idx];
+
+	if (prev == FREE_END)
+		t->lru_head[sh] = next;
+	else
+		t->lru_next[prev] = next;
+	if (next == FREE_END)
+		t->lru_tail[sh] = prev;
+	else
+		t->lru_prev[next] = prev;
+}
+
+/* Put flow @idx first (most recently active) in its share's list */
+static void flow_lru_push(struct flow_table *t, unsigned int idx)
+{
+	unsigned int sh = t->flows[idx].share;
+
+	t->lru_prev[idx] = FREE_END;
+	t->lru_next[idx] = t->lru_head[sh];
+	if (t->lru_head[sh] == FREE_END)
+		t->lru_tail[sh] = idx;
+	else
+		t->lru_prev[t->lru_head[sh]] = idx;
+	t->lru_head[sh] = idx;
 }
 
 /**
@@ -217,51 +292,150 @@ void flow_table_destroy(struct flow_table *t)
  * @t:		Flow table
  * @type:	Flow type, not FLOW_FREE
  * @proto:	IP protocol number
+ * @share:	Share the flow counts against
  *
- * The flow comes back zeroed except @type and @proto, with no side hashed.
+ * The flow comes back zeroed except @type, @proto and @share, with no side
+ * hashed, first in its share's activity list.
  *
- * Return: flow index, or FLOW_NONE if the table is full or @type is bad
+ * Return: flow index, or FLOW_NONE if the table or the share is full, or
+ *	   @type or @share is bad
  */
-int flow_alloc(struct flow_table *t, enum flow_type type, uint8_t proto)
+int flow_alloc(struct flow_table *t, enum flow_type type, uint8_t proto,
+	       enum flow_share share)
 {
 	unsigned int idx = t->free_head;
 	struct flow *f;
 
-	if (idx == FREE_END || type <= FLOW_FREE || type >= FLOW_TYPE_MAX)
+	if (idx == FREE_END || type <= FLOW_FREE || type >= FLOW_TYPE_MAX ||
+	    (unsigned int)share >= FLOW_SHARE_MAX ||
+	    t->share_count[share] >= t->share_max[share])
 		return FLOW_NONE;
 
 	t->free_head = t->next_free[idx];
 	t->count++;
+	t->share_count[share]++;
 
 	f = &t->flows[idx];
 	memset(f, 0, sizeof(*f));
 	f->type = (uint8_t)type;
 	f->proto = proto;
+	f->share = (uint8_t)share;
+	flow_lru_push(t, idx);
 	return (int)idx;
 }
 
-/**
- * flow_free() - Unhash a flow's sides and give its slot back
- * @t:		Flow table
- * @idx:	Flow index; out of range or already free is ignored
- */
-void flow_free(struct flow_table *t, int idx)
+/* Unhash a flow, take it off its share; the slot is the caller's */
+static bool flow_release(struct flow_table *t, int idx)
 {
 	struct flow *f;
 
 	if (!flow_idx_valid(t, idx))
-		return;
+		return false;
 
 	f = &t->flows[idx];
 	if (f->hashed & (1U << TAPSIDE))
 		flow_hash_remove(t, idx, TAPSIDE);
 	if (f->hashed & (1U << SOCKSIDE))
 		flow_hash_remove(t, idx, SOCKSIDE);
+	flow_lru_unlink(t, (unsigned int)idx);
+	t->share_count[f->share]--;
+	t->count--;
 
 	memset(f, 0, sizeof(*f));	/* type is FLOW_FREE again */
+	return true;
+}
+
+/**
+ * flow_free() - Unhash a flow at once, free its slot after the batch
+ * @t:		Flow table
+ * @idx:	Flow index; out of range or already free is ignored
+ *
+ * The flow no longer counts (@count, its share), but its slot is not
+ * handed out before flow_reap(): see "Deferred free" above.
+ */
+void flow_free(struct flow_table *t, int idx)
+{
+	if (!flow_release(t, idx))
+		return;
+	t->next_free[idx] = t->dead_head;
+	t->dead_head = (unsigned int)idx;
+}
+
+/**
+ * flow_free_unregistered() - Free a flow's slot at once
+ * @t:		Flow table
+ * @idx:	Flow index; out of range or already free is ignored
+ *
+ * Only for a flow that never registered a descriptor with epoll under its
+ * index: no event of it can be pending, so the slot can serve at once.
+ */
+void flow_free_unregistered(struct flow_table *t, int idx)
+{
+	if (!flow_release(t, idx))
+		return;
 	t->next_free[idx] = t->free_head;
 	t->free_head = (unsigned int)idx;
-	t->count--;
+}
+
+/**
+ * flow_reap() - Make the slots freed since the last call reusable
+ * @t:		Flow table
+ *
+ * Called once no event fetched before those frees can still be handled:
+ * after each epoll_wait() batch.
+ */
+void flow_reap(struct flow_table *t)
+{
+	while (t->dead_head != FREE_END) {
+		unsigned int idx = t->dead_head;
+
+		t->dead_head = t->next_free[idx];
+		t->next_free[idx] = t->free_head;
+		t->free_head = idx;
+	}
+}
+
+/**
+ * flow_touch() - Note activity on a flow: first in its share's list
+ * @t:		Flow table
+ * @idx:	Flow index, in use
+ * @now_ms:	Current time
+ */
+void flow_touch(struct flow_table *t, int idx, uint64_t now_ms)
+{
+	t->flows[idx].last_ms = now_ms;
+	if (t->lru_head[t->flows[idx].share] == (unsigned int)idx)
+		return;
+	flow_lru_unlink(t, (unsigned int)idx);
+	flow_lru_push(t, (unsigned int)idx);
+}
+
+/**
+ * flow_oldest() - Least recently active flow of a share
+ * @t:		Flow table
+ * @share:	Share
+ *
+ * Return: flow index, FLOW_NONE if the share has no flow
+ */
+int flow_oldest(const struct flow_table *t, enum flow_share share)
+{
+	unsigned int idx = t->lru_tail[share];
+
+	return idx == FREE_END ? FLOW_NONE : (int)idx;
+}
+
+/**
+ * flow_newer() - Next more recently active flow of the same share
+ * @t:		Flow table
+ * @idx:	Flow index, in use
+ *
+ * Return: flow index, FLOW_NONE if @idx is the most recently active
+ */
+int flow_newer(const struct flow_table *t, int idx)
+{
+	unsigned int prev = t->lru_prev[idx];
+
+	return prev == FREE_END ? FLOW_NONE : (int)prev;
 }
 
 /**

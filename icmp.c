@@ -127,7 +127,7 @@ static int icmp_flow_get(struct ctx *c, const struct frame_in *f, uint16_t id)
 	if (idx != FLOW_NONE)
 		return idx;
 
-	idx = flow_alloc(c->flows, FLOW_PING, IPPROTO_ICMP);
+	idx = flow_alloc(c->flows, FLOW_PING, IPPROTO_ICMP, FLOW_SHARE_PING);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
 		return FLOW_NONE;
@@ -181,7 +181,7 @@ int icmp_tap_input(struct ctx *c, const struct frame_in *f)
 	if (idx == FLOW_NONE)
 		return -1;
 	fl = flow_at(c->flows, idx);
-	fl->last_ms = c->now_ms;
+	flow_touch(c->flows, idx, c->now_ms);
 	sl = inany_to_sockaddr(&fl->side[SOCKSIDE].dst, 0, 0, &sa);
 	if (sendto(icmp_flows[idx].sock, f->l4, f->l4_len, MSG_NOSIGNAL,
 		   (struct sockaddr *)&sa, sl) < 0) {
@@ -234,7 +234,7 @@ void icmp_sock_input(struct ctx *c, union epoll_ref ref)
 	/* An earlier event of the same batch may have closed this flow */
 	if (fl->type != FLOW_PING || icmp_flows[ref.flow].sock != ref.fd)
 		return;
-	fl->last_ms = c->now_ms;
+	flow_touch(c->flows, (int)ref.flow, c->now_ms);
 	for (i = 0; i < ICMP_READ_BATCH; i++) {
 		if (icmp_reply_one(c, ref.fd, fl))
 			break;
@@ -247,14 +247,15 @@ void icmp_sock_input(struct ctx *c, union epoll_ref ref)
  */
 void icmp_timer(struct ctx *c)
 {
-	unsigned int i;
+	int idx, next;
 
-	for (i = 0; i < icmp_flow_max; i++) {
-		const struct flow *fl = flow_at(c->flows, (int)i);
-
-		if (icmp_flows[i].sock >= 0 && fl->type == FLOW_PING &&
-		    c->now_ms - fl->last_ms > ICMP_IDLE_MS)
-			icmp_flow_close(c, (int)i);
+	/* Least recently active first (flow.c): stop at one still in use */
+	for (idx = flow_oldest(c->flows, FLOW_SHARE_PING); idx != FLOW_NONE;
+	     idx = next) {
+		next = flow_newer(c->flows, idx);
+		if (c->now_ms - flow_at(c->flows, idx)->last_ms <= ICMP_IDLE_MS)
+			return;
+		icmp_flow_close(c, idx);
 	}
 }
 
@@ -264,10 +265,8 @@ void icmp_timer(struct ctx *c)
  */
 void icmp_close_all(struct ctx *c)
 {
-	unsigned int i;
+	int idx;
 
-	for (i = 0; i < icmp_flow_max; i++) {
-		if (icmp_flows[i].sock >= 0)
-			icmp_flow_close(c, (int)i);
-	}
+	while ((idx = flow_oldest(c->flows, FLOW_SHARE_PING)) != FLOW_NONE)
+		icmp_flow_close(c, idx);
 }

@@ -11,11 +11,15 @@
  * whose destination is bound over there, and closed when it no longer is.
  * Our own listeners on one side show up in that side's table, so they are
  * left out of the scan, or -t auto and -T auto would chase each other.
- * System calls: pread, close (and those of tcp_listen()).
+ * listen_timer() runs between epoll batches, never inside one: see
+ * listen_close().
+ * System calls: pread, close, epoll_ctl (and those of tcp_listen(),
+ * udp_listen(), udp_listen_close()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -55,6 +59,22 @@ static bool listen_af_on(const struct ctx *c, int dir, int af)
 	if (dir == DIR_OUT)
 		return true;	/* the namespace's loopback has both */
 	return af == AF_INET ? c->net->v4.enabled : c->net->v6.enabled;
+}
+
+/*
+ * Close one forwarding socket of protocol @p; UDP closes the flows that
+ * reply through it first. Called between epoll batches (listen_timer()),
+ * so no event fetched for the descriptor can reach whatever socket gets
+ * its number next.
+ */
+static void listen_close(struct ctx *c, int p, int fd)
+{
+	if (p == P_UDP) {
+		udp_listen_close(c, fd);
+		return;
+	}
+	epoll_ctl(c->epollfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
 }
 
 /* Open the static listeners of one binding and port */
@@ -162,7 +182,7 @@ static void listen_auto_port(struct ctx *c, int p, int dir, uint16_t port,
 		int *fd = listen_slot(p, dir, v6, port);
 
 		if (!want && *fd >= 0) {
-			close(*fd);
+			listen_close(c, p, *fd);
 			*fd = -1;
 			log_debug("auto: closed %s %s port %u (IPv%d)", side,
 				  proto, port, v6 ? 6 : 4);

@@ -295,7 +295,11 @@ static void signal_handler(struct ctx *c, int sfd)
 	}
 }
 
-static void timer_handler(struct ctx *c, int tfd)
+/*
+ * Timers; sets *@listen_due when "auto" forwarding is to be brought in
+ * step: that closes sockets, so it waits until the batch is done
+ */
+static void timer_handler(struct ctx *c, int tfd, bool *listen_due)
 {
 	static uint64_t last_second_ms;
 	uint64_t expired;
@@ -309,7 +313,7 @@ static void timer_handler(struct ctx *c, int tfd)
 	icmp_timer(c);
 	udp_timer(c);
 	ndp_timer(c);
-	listen_timer(c);
+	*listen_due = true;
 	if (conf.mode == MODE_PASTA && !conf.no_netns_quit &&
 	    ns_gone(&target)) {
 		log_info("target namespace gone, exiting");
@@ -348,6 +352,7 @@ static void loop(struct ctx *c, int sfd, int tfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	uint64_t quit_by_ms = 0;
+	bool listen_due;
 	int n, i, rc, lfd;
 
 	for (;;) {
@@ -356,6 +361,7 @@ static void loop(struct ctx *c, int sfd, int tfd)
 			die("epoll_wait: %s", strerror(errno));
 		c->now_ms = now_ms();
 		lfd = -1;
+		listen_due = false;
 		for (i = 0; i < n; i++) {
 			union epoll_ref ref = { .u64 = ev[i].data.u64 };
 
@@ -394,7 +400,7 @@ static void loop(struct ctx *c, int sfd, int tfd)
 				signal_handler(c, sfd);
 				break;
 			case EPOLL_TYPE_TIMER:
-				timer_handler(c, tfd);
+				timer_handler(c, tfd, &listen_due);
 				break;
 			default:
 				break;
@@ -402,6 +408,10 @@ static void loop(struct ctx *c, int sfd, int tfd)
 		}
 		if (lfd >= 0 && (rc = stream_accept(c, lfd)) < 0)
 			log_warn("accept: %s", strerror(-rc));
+		/* No event of this batch is left for what closes now */
+		if (listen_due)
+			listen_timer(c);
+		flow_reap(c->flows);
 		c->q->flush(c->q);
 		if (quit_status >= 0)
 			quit_when_drained(c, &quit_by_ms);

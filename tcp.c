@@ -493,12 +493,13 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 		drop(DROP_L4_PROTO);
 		return;
 	}
-	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
-	if (idx == FLOW_NONE && tcp_evict_connecting(c))
-		idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
+	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
-		tcp_rst_no_conn(c, f, s);
+		/* The victim's slot is free after this batch (flow.c,
+		 * "Deferred free"): no reset, the guest's next SYN takes it */
+		if (!tcp_evict_connecting(c))
+			tcp_rst_no_conn(c, f, s);
 		return;
 	}
 	fl = flow_at(c->flows, idx);
@@ -1298,7 +1299,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
 	struct flow *fl;
 	int idx, one = 1;
 
-	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP);
+	idx = flow_alloc(c->flows, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_IN);
 	if (idx == FLOW_NONE) {
 		struct linger l = { .l_onoff = 1, .l_linger = 0 };
 

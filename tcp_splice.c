@@ -681,7 +681,8 @@ int tcp_splice_conn_new(struct ctx *c, int accepted, int af, bool to_ns,
 		close(accepted);
 		return -1;
 	}
-	idx = flow_alloc(c->flows, FLOW_TCP_SPLICE, IPPROTO_TCP);
+	idx = flow_alloc(c->flows, FLOW_TCP_SPLICE, IPPROTO_TCP,
+			 to_ns ? FLOW_SHARE_TCP_IN : FLOW_SHARE_TCP_OUT);
 	if (idx == FLOW_NONE || (unsigned int)idx >= splice_max) {
 		flow_free(c->flows, idx);
 		close(accepted);

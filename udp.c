@@ -11,10 +11,22 @@
  *   any peer; the first datagram of a peer makes a flow hashed on both
  *   sides, and the guest's replies leave through the same forwarding
  *   socket with sendto(), so the peer sees them come from the port it
- *   used.
+ *   used. These flows have a share of the table of their own (flow.c): a
+ *   remote peer can make them at will, from as many source ports as it
+ *   likes, so when the share is full the least recently active one is
+ *   evicted for the new one, and the guest's own flows keep their slots.
  * - Namespace loopback to host loopback (-U): a socket inside the
  *   namespace bound to its loopback; each peer gets a host socket connected
  *   to the host's loopback; nothing crosses the tap.
+ *
+ * Forwarding sockets live in slots (struct udp_fwdsock), and a flow that
+ * sends through one (inbound, -U) refers to it by slot and generation,
+ * never by descriptor number: when an "auto" socket is closed, its
+ * generation changes and every flow that referred to it is closed with
+ * it, so a reply can never go out through a descriptor number the kernel
+ * has handed to an unrelated socket since. Expiry walks each share's
+ * flows from the least recently active (flow.c) and stops at the first
+ * one still in use.
  *
  * Guest to socket: all datagrams of a flow in one tap batch leave with one
  * sendmmsg(), each run of equal sizes in it (the last may be shorter) as
@@ -74,24 +86,48 @@
 #define UDP_SEG_MAX	64
 #define UDP_SEG_BYTES	(65535 - 20 - UDP_HDR_LEN)
 
+/* Forwarding sockets: host and namespace, both families, every port */
+#define UDP_FWD_MAX	(4 * 65536)
+
 /**
  * struct udp_flow - Per-flow state, indexed by flow index
  * @sock:	The flow's own socket, -1 if none
- * @fwd:	Forwarding socket replies leave through (inbound, -U), or -1
+ * @fwd_slot:	Forwarding socket replies leave through (inbound, -U)...
+ * @fwd_gen:	...and its generation then (see udp_fwd_fd())
  * @flags:	UDP_* flags
  * @seg_refused: smallest datagram size whose UDP_SEGMENT send failed,
  *		0 if none did: only smaller ones are sent so since
  */
 struct udp_flow {
 	int sock;
-	int fwd;
+	uint32_t fwd_slot;
+	uint32_t fwd_gen;
 	uint8_t flags;
 	uint16_t seg_refused;
 };
 
+/**
+ * struct udp_fwdsock - A forwarding socket (-u, -U), by slot
+ * @fd:		Descriptor, -1 if the slot is free
+ * @gen:	Generation, bumped when the socket is closed
+ * @port:	Port it is bound to
+ * @dport:	Port its datagrams go to on the other side
+ * @ns:		Bound inside the namespace (-U)
+ * @v6:		IPv6 socket
+ */
+struct udp_fwdsock {
+	int fd;
+	uint32_t gen;
+	uint16_t port;
+	uint16_t dport;
+	bool ns;
+	bool v6;
+};
+
 static struct udp_flow *udp_flows;
 static unsigned int udp_flow_max;
-static unsigned int udp_flow_hi;	/* no flow at or above this */
+static struct udp_fwdsock *udp_fwd;
+static unsigned int udp_fwd_hi;		/* no socket at or above it */
 static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
 static struct iovec udp_iov[UDP_BATCH_MAX];
 static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
@@ -142,10 +178,13 @@ int udp_init(struct ctx *c, unsigned int flow_max)
 	unsigned int i;
 
 	udp_flows = calloc(flow_max, sizeof(*udp_flows));
-	if (!udp_flows)
+	udp_fwd = calloc(UDP_FWD_MAX, sizeof(*udp_fwd));
+	if (!udp_flows || !udp_fwd)
 		return -ENOMEM;
 	for (i = 0; i < flow_max; i++)
-		udp_flows[i].sock = udp_flows[i].fwd = -1;
+		udp_flows[i].sock = -1;
+	for (i = 0; i < UDP_FWD_MAX; i++)
+		udp_fwd[i].fd = -1;
 	udp_flow_max = flow_max;
 	udp_seg_ok = !c->net->no_gso && !c->net->no_mmsg &&
 		     udp_segment_supported();
@@ -156,18 +195,54 @@ int udp_init(struct ctx *c, unsigned int flow_max)
 	return 0;
 }
 
+/**
+ * udp_flow_close() - Close a flow's own socket, if any, and free the flow
+ * @c:		Execution context
+ * @idx:	Flow index
+ *
+ * A flow that never had a socket of its own registered no descriptor
+ * under its index, so its slot may serve again at once (flow.c).
+ */
 static void udp_flow_close(struct ctx *c, int idx)
 {
 	struct udp_flow *uf = &udp_flows[idx];
+	bool registered = uf->flags & UDP_OWN;
 
 	if (uf->sock >= 0 && (uf->flags & UDP_OWN)) {
 		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, uf->sock, NULL);
 		close(uf->sock);
 	}
-	uf->sock = uf->fwd = -1;
+	uf->sock = -1;
+	uf->fwd_slot = uf->fwd_gen = 0;
 	uf->flags = 0;
 	uf->seg_refused = 0;
-	flow_free(c->flows, idx);
+	if (registered)
+		flow_free(c->flows, idx);
+	else
+		flow_free_unregistered(c->flows, idx);
+}
+
+/**
+ * udp_fwd_fd() - The forwarding socket a flow sends through
+ * @uf:		Flow (inbound or -U)
+ *
+ * Return: its descriptor, or -1 if that socket was closed since the flow
+ *	   was made (its slot's generation moved on)
+ */
+static int udp_fwd_fd(const struct udp_flow *uf)
+{
+	const struct udp_fwdsock *fs = &udp_fwd[uf->fwd_slot];
+
+	if (!(uf->flags & (UDP_INBOUND | UDP_NS)) || fs->gen != uf->fwd_gen)
+		return -1;
+	return fs->fd;
+}
+
+/* Refer flow @idx to forwarding socket @slot, as it is now */
+static void udp_fwd_ref(int idx, unsigned int slot)
+{
+	udp_flows[idx].fwd_slot = slot;
+	udp_flows[idx].fwd_gen = udp_fwd[slot].gen;
 }
 
 /*
@@ -242,7 +317,7 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 	struct flow *fl;
 	int idx, rc;
 
-	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_OUT);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
 		return FLOW_NONE;
@@ -259,7 +334,6 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 		udp_flow_close(c, idx);
 		return FLOW_NONE;
 	}
-	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
 	return idx;
 }
 
@@ -365,9 +439,13 @@ static void udp_send(struct ctx *c, int idx, const struct frame_in *f,
 	int s = uf->sock, sent;
 
 	if (!(uf->flags & UDP_OWN)) {	/* inbound: reply via sendto() */
-		s = uf->fwd;
+		s = udp_fwd_fd(uf);
 		pl = inany_to_sockaddr(&fl->side[SOCKSIDE].src,
 				       fl->side[SOCKSIDE].sport, 0, &peer);
+	}
+	if (s < 0) {		/* never: closing the socket closed us */
+		drop(DROP_SOCK_ERR);
+		return;
 	}
 	n = MIN(n, c->net->udp_batch);
 	udp_since_yield += n;
@@ -478,7 +556,7 @@ void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 		idx = udp_flow_from_tap(c, &key, f->af);
 	if (idx == FLOW_NONE)
 		return;
-	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	flow_touch(c->flows, idx, c->now_ms);
 	while (n) {
 		unsigned int k = MIN(n, c->net->udp_batch);
 
@@ -572,16 +650,37 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 	}
 }
 
+/*
+ * A slot for an inbound flow: when the share of those is full, the least
+ * recently active one gives up its slot (it has no socket of its own, so
+ * the slot serves again at once). Return: flow index, or FLOW_NONE
+ */
+static int udp_flow_alloc_in(struct ctx *c)
+{
+	int idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP,
+			     FLOW_SHARE_UDP_IN), old;
+
+	if (idx != FLOW_NONE)
+		return idx;
+	old = flow_oldest(c->flows, FLOW_SHARE_UDP_IN);
+	if (old == FLOW_NONE)
+		return FLOW_NONE;	/* the table is full of other flows */
+	log_trace("udp: inbound flows at their share: flow %d evicted", old);
+	drop(DROP_UDP_EVICT);
+	udp_flow_close(c, old);
+	return flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_IN);
+}
+
 /* Inbound flow for a peer's first datagram on a -u forwarding socket */
 static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
-			     int fwd, uint16_t dport)
+			     unsigned int slot, uint16_t dport)
 {
 	const struct net_conf *nc = c->net;
 	struct flowside *ts;
 	struct flow *fl;
 	int idx;
 
-	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	idx = udp_flow_alloc_in(c);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
 		return FLOW_NONE;
@@ -612,33 +711,32 @@ static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 			      &nc->v6.addr : &nc->v6.addr_seen);
 	}
 	udp_flows[idx].sock = -1;
-	udp_flows[idx].fwd = fwd;
 	udp_flows[idx].flags = UDP_INBOUND;
+	udp_fwd_ref(idx, slot);
 	if (flow_hash_insert(c->flows, idx, SOCKSIDE) ||
 	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		udp_flow_close(c, idx);
 		drop(DROP_FLOW_FULL);
 		return FLOW_NONE;
 	}
-	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
 	return idx;
 }
 
 /* -U: a namespace peer's flow, with a host socket to the host's loopback */
-static int udp_flow_ns(struct ctx *c, const struct flowside *sk, int fwd,
-		       uint16_t dport)
+static int udp_flow_ns(struct ctx *c, const struct flowside *sk,
+		       unsigned int slot, uint16_t dport)
 {
 	union inany_addr lo;
 	int idx, af = inany_af(&sk->src);
 
-	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP);
+	idx = flow_alloc(c->flows, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_OUT);
 	if (idx == FLOW_NONE) {
 		drop(DROP_FLOW_FULL);
 		return FLOW_NONE;
 	}
 	flow_at(c->flows, idx)->side[SOCKSIDE] = *sk;
-	udp_flows[idx].fwd = fwd;
 	udp_flows[idx].flags = UDP_NS;
+	udp_fwd_ref(idx, slot);
 	if (af == AF_INET)
 		inany_from_v4(&lo, (struct in_addr){ htonl(INADDR_LOOPBACK) });
 	else
@@ -649,7 +747,6 @@ static int udp_flow_ns(struct ctx *c, const struct flowside *sk, int fwd,
 		drop(DROP_SOCK_ERR);
 		return FLOW_NONE;
 	}
-	udp_flow_hi = MAX(udp_flow_hi, (unsigned int)idx + 1);
 	return idx;
 }
 
@@ -701,15 +798,15 @@ static void udp_ns_reply(struct ctx *c, int idx, int n)
 	struct sockaddr_storage sa;
 	socklen_t sl = inany_to_sockaddr(&fl->side[SOCKSIDE].src,
 					 fl->side[SOCKSIDE].sport, 0, &sa);
-	int i;
+	int i, fwd = udp_fwd_fd(&udp_flows[idx]);
 
 	for (i = 0; i < n; i++) {
 		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sl,
 				     .msg_iov = &udp_iov[i], .msg_iovlen = 1 };
 
 		udp_iov[i].iov_len = udp_mmh[i].msg_len;
-		if (sendmsg(udp_flows[idx].fwd, &mh,
-			    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		if (fwd < 0 ||
+		    sendmsg(fwd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			drop(DROP_SOCK_ERR);
 	}
 }
@@ -804,7 +901,7 @@ void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 	if (!(events & EPOLLIN))
 		return;
 	v4 = inany_is_v4(&flow_at(c->flows, idx)->side[SOCKSIDE].dst);
-	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	flow_touch(c->flows, idx, c->now_ms);
 	for (round = 0; round < 8; round++) {
 		n = udp_recv(c, ref.fd, v4, false);
 		if (!n)
@@ -823,10 +920,11 @@ void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
  * -U datagram is sent on to the host here. Return: the flow whose guest
  * gets the datagram, FLOW_NONE if it went elsewhere or was dropped
  */
-static int udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
+static int udp_fwd_one(struct ctx *c, unsigned int slot, int i)
 {
-	bool ns = info & UDP_LISTEN_NS;
-	uint16_t dport = info & 0xffff;
+	const struct udp_fwdsock *fs = &udp_fwd[slot];
+	bool ns = fs->ns;
+	uint16_t dport = fs->dport;
 	struct flowside sk = { .dport = dport };
 	enum flow_sidx side;
 	int idx;
@@ -839,11 +937,11 @@ static int udp_fwd_one(struct ctx *c, int fd, uint32_t info, int i)
 		inany_from_v6(&sk.dst, ns ? &in6addr_loopback : &in6addr_any);
 	idx = flow_lookup(c->flows, IPPROTO_UDP, &sk, &side);
 	if (idx == FLOW_NONE)
-		idx = ns ? udp_flow_ns(c, &sk, fd, dport) :
-			   udp_flow_from_fwd(c, &sk, fd, dport);
+		idx = ns ? udp_flow_ns(c, &sk, slot, dport) :
+			   udp_flow_from_fwd(c, &sk, slot, dport);
 	if (idx == FLOW_NONE)
 		return FLOW_NONE;
-	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	flow_touch(c->flows, idx, c->now_ms);
 	if (!ns)
 		return idx;
 	if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -866,8 +964,7 @@ static bool udp_same_peer(int i, int j)
 /**
  * udp_listen_handler() - Datagrams on a forwarding socket (-u, -U)
  * @c:		Execution context
- * @ref:	Epoll reference: flow field holds the destination port and
- *		UDP_LISTEN_NS, bit 17 set for IPv6
+ * @ref:	Epoll reference: flow field holds the socket's slot
  * @events:	Events
  *
  * Consecutive datagrams of one peer share a flow: it is looked up once,
@@ -875,17 +972,20 @@ static bool udp_same_peer(int i, int j)
  */
 void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 {
-	bool v4 = !(ref.flow & (1U << 17));
+	unsigned int slot = ref.flow;
 	int round, n, i, j, idx;
+	bool v4;
 
-	if (!(events & EPOLLIN))
-		return;
+	if (!(events & EPOLLIN) || slot >= UDP_FWD_MAX ||
+	    udp_fwd[slot].fd != ref.fd)
+		return;		/* closed since */
+	v4 = !udp_fwd[slot].v6;
 	for (round = 0; round < 8; round++) {
 		n = udp_recv(c, ref.fd, v4, true);
 		if (!n)
 			return;
 		for (i = 0; i < n; i = j) {
-			idx = udp_fwd_one(c, ref.fd, ref.flow, i);
+			idx = udp_fwd_one(c, slot, i);
 			for (j = i + 1; idx != FLOW_NONE && j < n &&
 			     udp_same_peer(i, j); j++)
 				;
@@ -906,20 +1006,85 @@ void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
  * @dport:	Port datagrams go to on the other side
  * @ns:		Bind inside the namespace (-U) instead of on the host
  *
- * Return: the socket, or negative errno
+ * Return: the socket, or negative errno (-ENOSPC: no slot left)
  */
 int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns)
 {
-	union epoll_ref ref = { .type = EPOLL_TYPE_UDP_LISTEN,
-				.flow = dport | (ns ? UDP_LISTEN_NS : 0) |
-					(af == AF_INET6 ? 1U << 17 : 0) };
-	int fd = fwdsock_open(c, af, SOCK_DGRAM, IPPROTO_UDP, addr, ifname,
-			      port, ns, ref);
+	union epoll_ref ref = { .type = EPOLL_TYPE_UDP_LISTEN };
+	unsigned int slot;
+	int fd;
 
-	if (fd >= 0)
-		udp_sock_bufs(fd);
+	for (slot = 0; slot < UDP_FWD_MAX && udp_fwd[slot].fd >= 0; slot++)
+		;
+	if (slot == UDP_FWD_MAX)
+		return -ENOSPC;
+	ref.flow = slot;
+	fd = fwdsock_open(c, af, SOCK_DGRAM, IPPROTO_UDP, addr, ifname, port,
+			  ns, ref);
+	if (fd < 0)
+		return fd;
+	udp_sock_bufs(fd);
+	udp_fwd[slot] = (struct udp_fwdsock){
+		.fd = fd, .gen = udp_fwd[slot].gen, .port = port,
+		.dport = dport, .ns = ns, .v6 = af == AF_INET6,
+	};
+	udp_fwd_hi = MAX(udp_fwd_hi, slot + 1);
 	return fd;
+}
+
+/* Close the flows of share @sh that send through forwarding slot @slot */
+static void udp_fwd_flows_close(struct ctx *c, enum flow_share sh,
+				unsigned int slot)
+{
+	int idx, next;
+
+	for (idx = flow_oldest(c->flows, sh); idx != FLOW_NONE; idx = next) {
+		const struct udp_flow *uf = &udp_flows[idx];
+
+		next = flow_newer(c->flows, idx);
+		if ((uf->flags & (UDP_INBOUND | UDP_NS)) &&
+		    uf->fwd_slot == slot && uf->fwd_gen == udp_fwd[slot].gen)
+			udp_flow_close(c, idx);
+	}
+}
+
+/**
+ * udp_listen_close() - Close a forwarding socket and the flows using it
+ * @c:		Execution context
+ * @fd:		Socket, as udp_listen() returned it
+ *
+ * The flows that reply through it go first: none may keep its number,
+ * which the kernel hands out again.
+ */
+void udp_listen_close(struct ctx *c, int fd)
+{
+	unsigned int slot;
+
+	for (slot = 0; slot < udp_fwd_hi && udp_fwd[slot].fd != fd; slot++)
+		;
+	if (slot == udp_fwd_hi || fd < 0)
+		return;
+	udp_fwd_flows_close(c, FLOW_SHARE_UDP_IN, slot);
+	udp_fwd_flows_close(c, FLOW_SHARE_UDP_OUT, slot);
+	udp_fwd[slot].gen++;
+	udp_fwd[slot].fd = -1;
+	epoll_ctl(c->epollfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
+}
+
+/* Expire the flows of share @sh idle for more than @idle_ms */
+static void udp_expire(struct ctx *c, enum flow_share sh, uint64_t idle_ms)
+{
+	int idx, next;
+
+	for (idx = flow_oldest(c->flows, sh); idx != FLOW_NONE; idx = next) {
+		next = flow_newer(c->flows, idx);
+		if (c->now_ms - flow_at(c->flows, idx)->last_ms <= idle_ms)
+			return;		/* the others are more recent */
+		log_trace("udp: flow %d expired", idx);
+		udp_flow_close(c, idx);
+	}
 }
 
 /**
@@ -929,19 +1094,9 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 void udp_timer(struct ctx *c)
 {
 	uint64_t idle = (uint64_t)c->net->udp_timeout_s * 1000;
-	unsigned int i, hi = 0;
 
-	for (i = 0; i < udp_flow_hi; i++) {
-		if (!udp_flows[i].flags)
-			continue;
-		if (c->now_ms - flow_at(c->flows, (int)i)->last_ms > idle) {
-			log_trace("udp: flow %u expired", i);
-			udp_flow_close(c, (int)i);
-			continue;
-		}
-		hi = i + 1;
-	}
-	udp_flow_hi = hi;
+	udp_expire(c, FLOW_SHARE_UDP_OUT, idle);
+	udp_expire(c, FLOW_SHARE_UDP_IN, idle);
 }
 
 /**
@@ -950,10 +1105,13 @@ void udp_timer(struct ctx *c)
  */
 void udp_close_all(struct ctx *c)
 {
+	static const enum flow_share shares[] = {
+		FLOW_SHARE_UDP_OUT, FLOW_SHARE_UDP_IN,
+	};
 	unsigned int i;
+	int idx;
 
-	for (i = 0; i < udp_flow_hi; i++)
-		if (udp_flows[i].flags)
-			udp_flow_close(c, (int)i);
-	udp_flow_hi = 0;
+	for (i = 0; i < ARRAY_SIZE(shares); i++)
+		while ((idx = flow_oldest(c->flows, shares[i])) != FLOW_NONE)
+			udp_flow_close(c, idx);
 }

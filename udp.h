@@ -5,9 +5,6 @@
 #include "ctx.h"
 #include "epoll_ref.h"
 
-/* What a forwarding socket's epoll reference carries in its flow field */
-#define UDP_LISTEN_NS	(1U << 16)	/* socket in the namespace (-U) */
-
 int udp_init(struct ctx *c, unsigned int flow_max);
 void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n);
 void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events);
@@ -16,5 +13,6 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
 void udp_timer(struct ctx *c);
 void udp_close_all(struct ctx *c);
+void udp_listen_close(struct ctx *c, int fd);
 
 #endif /* UDP_H */

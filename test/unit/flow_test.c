@@ -79,7 +79,7 @@ static int add_flow(struct flow_table *t, unsigned int i, int *idx)
 {
 	struct flow *f;
 
-	*idx = flow_alloc(t, FLOW_TCP, IPPROTO_TCP);
+	*idx = flow_alloc(t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
 	if (*idx < 0)
 		return -1;
 	f = flow_at(t, *idx);
@@ -165,7 +165,8 @@ static void test_init_limits(void)
 	CHECK(t.key[0] != u.key[0] || t.key[1] != u.key[1]);
 	flow_table_destroy(&u);
 	CHECK(add_flow(&t, 7, &idx) == 0 && idx == 0);
-	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP) == FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
 	CHECK(found_as(&t, 7, TAPSIDE, 0) && found_as(&t, 7, SOCKSIDE, 0));
 	flow_table_destroy(&t);
 
@@ -190,8 +191,10 @@ static void test_insert_lookup(void)
 	int a, b;
 
 	CHECK(flow_table_init(&t, 16) == 0);
-	CHECK(flow_alloc(&t, FLOW_FREE, IPPROTO_TCP) == FLOW_NONE);
-	CHECK(flow_alloc(&t, FLOW_TYPE_MAX, IPPROTO_TCP) == FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_FREE, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_TYPE_MAX, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
 	CHECK(add_flow(&t, 100, &a) == 0);
 	f = flow_at(&t, a);
 	CHECK(f->type == FLOW_TCP && f->proto == IPPROTO_TCP);
@@ -209,7 +212,7 @@ static void test_insert_lookup(void)
 
 	/* Duplicates: same side twice, or another flow with our tuple */
 	CHECK(flow_hash_insert(&t, a, TAPSIDE) == -EEXIST);
-	b = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP);
+	b = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
 	CHECK(b >= 0 && b != a);
 	tuple_of(&flow_at(&t, b)->side[SOCKSIDE], 100, TAPSIDE);
 	CHECK(flow_hash_insert(&t, b, SOCKSIDE) == -EEXIST);
@@ -244,9 +247,13 @@ static void test_insert_lookup(void)
 	flow_free(&t, -1);
 	flow_free(&t, 16);
 	CHECK(t.count == 1 && used_buckets(&t) == 1);
-	CHECK(flow_alloc(&t, FLOW_PING, IPPROTO_ICMP) == a);
+	/* Not handed out again before the batch ends (flow_reap()) */
+	CHECK(flow_alloc(&t, FLOW_PING, IPPROTO_ICMP, FLOW_SHARE_TCP_OUT) !=
+	      a);
+	flow_reap(&t);
+	CHECK(flow_alloc(&t, FLOW_PING, IPPROTO_ICMP, FLOW_SHARE_TCP_OUT) == a);
 	CHECK(f->hashed == 0 && f->proto == IPPROTO_ICMP);
-	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP) != a);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT) != a);
 
 	/* A caller's bug: tuple changed while hashed, entry removed anyway */
 	CHECK(add_flow(&t, 200, &a) == 0);
@@ -298,7 +305,7 @@ static void test_same_bucket_other_port(void)
 	/* Alone in one cluster; removing the first shifts the second back */
 	flow_hash_remove(&t, a, SOCKSIDE);
 	CHECK(t.hash[home] == (uint32_t)(a << 1 | TAPSIDE) + 1);
-	b = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP);
+	b = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
 	flow_at(&t, b)->side[TAPSIDE] = probe;
 	CHECK(flow_hash_insert(&t, b, TAPSIDE) == 0);
 	CHECK(flow_lookup(&t, IPPROTO_TCP, &probe, NULL) == b);
@@ -327,7 +334,8 @@ static void fill_and_drain(unsigned int size)
 	for (i = 0; i < size; i++)
 		bad += add_flow(&t, i, &idx[i]) != 0;
 	CHECK(!bad && t.count == size);
-	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP) == FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
 	CHECK(used_buckets(&t) == 2 * size);
 	for (i = 0; i < size; i++)
 		bad += !found_as(&t, i, TAPSIDE, idx[i]) ||
@@ -346,6 +354,7 @@ static void fill_and_drain(unsigned int size)
 		flow_free(&t, idx[order[i]]);
 		gone[order[i]] = true;
 	}
+	flow_reap(&t);
 	CHECK(t.count == size - size / 2);
 	CHECK(used_buckets(&t) == 2 * (size - size / 2));
 	for (i = 0; i < size; i++) {
@@ -368,7 +377,8 @@ static void fill_and_drain(unsigned int size)
 		idx[order[i]] = n;
 	}
 	CHECK(!bad && t.count == size);
-	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP) == FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
 	for (i = 0; i < size / 2; i++) {
 		j = order[i];
 		bad += !found_as(&t, size + j, SOCKSIDE, idx[j]) ||
@@ -410,8 +420,8 @@ static void test_ipv4_ipv6(void)
 	addr6(&f6.src, 0xc0000202U);
 	addr6(&f6.dst, 0xc6336401U);
 
-	a = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP);
-	b = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP);
+	a = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT);
+	b = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_TCP_OUT);
 	flow_at(&t, a)->side[SOCKSIDE] = f4;
 	flow_at(&t, b)->side[TAPSIDE] = f6;
 	CHECK(flow_hash_insert(&t, a, SOCKSIDE) == 0);
@@ -517,7 +527,7 @@ static int model_pick_used(void)
 static unsigned int model_op_alloc(struct flow_table *t)
 {
 	uint8_t proto = rnd_proto();
-	int idx = flow_alloc(t, FLOW_UDP, proto), i, s;
+	int idx = flow_alloc(t, FLOW_UDP, proto, FLOW_SHARE_TCP_OUT), i, s;
 	bool any_free = false;
 
 	for (i = 0; i < msize; i++)
@@ -617,6 +627,7 @@ static void model_run(int size, unsigned int ops)
 		} else if (op < 28) {
 			idx = (int)rnd_below((unsigned int)msize + 1);
 			flow_free(&t, idx);
+			flow_reap(&t);
 			if (idx < msize)
 				model[idx].used = false;
 		} else if (op < 63) {
@@ -644,6 +655,87 @@ static void model_run(int size, unsigned int ops)
 }
 
 /* Dense clusters in a small table, then a roomier one */
+/* Freed slots wait for flow_reap(), unless the flow never registered */
+static void test_deferred_free(void)
+{
+	struct flow_table t;
+	int a, b, c;
+
+	CHECK(flow_table_init(&t, 2) == 0);
+	a = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
+	b = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
+	CHECK(a >= 0 && b >= 0 && a != b);
+	flow_free(&t, a);
+	CHECK(t.count == 1 && flow_at(&t, a)->type == FLOW_FREE);
+	/* The only free slot is dead until the batch ends */
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
+	flow_free(&t, a);			/* twice: ignored */
+	flow_reap(&t);
+	flow_reap(&t);
+	c = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
+	CHECK(c == a && t.count == 2);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
+	/* No descriptor registered under it: reusable at once */
+	flow_free_unregistered(&t, b);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_OUT) == b);
+	flow_table_destroy(&t);
+}
+
+/* Each share stops at its cap; flows of a share in order of activity */
+static void test_shares_lru(void)
+{
+	struct flow_table t;
+	int in[4], i, x;
+
+	CHECK(flow_table_init(&t, 16) == 0);
+	CHECK(t.share_max[FLOW_SHARE_UDP_IN] == 4);
+	CHECK(t.share_max[FLOW_SHARE_TCP_OUT] == 16);
+	CHECK(flow_oldest(&t, FLOW_SHARE_UDP_IN) == FLOW_NONE);
+	for (i = 0; i < 4; i++) {
+		in[i] = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP,
+				   FLOW_SHARE_UDP_IN);
+		CHECK(in[i] >= 0);
+		flow_touch(&t, in[i], 100 + (uint64_t)i);
+	}
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_IN) ==
+	      FLOW_NONE);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_MAX) ==
+	      FLOW_NONE);
+	/* Another share still has room */
+	x = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
+	CHECK(x >= 0 && flow_oldest(&t, FLOW_SHARE_TCP_OUT) == x);
+	CHECK(flow_newer(&t, x) == FLOW_NONE);
+
+	/* Oldest first: in[0] .. in[3]; touching in[0] makes in[1] oldest */
+	CHECK(flow_oldest(&t, FLOW_SHARE_UDP_IN) == in[0]);
+	CHECK(flow_newer(&t, in[0]) == in[1]);
+	flow_touch(&t, in[0], 200);
+	CHECK(flow_at(&t, in[0])->last_ms == 200);
+	CHECK(flow_oldest(&t, FLOW_SHARE_UDP_IN) == in[1]);
+	CHECK(flow_newer(&t, in[3]) == in[0]);
+	CHECK(flow_newer(&t, in[0]) == FLOW_NONE);
+	flow_touch(&t, in[0], 201);		/* already newest */
+	CHECK(flow_newer(&t, in[3]) == in[0]);
+
+	/* Freeing unlinks, and makes room in the share at once */
+	flow_free(&t, in[2]);
+	CHECK(flow_newer(&t, in[1]) == in[3]);
+	CHECK(t.share_count[FLOW_SHARE_UDP_IN] == 3);
+	i = flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_IN);
+	CHECK(i >= 0 && i != in[2]);
+	CHECK(flow_newer(&t, in[0]) == i);
+	flow_free(&t, in[1]);
+	flow_free(&t, in[3]);
+	flow_free(&t, in[0]);
+	CHECK(flow_oldest(&t, FLOW_SHARE_UDP_IN) == i);
+	flow_free(&t, i);
+	CHECK(flow_oldest(&t, FLOW_SHARE_UDP_IN) == FLOW_NONE);
+	CHECK(t.share_count[FLOW_SHARE_UDP_IN] == 0 && t.count == 1);
+	flow_table_destroy(&t);
+}
+
 static void test_random_model(void)
 {
 	model_run(8, MODEL_OPS);
@@ -655,7 +747,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* results show up if we hang */
 	rng_state = RAND_SEED;
 
-	UNIT_PLAN(8);
+	UNIT_PLAN(10);
 	UNIT_RUN(test_siphash_vectors);
 	UNIT_RUN(test_init_limits);
 	UNIT_RUN(test_insert_lookup);
@@ -663,6 +755,8 @@ int main(void)
 	UNIT_RUN(test_fill_1024);
 	UNIT_RUN(test_fill_40000);
 	UNIT_RUN(test_ipv4_ipv6);
+	UNIT_RUN(test_deferred_free);
+	UNIT_RUN(test_shares_lru);
 	UNIT_RUN(test_random_model);
 	UNIT_EXIT();
 }

@@ -152,6 +152,7 @@ static int loop_once(int ms)
 			events_seen++;
 		}
 	}
+	flow_reap(&flows);
 	return n;
 }
 
@@ -600,14 +601,15 @@ static void test_flow_table_full(void)
 	uint64_t drops = drop_counters[DROP_FLOW_FULL];
 	int n = 0, cl = client(AF_INET, front_port[0]);
 
-	while ((held[n] = flow_alloc(&flows, FLOW_UDP, IPPROTO_UDP)) !=
-	       FLOW_NONE)
+	while ((held[n] = flow_alloc(&flows, FLOW_UDP, IPPROTO_UDP,
+				     FLOW_SHARE_TCP_OUT)) != FLOW_NONE)
 		n++;
 	CHECK(front_accept(AF_INET, true, srv_port[0]) == -1);
 	CHECK(drop_counters[DROP_FLOW_FULL] == drops + 1);
 	CHECK(wait_end(cl, 500) >= 0);		/* EOF or reset, not hang */
 	while (n--)
 		flow_free(&flows, held[n]);
+	flow_reap(&flows);
 	CHECK(flows.count == 0);
 	close(cl);
 }
