@@ -32,6 +32,12 @@
  * there and stops at the first flow still active, instead of scanning the
  * table.
  *
+ * Timers: a protocol gives a flow a deadline (retransmission, handshake,
+ * keepalive...) with flow_timer_set(); deadlines sit in a binary min-heap,
+ * so the loop knows the next one in O(1) and sleeps until then, and takes
+ * the due ones off in O(log n) each (flow_timer_due()). A flow has one
+ * deadline at a time: its protocol keeps what it stands for.
+ *
  * Index: each side of a flow (TAPSIDE, SOCKSIDE) can be entered in the
  * hash index under its own tuple (protocol, source, destination, source
  * port, destination port), so a frame from the guest and a datagram from a
@@ -217,9 +223,11 @@ int flow_table_init(struct flow_table *t, unsigned int size)
 	t->next_free = malloc((size_t)size * sizeof(*t->next_free));
 	t->lru_prev = malloc((size_t)size * sizeof(*t->lru_prev));
 	t->lru_next = malloc((size_t)size * sizeof(*t->lru_next));
+	t->timers = malloc((size_t)size * sizeof(*t->timers));
+	t->timer_pos = calloc(size, sizeof(*t->timer_pos));
 	t->hash = calloc(nb, sizeof(*t->hash));
 	if (!t->flows || !t->next_free || !t->lru_prev || !t->lru_next ||
-	    !t->hash) {
+	    !t->timers || !t->timer_pos || !t->hash) {
 		flow_table_destroy(t);
 		return -ENOMEM;
 	}
@@ -253,6 +261,8 @@ void flow_table_destroy(struct flow_table *t)
 	free(t->next_free);
 	free(t->lru_prev);
 	free(t->lru_next);
+	free(t->timers);
+	free(t->timer_pos);
 	free(t->hash);
 	memset(t, 0, sizeof(*t));
 }
@@ -285,6 +295,107 @@ static void flow_lru_push(struct flow_table *t, unsigned int idx)
 	else
 		t->lru_prev[t->lru_head[sh]] = idx;
 	t->lru_head[sh] = idx;
+}
+
+/* Deadline of the flow at heap position @i */
+static inline uint64_t heap_key(const struct flow_table *t, unsigned int i)
+{
+	return t->flows[t->timers[i]].deadline_ms;
+}
+
+/* Put flow index @idx at heap position @i */
+static inline void heap_put(struct flow_table *t, unsigned int i,
+			    unsigned int idx)
+{
+	t->timers[i] = idx;
+	t->timer_pos[idx] = i + 1;
+}
+
+/* Move the entry at heap position @i up or down to its place */
+static void heap_fix(struct flow_table *t, unsigned int i)
+{
+	unsigned int idx = t->timers[i], child;
+	uint64_t key = t->flows[idx].deadline_ms;
+
+	while (i && heap_key(t, (i - 1) / 2) > key) {
+		heap_put(t, i, t->timers[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		child = 2 * i + 1;
+		if (child >= t->timer_n)
+			break;
+		if (child + 1 < t->timer_n &&
+		    heap_key(t, child + 1) < heap_key(t, child))
+			child++;
+		if (heap_key(t, child) >= key)
+			break;
+		heap_put(t, i, t->timers[child]);
+		i = child;
+	}
+	heap_put(t, i, idx);
+}
+
+/**
+ * flow_timer_set() - Give a flow a deadline, move it, or clear it
+ * @t:		Flow table
+ * @idx:	Flow index, in use
+ * @deadline_ms: When the flow's timer is due, 0 for no timer
+ */
+void flow_timer_set(struct flow_table *t, int idx, uint64_t deadline_ms)
+{
+	unsigned int pos = t->timer_pos[idx], last;
+
+	t->flows[idx].deadline_ms = deadline_ms;
+	if (!deadline_ms) {
+		if (!pos)
+			return;
+		t->timer_pos[idx] = 0;
+		last = t->timers[--t->timer_n];
+		if (pos - 1 == t->timer_n)
+			return;
+		heap_put(t, pos - 1, last);
+		heap_fix(t, pos - 1);
+		return;
+	}
+	if (!pos) {
+		pos = ++t->timer_n;
+		heap_put(t, pos - 1, (unsigned int)idx);
+	}
+	heap_fix(t, pos - 1);
+}
+
+/**
+ * flow_timer_next() - The earliest deadline of any flow
+ * @t:		Flow table
+ *
+ * Return: deadline in ms, UINT64_MAX if no flow has one
+ */
+uint64_t flow_timer_next(const struct flow_table *t)
+{
+	return t->timer_n ? heap_key(t, 0) : UINT64_MAX;
+}
+
+/**
+ * flow_timer_due() - Take the earliest deadline off if it is due
+ * @t:		Flow table
+ * @now_ms:	Current time
+ *
+ * The flow's deadline is cleared (0) before it is returned: its protocol
+ * sets a new one if it needs one.
+ *
+ * Return: flow index whose deadline is at or before @now_ms, FLOW_NONE if
+ *	   none is
+ */
+int flow_timer_due(struct flow_table *t, uint64_t now_ms)
+{
+	int idx;
+
+	if (!t->timer_n || heap_key(t, 0) > now_ms)
+		return FLOW_NONE;
+	idx = (int)t->timers[0];
+	flow_timer_set(t, idx, 0);
+	return idx;
 }
 
 /**
@@ -337,6 +448,7 @@ static bool flow_release(struct flow_table *t, int idx)
 		flow_hash_remove(t, idx, TAPSIDE);
 	if (f->hashed & (1U << SOCKSIDE))
 		flow_hash_remove(t, idx, SOCKSIDE);
+	flow_timer_set(t, idx, 0);
 	flow_lru_unlink(t, (unsigned int)idx);
 	t->share_count[f->share]--;
 	t->count--;

@@ -62,6 +62,7 @@ struct flowside {
  * @share:	enum flow_share, the share it counts against
  * @side:	Tuples of the two sides
  * @last_ms:	Last activity, for idle expiry (flow_touch())
+ * @deadline_ms: When its protocol's timer fires (flow_timer_set()), 0: none
  */
 struct flow {
 	uint8_t type;
@@ -70,6 +71,7 @@ struct flow {
 	uint8_t share;
 	struct flowside side[2];
 	uint64_t last_ms;
+	uint64_t deadline_ms;
 };
 
 /**
@@ -86,6 +88,9 @@ struct flow {
  * @lru_next:	touched first: links (FREE_END terminated)
  * @lru_head:	Most recently touched flow per share
  * @lru_tail:	Least recently touched flow per share
+ * @timers:	Binary min-heap of flow indices by @deadline_ms
+ * @timer_pos:	Per flow, its position in @timers plus one, 0 if absent
+ * @timer_n:	Entries in @timers
  * @hash:	Open-addressing buckets: (flow index << 1 | side) + 1, 0 empty
  * @hash_mask:	Bucket count minus one (a power of two, >= 2 * @size)
  * @key:	Secret hash key, random at start
@@ -103,6 +108,9 @@ struct flow_table {
 	unsigned int *lru_next;
 	unsigned int lru_head[FLOW_SHARE_MAX];
 	unsigned int lru_tail[FLOW_SHARE_MAX];
+	unsigned int *timers;
+	unsigned int *timer_pos;
+	unsigned int timer_n;
 	uint32_t *hash;
 	uint32_t hash_mask;
 	uint64_t key[2];
@@ -123,6 +131,9 @@ void flow_reap(struct flow_table *t);
 void flow_touch(struct flow_table *t, int idx, uint64_t now_ms);
 int flow_oldest(const struct flow_table *t, enum flow_share share);
 int flow_newer(const struct flow_table *t, int idx);
+void flow_timer_set(struct flow_table *t, int idx, uint64_t deadline_ms);
+uint64_t flow_timer_next(const struct flow_table *t);
+int flow_timer_due(struct flow_table *t, uint64_t now_ms);
 int flow_hash_insert(struct flow_table *t, int idx, enum flow_sidx side);
 void flow_hash_remove(struct flow_table *t, int idx, enum flow_sidx side);
 int flow_lookup(const struct flow_table *t, uint8_t proto,

@@ -9,7 +9,10 @@
  * must live in the namespace: it comes from a pool of sockets the top layer
  * opened there (c->ns_sockets forks a helper, so it is called for a batch:
  * by tcp_splice_timer() when a pool is below half, or right away when a
- * connection finds it empty). For -T, s[1] is a plain socket() here.
+ * connection finds it empty). A pool is filled only once a connection has
+ * used it: a daemon that never splices toward the namespace (-t none, or
+ * no connection from the host's loopback yet) holds none of those
+ * sockets. For -T, s[1] is a plain socket() here.
  *
  * Data never reaches user space: direction d moves s[d] -> pipe d -> s[!d]
  * with splice(2), which passes the socket's buffer pages to the pipe and
@@ -140,11 +143,13 @@ _Static_assert(sizeof(struct tcp_splice_conn) <= 64,
  * @fd:		Sockets, @n of them
  * @n:		Sockets available
  * @retry_ms:	Do not refill from the timer before this time
+ * @used:	A connection took (or wanted) a socket: keep the pool filled
  */
 struct splice_pool {
 	int fd[TCP_SPLICE_POOL];
 	int n;
 	uint64_t retry_ms;
+	bool used;
 };
 
 static struct tcp_splice_conn *splice_conns;
@@ -255,6 +260,7 @@ static int splice_pool_take(struct ctx *c, int af)
 	struct splice_pool *p = &splice_pools[af == AF_INET6];
 	int rc;
 
+	p->used = true;
 	if (!p->n && (rc = splice_pool_fill(c, af)))
 		return rc;
 	if (!p->n)
@@ -799,7 +805,7 @@ void tcp_splice_timer(struct ctx *c)
 	for (i = 0; i < ARRAY_SIZE(afs); i++) {
 		const struct splice_pool *p = &splice_pools[i];
 
-		if (c->ns_sockets && p->n < TCP_SPLICE_POOL / 2 &&
+		if (c->ns_sockets && p->used && p->n < TCP_SPLICE_POOL / 2 &&
 		    c->now_ms >= p->retry_ms)
 			splice_pool_fill(c, afs[i]);
 	}

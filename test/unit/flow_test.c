@@ -736,6 +736,51 @@ static void test_shares_lru(void)
 	flow_table_destroy(&t);
 }
 
+/* Deadlines: the heap gives the earliest first, against a brute force */
+static void test_timers(void)
+{
+	static uint64_t want[64];
+	struct flow_table t;
+	unsigned int n, bad = 0;
+	int idx[64], i, due;
+
+	CHECK(flow_table_init(&t, 64) == 0);
+	CHECK(flow_timer_next(&t) == UINT64_MAX);
+	CHECK(flow_timer_due(&t, UINT64_MAX - 1) == FLOW_NONE);
+	for (i = 0; i < 64; i++)
+		idx[i] = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP,
+				    FLOW_SHARE_TCP_OUT);
+	for (n = 0; n < 20000; n++) {
+		uint64_t min = UINT64_MAX, now;
+
+		i = (int)rnd_below(64);
+		want[i] = rnd_below(4) ? 1 + rnd_below(1000) : 0;
+		flow_timer_set(&t, idx[i], want[i]);
+		if (rnd_below(50) == 0) {	/* free and take again */
+			flow_free_unregistered(&t, idx[i]);
+			want[i] = 0;
+			bad += flow_alloc(&t, FLOW_TCP, IPPROTO_TCP,
+					  FLOW_SHARE_TCP_OUT) != idx[i];
+		}
+		for (i = 0; i < 64; i++)
+			if (want[i] && want[i] < min)
+				min = want[i];
+		bad += flow_timer_next(&t) != min;
+		if (rnd_below(10))
+			continue;
+		now = rnd_below(1000);
+		while ((due = flow_timer_due(&t, now)) != FLOW_NONE) {
+			bad += !want[due] || want[due] > now;
+			bad += flow_at(&t, due)->deadline_ms != 0;
+			want[due] = 0;
+		}
+		for (i = 0; i < 64; i++)
+			bad += want[i] && want[i] <= now;
+	}
+	CHECK(!bad);
+	flow_table_destroy(&t);
+}
+
 static void test_random_model(void)
 {
 	model_run(8, MODEL_OPS);
@@ -747,7 +792,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* results show up if we hang */
 	rng_state = RAND_SEED;
 
-	UNIT_PLAN(10);
+	UNIT_PLAN(11);
 	UNIT_RUN(test_siphash_vectors);
 	UNIT_RUN(test_init_limits);
 	UNIT_RUN(test_insert_lookup);
@@ -757,6 +802,7 @@ int main(void)
 	UNIT_RUN(test_ipv4_ipv6);
 	UNIT_RUN(test_deferred_free);
 	UNIT_RUN(test_shares_lru);
+	UNIT_RUN(test_timers);
 	UNIT_RUN(test_random_model);
 	UNIT_EXIT();
 }

@@ -350,11 +350,28 @@ static void bulk(int af, bool to_ns, uint64_t len)
 	close(e[1].fd);
 }
 
+/* No namespace socket is opened before a connection needs one; then the
+ * pool is kept filled
+ */
 static void test_pool_prefill(void)
 {
+	int e[2];
+
 	c.now_ms = now_ms();
 	tcp_splice_timer(&c);
-	CHECK(hook_calls == 2);		/* one batch per family */
+	CHECK(hook_calls == 0);		/* never used: no pool */
+	CHECK(pair(AF_INET, true, &e[0], &e[1]));
+	CHECK(hook_calls == 1);		/* filled for the first one */
+	close(e[0]);
+	close(e[1]);
+	CHECK(wait_flows(0, 1000));
+	tcp_splice_timer(&c);
+	CHECK(hook_calls == 1);		/* IPv4 full, IPv6 never used */
+	CHECK(pair(AF_INET6, true, &e[0], &e[1]));
+	CHECK(hook_calls == 2);
+	close(e[0]);
+	close(e[1]);
+	CHECK(wait_flows(0, 1000));
 	tcp_splice_timer(&c);
 	CHECK(hook_calls == 2);		/* full: nothing to do */
 }
