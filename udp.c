@@ -620,8 +620,6 @@ static void udp_frame(struct ctx *c, int idx, uint8_t *slot, size_t len,
  */
 static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 {
-	bool v4 = inany_is_v4(&flow_at(c->flows, idx)->side[TAPSIDE].src);
-	size_t max = udp_payload_max(c, v4);
 	int i = first, j, end = first + n;
 
 	udp_since_yield += (unsigned int)n;
@@ -638,10 +636,13 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 		       j - i < UDP_TRAIN_MAX &&
 		       !(udp_mmh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
 		       udp_mmh[j].msg_len && udp_mmh[j].msg_len <= size &&
-		       total + udp_mmh[j].msg_len <= max) {
+		       total + udp_mmh[j].msg_len <= UDP_SEG_BYTES) {
 			size_t len = udp_mmh[j].msg_len;
 
-			memcpy(train + total, udp_iov[j++].iov_base, len);
+			/* Slots follow each other in the region: the train
+			 * grows over those already taken, never past the
+			 * payload it moves, which may overlap its end */
+			memmove(train + total, udp_iov[j++].iov_base, len);
 			total += len;
 			if (len < size)
 				break;		/* a shorter one ends a train */

@@ -6,7 +6,8 @@
 # DNS forwarding, multicast and broadcast from the guest dropped, bursts
 # that go to the tap as trains and leave the daemon with UDP_SEGMENT (and
 # one frame or packet each with --no-gso), the
-# data checks again with --no-mmsg, and --udp-yield (the daemon gives up
+# data checks again with --no-mmsg, trains of more than one MTU at -m 1500,
+# and --udp-yield (the daemon gives up
 # the CPU every N datagrams toward the guest, never with 0: counted with
 # strace)
 #
@@ -504,7 +505,7 @@ mtu_65520() {
 		in_remote ip link set "$REMOTE_IF" mtu 65520
 }
 
-ktap_plan 62
+ktap_plan 65
 
 mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
 in_remote ip addr add "$R_NARROW4/32" dev lo &&
@@ -723,6 +724,24 @@ if [ $KERNEL = 0 ] && has_opt --udp-yield && command -v strace >/dev/null; then
 else
 	for i in $(seq 1 7); do
 		ktap_skip "--udp-yield check $i" "$NO_OPT, or no strace"
+	done
+fi
+
+# A train may carry more than one MTU of payload: it is cut into
+# datagrams of at most one MTU each. At -m 1500, 1400-byte datagrams
+# still go to the tap as trains
+if [ $KERNEL = 0 ] && has_opt --no-gso; then
+	daemon_up "-m 1500" -m 1500 -t none -T none -u "$FWD" -U none
+	f0=$(tap_rx_frames)
+	burst_check "-m 1500: remote->ns IPv4 (-u)" 1400 32 "$GUEST_PID" \
+		"$REMOTE_PID" "$FWD" "$HOST_ADDR4"
+	f1=$(tap_rx_frames)
+	count_check "-m 1500" fewer "$((f1 - f0))" "$TRAIN_COUNT" \
+		"the tap took" frame "trains beyond one MTU"
+	daemon_down
+else
+	for i in 1 2 3; do
+		ktap_skip "-m 1500 train check $i" "$NO_OPT"
 	done
 fi
 
