@@ -503,7 +503,7 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 	}
 	fl = flow_at(c->flows, idx);
 	fl->side[TAPSIDE] = key;
-	fwd_guest_to_host(c->net, &f->dst, &dst);
+	fwd_guest_dst(c->net, IPPROTO_TCP, &f->dst, key.dport, &dst);
 	fl->side[SOCKSIDE].dst = dst;
 	fl->side[SOCKSIDE].dport = key.dport;
 	fl->last_ms = c->now_ms;
