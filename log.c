@@ -41,6 +41,7 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_QUEUE_FULL]	= "output queue full",
 	[DROP_UDP_MCAST]	= "UDP multicast or broadcast",
 	[DROP_UDP_TRUNC]	= "UDP datagram over MTU",
+	[DROP_NO_FD]		= "connection refused, no descriptor",
 };
 
 /**

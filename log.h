@@ -58,6 +58,7 @@ enum drop_reason {
 	DROP_QUEUE_FULL,	/* output queue had no room */
 	DROP_UDP_MCAST,		/* UDP to multicast or broadcast */
 	DROP_UDP_TRUNC,		/* datagram larger than the MTU allows */
+	DROP_NO_FD,		/* connection closed: out of descriptors */
 	DROP_MAX,
 };
 

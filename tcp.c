@@ -32,8 +32,11 @@
  * Connections between the host's and the namespace's loopback never reach
  * this file's data path: tcp_splice.c relays them socket to socket.
  *
- * System calls: socket, connect, accept4, bind, listen, setsockopt,
- * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
+ * Listeners take connections through accept.c, which also refuses them
+ * without spinning when the daemon is out of descriptors.
+ *
+ * System calls: socket, connect, bind, listen, setsockopt, getsockopt,
+ * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
@@ -43,6 +46,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "fwdsock.h"
 #include "log.h"
 #include "tcp.h"
@@ -1371,8 +1375,9 @@ void tcp_listen_handler(struct ctx *c, union epoll_ref ref)
 		uint16_t pport;
 		int fd;
 
-		fd = accept4(ref.fd, (struct sockaddr *)&sa, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept_conn(ref.fd, (struct sockaddr *)&sa, &sl);
+		if (fd == -ECONNABORTED)
+			continue;
 		if (fd < 0)
 			return;
 		if (fd >= (1 << 23)) {
