@@ -15,6 +15,9 @@
  * --map-host-loopback one and announces that, as pasta does: queries to
  * the gateway then reach the resolver, anything else sent to it the
  * host's 127.0.0.1.
+ * The other way (fwd_host_to_guest(), for inbound TCP and UDP), a peer on
+ * the host's loopback or at the host's own address appears to the guest
+ * as the --map-host-loopback address, or the gateway if there is none.
  *
  * Theory of operation: port forwarding
  * One struct fwd_ports holds everything the options of one protocol and
@@ -159,6 +162,46 @@ int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		return 1;
 	}
 	return 0;
+}
+
+/**
+ * fwd_host_to_guest() - The addresses the guest sees for an inbound flow
+ * @nc:		Network configuration
+ * @peer:	Peer's address on the host's side
+ * @gpeer:	Address the peer appears to come from in the guest
+ * @gaddr:	Guest address the flow goes to
+ *
+ * A peer on the host's loopback, or at the host's own address on the
+ * template interface (which the guest holds too), appears to come from
+ * the --map-host-loopback address, or the gateway if there is none; any
+ * other peer from its own address. The flow goes to the address the
+ * guest was last seen using, or the one assigned to it before any was
+ * seen.
+ */
+void fwd_host_to_guest(const struct net_conf *nc,
+		       const union inany_addr *peer, union inany_addr *gpeer,
+		       union inany_addr *gaddr)
+{
+	const struct in_addr *v4 = inany_v4(peer);
+	const struct net6 *n6 = &nc->v6;
+	const struct net4 *n4 = &nc->v4;
+	bool host = inany_is_loopback(peer);
+
+	*gpeer = *peer;
+	if (v4) {
+		host = host || v4->s_addr == n4->addr_host.s_addr;
+		if (host)
+			inany_from_v4(gpeer, n4->map_host_lo.s_addr ?
+				      n4->map_host_lo : n4->gw);
+		inany_from_v4(gaddr, n4->addr_seen.s_addr ?
+			      n4->addr_seen : n4->addr);
+		return;
+	}
+	if (host || inany_equal6(peer, &n6->addr_host))
+		inany_from_v6(gpeer, IN6_IS_ADDR_UNSPECIFIED(&n6->map_host_lo) ?
+			      &n6->gw : &n6->map_host_lo);
+	inany_from_v6(gaddr, IN6_IS_ADDR_UNSPECIFIED(&n6->addr_seen) ?
+		      &n6->addr : &n6->addr_seen);
 }
 
 /**

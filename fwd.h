@@ -184,6 +184,9 @@ int fwd_guest_dst(const struct net_conf *nc, uint8_t proto,
 		  union inany_addr *out);
 int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		      union inany_addr *out);
+void fwd_host_to_guest(const struct net_conf *nc,
+		       const union inany_addr *peer, union inany_addr *gpeer,
+		       union inany_addr *gaddr);
 bool fwd_is_guest_addr(const struct net_conf *nc, const union inany_addr *a);
 void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN]);
 

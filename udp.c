@@ -557,7 +557,6 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 			     int fwd, uint16_t dport)
 {
-	const struct net_conf *nc = c->net;
 	struct flowside *ts;
 	struct flow *fl;
 	int idx;
@@ -570,28 +569,9 @@ static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 	fl = flow_at(c->flows, idx);
 	fl->side[SOCKSIDE] = *sk;
 	ts = &fl->side[TAPSIDE];
-	ts->dst = sk->src;
 	ts->dport = sk->sport;
 	ts->sport = dport;
-	if (inany_is_v4(&sk->src)) {
-		const struct in_addr *p = inany_v4(&sk->src);
-
-		if (inany_is_loopback(&sk->src) ||
-		    p->s_addr == nc->v4.addr_host.s_addr)
-			inany_from_v4(&ts->dst, nc->v4.map_host_lo.s_addr ?
-				      nc->v4.map_host_lo : nc->v4.gw);
-		inany_from_v4(&ts->src, nc->v4.addr_seen.s_addr ?
-			      nc->v4.addr_seen : nc->v4.addr);
-	} else {
-		if (inany_is_loopback(&sk->src) ||
-		    inany_equal6(&sk->src, &nc->v6.addr_host))
-			inany_from_v6(&ts->dst,
-				IN6_IS_ADDR_UNSPECIFIED(&nc->v6.map_host_lo) ?
-				&nc->v6.gw : &nc->v6.map_host_lo);
-		inany_from_v6(&ts->src,
-			      IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_seen) ?
-			      &nc->v6.addr : &nc->v6.addr_seen);
-	}
+	fwd_host_to_guest(c->net, &sk->src, &ts->dst, &ts->src);
 	udp_flows[idx].sock = -1;
 	udp_flows[idx].fwd = fwd;
 	udp_flows[idx].flags = UDP_INBOUND;

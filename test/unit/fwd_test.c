@@ -1,5 +1,5 @@
 /* fwd_test.c - unit tests for port forwarding specifications, the
- * /proc/net/{tcp,udp}[6] scanner and the guest's destination map (fwd.c)
+ * /proc/net/{tcp,udp}[6] scanner and the address maps (fwd.c)
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -555,9 +555,55 @@ static void test_guest_dst(void)
 		     "2001:db8:5::53"));
 }
 
+/* fwd_host_to_guest() for peer @s: does it give @peer and @addr? */
+static bool h2g_is(const struct net_conf *nc, const char *s,
+		   const char *peer, const char *addr)
+{
+	union inany_addr a, gp, ga, wp, wa;
+
+	if (inany_pton(s, &a) <= 0 || inany_pton(peer, &wp) <= 0 ||
+	    inany_pton(addr, &wa) <= 0)
+		return false;
+	fwd_host_to_guest(nc, &a, &gp, &ga);
+	return inany_equal(&gp, &wp) && inany_equal(&ga, &wa);
+}
+
+static void test_host_to_guest(void)
+{
+	static struct net_conf nc;
+
+	inet_pton(AF_INET, "192.0.2.1", &nc.v4.addr);
+	inet_pton(AF_INET, "192.0.2.1", &nc.v4.addr_host);
+	inet_pton(AF_INET, "192.0.2.2", &nc.v4.gw);
+	inet_pton(AF_INET6, "2001:db8::1", &nc.v6.addr);
+	inet_pton(AF_INET6, "2001:db8::1", &nc.v6.addr_host);
+	inet_pton(AF_INET6, "2001:db8::2", &nc.v6.gw);
+
+	/* No map (--no-map-gw): the host appears as the gateway */
+	CHECK(h2g_is(&nc, "127.0.0.1", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "127.0.0.53", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "192.0.2.1", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "::1", "2001:db8::2", "2001:db8::1"));
+	CHECK(h2g_is(&nc, "2001:db8::1", "2001:db8::2", "2001:db8::1"));
+	/* Other peers as they are */
+	CHECK(h2g_is(&nc, "198.51.100.1", "198.51.100.1", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "2001:db8:1::1", "2001:db8:1::1", "2001:db8::1"));
+
+	/* --map-host-loopback, and addresses the guest was seen using */
+	inet_pton(AF_INET, "203.0.113.1", &nc.v4.map_host_lo);
+	inet_pton(AF_INET6, "2001:db8:2::1", &nc.v6.map_host_lo);
+	inet_pton(AF_INET, "192.0.2.77", &nc.v4.addr_seen);
+	inet_pton(AF_INET6, "2001:db8::77", &nc.v6.addr_seen);
+	CHECK(h2g_is(&nc, "127.0.0.1", "203.0.113.1", "192.0.2.77"));
+	CHECK(h2g_is(&nc, "192.0.2.1", "203.0.113.1", "192.0.2.77"));
+	CHECK(h2g_is(&nc, "::1", "2001:db8:2::1", "2001:db8::77"));
+	CHECK(h2g_is(&nc, "2001:db8:1::1", "2001:db8:1::1", "2001:db8::77"));
+	CHECK(h2g_is(&nc, "192.0.2.2", "192.0.2.2", "192.0.2.77"));
+}
+
 int main(void)
 {
-	UNIT_PLAN(14);
+	UNIT_PLAN(15);
 	UNIT_RUN(test_single);
 	UNIT_RUN(test_ranges);
 	UNIT_RUN(test_addresses);
@@ -572,5 +618,6 @@ int main(void)
 	UNIT_RUN(test_scan_proc);
 	UNIT_RUN(test_scan_fd);
 	UNIT_RUN(test_guest_dst);
+	UNIT_RUN(test_host_to_guest);
 	UNIT_EXIT();
 }
