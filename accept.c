@@ -14,13 +14,13 @@
  * descriptor before it looks at the queue, so these errors come with an
  * empty queue too; poll() tells), the reserve is closed, which frees one
  * descriptor number and one open file; the pending connection is
- * accepted into them and shut
- * down at once, so its client sees the connection end instead of
- * hanging; and that socket, still holding the number and the file,
- * becomes the reserve, closed (with a reset, if the peer has not closed
- * yet) at the next such refusal. Nothing is opened on the way, so
- * nothing can fail for want of a descriptor, and the listen queue drains
- * one refusal per call: the listener goes quiet once it is empty.
+ * accepted into them and shut down at once, so its client sees the
+ * connection end instead of hanging; and that socket, still holding the
+ * number and the file, becomes the reserve, closed (with a reset, if the
+ * peer has not closed yet) at the next such refusal. Nothing is opened
+ * on the way, so nothing can fail for want of a descriptor, and the
+ * listen queue drains one refusal per call: the listener goes quiet once
+ * it is empty.
  *
  * Each refusal is counted (DROP_NO_FD). The condition is logged once at
  * the first refusal, and at most once a minute after that, with the
@@ -28,9 +28,10 @@
  *
  * Should the reserve ever be lost (accept4() fails again after the
  * reserve was closed: another process took the freed open file, or the
- * peer went away), it is opened again at the next refusal if it can be
- * (not once /dev/null is out of reach); until then a connection that
- * cannot be accepted stays queued, and the listener is reported again.
+ * peer went away), it is opened again after the next connection
+ * accepted, or at the next refusal, if it can be (not once /dev/null is
+ * out of reach); until then a connection that cannot be accepted stays
+ * queued, and the listener is reported again.
  *
  * System calls: accept4, open, close, shutdown, setsockopt, poll.
  */
@@ -147,8 +148,11 @@ int accept_conn(int lfd, struct sockaddr *sa, socklen_t *sl)
 	int fd = accept4(lfd, sa, sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	int rc;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		if (accept_reserve < 0)		/* lost: see above */
+			accept_reserve_open();
 		return fd;
+	}
 	if (errno != EMFILE && errno != ENFILE)
 		return -errno;
 	rc = accept_refuse(lfd, errno);
