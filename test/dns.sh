@@ -161,8 +161,11 @@ announced_check() {
 	local lease=$SANDBOX_TMP/lease script=$SANDBOX_TMP/udhcpc.sh out
 
 	if command -v busybox >/dev/null; then
-		printf '#!/bin/sh\n[ "$1" = bound ] && echo "dns=$dns" >%s\nexit 0\n' \
-			"$lease" >"$script"
+		cat >"$script" <<-EOF
+		#!/bin/sh
+		[ "\$1" = bound ] && echo "dns=\$dns" >"$lease"
+		exit 0
+		EOF
 		chmod +x "$script"
 		rm -f "$lease"
 		in_guest timeout 20 busybox udhcpc -i host0 -f -q -n -t 4 \
@@ -185,9 +188,10 @@ printf 'nameserver %s\nnameserver %s\nsearch %s\n' "$LO_DNS4" "$LO_DNS6" \
 	"$DNS_SEARCH" >"$SANDBOX_TMP/resolv.conf"
 grep -q "$LO_DNS4" /etc/resolv.conf ||
 	ktap_diag "cannot point /etc/resolv.conf at $LO_DNS4"
-in_remote ip addr add "$FAR_DNS4/32" dev lo &&
-	in_remote ip -6 addr add "$FAR_DNS6/128" dev lo ||
+if ! in_remote ip addr add "$FAR_DNS4/32" dev lo ||
+   ! in_remote ip -6 addr add "$FAR_DNS6/128" dev lo; then
 	ktap_diag "cannot give the remote the resolver addresses"
+fi
 responder_in host "$LO_DNS4" "$LO_ANSWER4" "$LO_ANSWER6"
 responder_in host "$LO_DNS6" "$LO_ANSWER4" "$LO_ANSWER6"
 responder_in host "$HOST_LO4" "$HOST_LO_ANSWER4" "$LO_ANSWER6" \

@@ -140,6 +140,16 @@ fd_count() {
 	find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | grep -c ''
 }
 
+# fds_at_most() - Succeed if a process holds at most N descriptors
+# $1:	PID
+# $2:	N
+fds_at_most() {
+	local pid=$1; shift
+	local n=$1; shift
+
+	[ "$(fd_count "$pid")" -le "$n" ]
+}
+
 ktap_plan 11
 
 # --- namespace mode, -t --------------------------------------------------
@@ -159,14 +169,15 @@ hold_start "$REMOTE_PID" "$HOST_ADDR4" "$FWD" "$CLIENTS" 5 100
 summary=$(cat "$HOLD_OUT")
 ktap_diag "$CLIENTS clients: $summary"
 grep -qE '^echoed=[1-9][0-9]* closed=[1-9][0-9]* silent=0 ' <<<"$summary"
-ktap_result "$CLIENTS clients: some echoed, the others closed, none left waiting" \
+ktap_result \
+	"$CLIENTS clients: some echoed, the others closed, none left waiting" \
 	$? "$summary"
 quiet_check "no accept4() spin with $CLIENTS clients over the limit" \
 	"$DAEMON_PID"
 log_once_check "one log line for the condition"
 
 stop_pid "$HOLD_PID"
-slowwait 15 sh -c "[ \$(find /proc/$DAEMON_PID/fd -mindepth 1 | wc -l) -le $((fds + 1)) ]"
+slowwait 15 fds_at_most "$DAEMON_PID" "$((fds + 1))"
 slowwait 10 echo_ok
 ktap_result "descriptors free again: a new client is echoed" $? \
 	"$(cat "$HOLD_OUT")" "daemon holds $(fd_count "$DAEMON_PID")"
