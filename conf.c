@@ -878,6 +878,45 @@ static void conf_host_family(struct conf *c, int nl, int af)
 		memcpy(&v6->gw, gw, 16);
 }
 
+/**
+ * conf_resolv_reach() - How the guest reaches a resolver of resolv.conf
+ * @nc:		Network configuration, the address maps already set
+ * @a:		Resolver address, replaced by the one to announce
+ *
+ * A resolver on the host's loopback (127.0.0.53), or at the address that
+ * stands for the host's loopback (the gateway, by default), is out of the
+ * guest's reach as it is. As pasta does, it is announced as the
+ * --dns-forward address, which defaults to the --map-host-loopback one:
+ * DNS to that address goes to --dns-host (by default the first resolver
+ * of resolv.conf, see fwd_guest_dst()), anything else to the host.
+ *
+ * Return: false if the guest cannot reach it (no map, no --dns-forward)
+ */
+static bool conf_resolv_reach(struct net_conf *nc, union inany_addr *a)
+{
+	if (inany_is_v4(a)) {
+		struct net4 *n4 = &nc->v4;
+
+		if (!inany_is_loopback(a) && (!n4->map_host_lo.s_addr ||
+		    !inany_equal4(a, n4->map_host_lo)))
+			return true;
+		if (!n4->dns_fwd.s_addr)
+			n4->dns_fwd = n4->map_host_lo;
+		inany_from_v4(a, n4->dns_fwd);
+	} else {
+		struct net6 *n6 = &nc->v6;
+
+		if (!inany_is_loopback(a) &&
+		    (IN6_IS_ADDR_UNSPECIFIED(&n6->map_host_lo) ||
+		     !inany_equal6(a, &n6->map_host_lo)))
+			return true;
+		if (IN6_IS_ADDR_UNSPECIFIED(&n6->dns_fwd))
+			n6->dns_fwd = n6->map_host_lo;
+		inany_from_v6(a, &n6->dns_fwd);
+	}
+	return !inany_is_unspecified(a);
+}
+
 /* Read resolvers and search domains from /etc/resolv.conf */
 static void conf_resolv(struct conf *c)
 {
@@ -901,17 +940,8 @@ static void conf_resolv(struct conf *c)
 			if (!inany_is_v4(&a) &&
 			    IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_host))
 				nc->v6.dns_host = a.a6;
-			if (c->set.dns)
+			if (c->set.dns || !conf_resolv_reach(nc, &a))
 				continue;
-			/* A host-local resolver is reached via the map */
-			if (inany_is_loopback(&a)) {
-				if (inany_is_v4(&a))
-					inany_from_v4(&a, nc->v4.map_host_lo);
-				else
-					inany_from_v6(&a, &nc->v6.map_host_lo);
-				if (inany_is_unspecified(&a))
-					continue;
-			}
 			if (inany_is_v4(&a) && nc->v4.dns_n < DNS_MAX)
 				nc->v4.dns[nc->v4.dns_n++] = *inany_v4(&a);
 			else if (!inany_is_v4(&a) && nc->v6.dns_n < DNS_MAX)
@@ -927,14 +957,15 @@ static void conf_resolv(struct conf *c)
 	fclose(f);
 }
 
-/* Resolvers announced with --dns-forward: the forward address only */
-static void conf_dns_forward(struct net_conf *nc)
+/* Resolvers announced with --dns-forward given (not defaulted by
+ * conf_resolv_reach()) for IPv4 (@v4) or IPv6 (@v6): its address only */
+static void conf_dns_forward(struct net_conf *nc, bool v4, bool v6)
 {
-	if (nc->v4.dns_fwd.s_addr) {
+	if (v4) {
 		nc->v4.dns[0] = nc->v4.dns_fwd;
 		nc->v4.dns_n = 1;
 	}
-	if (!IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd)) {
+	if (v6) {
 		nc->v6.dns[0] = nc->v6.dns_fwd;
 		nc->v6.dns_n = 1;
 	}
@@ -961,6 +992,7 @@ static void conf_ports_host(struct conf *c)
 int conf_host(struct conf *c, int nl)
 {
 	struct net_conf *nc = &c->net;
+	bool fwd4, fwd6;
 
 	if (!c->set.only6)
 		conf_host_family(c, nl, AF_INET);
@@ -985,8 +1017,10 @@ int conf_host(struct conf *c, int nl)
 	if (!c->set.no_map_gw && !c->set.map_lo6)
 		nc->v6.map_host_lo = nc->v6.gw;
 
+	fwd4 = nc->v4.dns_fwd.s_addr;
+	fwd6 = !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd);
 	conf_resolv(c);
-	conf_dns_forward(nc);
+	conf_dns_forward(nc, fwd4, fwd6);
 	conf_ports_host(c);
 	if (!c->set.dhcp_dns)
 		nc->dhcp_dns = c->mode == MODE_PASST;

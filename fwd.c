@@ -8,6 +8,16 @@
  * - the --map-guest-addr address stands for the host's own address on the
  *   template interface, which the guest cannot otherwise reach because it
  *   holds that address itself.
+ * A third one is special for DNS only: TCP and UDP to ports 53 and 853
+ * of the --dns-forward address go to the host's resolver (--dns-host).
+ * With a resolver on the host's loopback (systemd-resolved's
+ * 127.0.0.53), conf.c makes the --dns-forward address default to the
+ * --map-host-loopback one and announces that, as pasta does: queries to
+ * the gateway then reach the resolver, anything else sent to it the
+ * host's 127.0.0.1.
+ * The other way (fwd_host_to_guest(), for inbound TCP and UDP), a peer on
+ * the host's loopback or at the host's own address appears to the guest
+ * as the --map-host-loopback address, or the gateway if there is none.
  *
  * Theory of operation: port forwarding
  * One struct fwd_ports holds everything the options of one protocol and
@@ -39,11 +49,79 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "fwd.h"
+
+/**
+ * fwd_is_dns() - Does a flow to this port carry DNS?
+ * @proto:	IPPROTO_TCP or IPPROTO_UDP
+ * @dport:	Destination port
+ *
+ * Port 53 for classic DNS over UDP and TCP, and 853 for DNS over TLS
+ * (TCP, RFC 7858) and over DTLS or QUIC (UDP, RFC 8094, RFC 9250), for
+ * both protocols, as pasta does.
+ *
+ * Return: true for a DNS port of TCP or UDP
+ */
+bool fwd_is_dns(uint8_t proto, uint16_t dport)
+{
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return false;
+	return dport == FWD_DNS_PORT || dport == FWD_DNS_TLS_PORT;
+}
+
+/* The host's resolver if @dst is the --dns-forward address of its family
+ * and a resolver is known; false otherwise */
+static bool fwd_dns_host(const struct net_conf *nc,
+			 const union inany_addr *dst, union inany_addr *out)
+{
+	const struct in_addr *v4 = inany_v4(dst);
+
+	if (v4) {
+		if (!nc->v4.dns_fwd.s_addr || !nc->v4.dns_host.s_addr ||
+		    v4->s_addr != nc->v4.dns_fwd.s_addr)
+			return false;
+		inany_from_v4(out, nc->v4.dns_host);
+		return true;
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_host) ||
+	    !inany_equal6(dst, &nc->v6.dns_fwd))
+		return false;
+	inany_from_v6(out, &nc->v6.dns_host);
+	return true;
+}
+
+/**
+ * fwd_guest_dst() - Where a TCP or UDP flow the guest opens really goes
+ * @nc:		Network configuration
+ * @proto:	IPPROTO_TCP or IPPROTO_UDP
+ * @dst:	Destination as the guest addressed it
+ * @dport:	Destination port
+ * @out:	Destination for the host socket (same port)
+ *
+ * A DNS port (fwd_is_dns()) of the --dns-forward address goes to the
+ * host's resolver (--dns-host, or the first of /etc/resolv.conf), which
+ * may be on the host's loopback (127.0.0.53): the host socket is then an
+ * ordinary one connecting from the host's side, from 127.0.0.1 (::1), no
+ * splice. The --dns-forward address wins over the address maps, as it is
+ * the gateway itself when conf.c chose it for a loopback resolver.
+ * Anything else goes through fwd_guest_to_host().
+ *
+ * Return: 1 if the address was mapped, 0 if used as it is
+ */
+int fwd_guest_dst(const struct net_conf *nc, uint8_t proto,
+		  const union inany_addr *dst, uint16_t dport,
+		  union inany_addr *out)
+{
+	if (fwd_is_dns(proto, dport) && fwd_dns_host(nc, dst, out))
+		return 1;
+	return fwd_guest_to_host(nc, dst, out);
+}
 
 /**
  * fwd_guest_to_host() - Translate a destination chosen by the guest
@@ -84,6 +162,46 @@ int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		return 1;
 	}
 	return 0;
+}
+
+/**
+ * fwd_host_to_guest() - The addresses the guest sees for an inbound flow
+ * @nc:		Network configuration
+ * @peer:	Peer's address on the host's side
+ * @gpeer:	Address the peer appears to come from in the guest
+ * @gaddr:	Guest address the flow goes to
+ *
+ * A peer on the host's loopback, or at the host's own address on the
+ * template interface (which the guest holds too), appears to come from
+ * the --map-host-loopback address, or the gateway if there is none; any
+ * other peer from its own address. The flow goes to the address the
+ * guest was last seen using, or the one assigned to it before any was
+ * seen.
+ */
+void fwd_host_to_guest(const struct net_conf *nc,
+		       const union inany_addr *peer, union inany_addr *gpeer,
+		       union inany_addr *gaddr)
+{
+	const struct in_addr *v4 = inany_v4(peer);
+	const struct net6 *n6 = &nc->v6;
+	const struct net4 *n4 = &nc->v4;
+	bool host = inany_is_loopback(peer);
+
+	*gpeer = *peer;
+	if (v4) {
+		host = host || v4->s_addr == n4->addr_host.s_addr;
+		if (host)
+			inany_from_v4(gpeer, n4->map_host_lo.s_addr ?
+				      n4->map_host_lo : n4->gw);
+		inany_from_v4(gaddr, n4->addr_seen.s_addr ?
+			      n4->addr_seen : n4->addr);
+		return;
+	}
+	if (host || inany_equal6(peer, &n6->addr_host))
+		inany_from_v6(gpeer, IN6_IS_ADDR_UNSPECIFIED(&n6->map_host_lo) ?
+			      &n6->gw : &n6->map_host_lo);
+	inany_from_v6(gaddr, IN6_IS_ADDR_UNSPECIFIED(&n6->addr_seen) ?
+		      &n6->addr : &n6->addr_seen);
 }
 
 /**

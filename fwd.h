@@ -14,6 +14,8 @@
 #include "util.h"
 
 #define DNS_MAX		4	/* resolvers per family */
+#define FWD_DNS_PORT	53	/* DNS over UDP and TCP */
+#define FWD_DNS_TLS_PORT 853	/* DNS over TLS (TCP), DTLS, QUIC (UDP) */
 #define SEARCH_MAX	8	/* search domains */
 #define DOMAIN_MAX	254	/* longest domain name, with NUL */
 #define UDP_BATCH_DEFAULT	32
@@ -176,8 +178,15 @@ int fwd_ephemeral_read(uint16_t *first, uint16_t *last);
 int fwd_scan_proc(const char *text, size_t len, bool tcp, uint8_t *bitmap);
 int fwd_scan_fd(int fd, bool tcp, uint8_t *bitmap);
 
+bool fwd_is_dns(uint8_t proto, uint16_t dport);
+int fwd_guest_dst(const struct net_conf *nc, uint8_t proto,
+		  const union inany_addr *dst, uint16_t dport,
+		  union inany_addr *out);
 int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		      union inany_addr *out);
+void fwd_host_to_guest(const struct net_conf *nc,
+		       const union inany_addr *peer, union inany_addr *gpeer,
+		       union inany_addr *gaddr);
 bool fwd_is_guest_addr(const struct net_conf *nc, const union inany_addr *a);
 void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN]);
 

@@ -42,6 +42,7 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_UDP_MCAST]	= "UDP multicast or broadcast",
 	[DROP_UDP_TRUNC]	= "UDP datagram over MTU",
 	[DROP_UDP_EVICT]	= "UDP flow evicted (inbound share full)",
+	[DROP_NO_FD]		= "connection refused, no descriptor",
 };
 
 /**

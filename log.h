@@ -59,6 +59,7 @@ enum drop_reason {
 	DROP_UDP_MCAST,		/* UDP to multicast or broadcast */
 	DROP_UDP_TRUNC,		/* datagram larger than the MTU allows */
 	DROP_UDP_EVICT,		/* inbound UDP flow evicted: share full */
+	DROP_NO_FD,		/* connection closed: out of descriptors */
 	DROP_MAX,
 };
 

@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "conf.h"
 #include "epoll_ref.h"
 #include "icmp.h"
@@ -585,6 +586,7 @@ int main(int argc, char *argv[])
 		return 1;
 	close(nl);
 
+	accept_init();
 	sfd = signals_setup();
 	tfd = timer_setup();
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);

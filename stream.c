@@ -31,8 +31,10 @@
  * and the pending buffer is full, whole frames are dropped and counted.
  * Without a guest, queued frames are discarded. Checksums are complete
  * (csum_skip is off): a frame with a partial one is completed here.
- * System calls: socket, bind, listen, connect, lstat, unlink, accept4,
- * read, sendmsg, send, setsockopt, getsockopt, epoll_ctl, close.
+ * The listening socket takes guests through accept.c, which also
+ * refuses them without spinning when the daemon is out of descriptors.
+ * System calls: socket, bind, listen, connect, lstat, unlink, read,
+ * sendmsg, send, setsockopt, getsockopt, epoll_ctl, close.
  */
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +46,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "checksum.h"
 #include "epoll_ref.h"
 #include "log.h"
@@ -244,12 +247,12 @@ int stream_attach(struct ctx *c, int fd)
  */
 int stream_accept(struct ctx *c, int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept_conn(lfd, NULL, NULL);
 	int rc;
 
 	if (fd < 0)
-		return errno == EAGAIN || errno == EINTR ||
-		       errno == ECONNABORTED ? 1 : -errno;
+		return fd == -EAGAIN || fd == -EINTR ||
+		       fd == -ECONNABORTED ? 1 : fd;
 	if (stream_fd >= 0) {
 		/* Closing at once tells the second client, rather than
 		 * leaving it connected to nothing */

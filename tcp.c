@@ -32,8 +32,11 @@
  * Connections between the host's and the namespace's loopback never reach
  * this file's data path: tcp_splice.c relays them socket to socket.
  *
- * System calls: socket, connect, accept4, bind, listen, setsockopt,
- * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
+ * Listeners take connections through accept.c, which also refuses them
+ * without spinning when the daemon is out of descriptors.
+ *
+ * System calls: socket, connect, bind, listen, setsockopt, getsockopt,
+ * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
@@ -43,6 +46,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accept.h"
 #include "fwdsock.h"
 #include "log.h"
 #include "tcp.h"
@@ -504,7 +508,7 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 	}
 	fl = flow_at(c->flows, idx);
 	fl->side[TAPSIDE] = key;
-	fwd_guest_to_host(c->net, &f->dst, &dst);
+	fwd_guest_dst(c->net, IPPROTO_TCP, &f->dst, key.dport, &dst);
 	fl->side[SOCKSIDE].dst = dst;
 	fl->side[SOCKSIDE].dport = key.dport;
 	fl->last_ms = c->now_ms;
@@ -1273,25 +1277,10 @@ void tcp_close_all(struct ctx *c)
 	tcp_splice_close_all(c);
 }
 
-/* Address the guest sees for a peer of an inbound connection */
-static void tcp_peer_to_guest(const struct net_conf *nc, union inany_addr *a)
-{
-	const struct in_addr *v4 = inany_v4(a);
-
-	if (v4) {
-		if (inany_is_loopback(a) || v4->s_addr == nc->v4.addr_host.s_addr)
-			inany_from_v4(a, nc->v4.map_host_lo.s_addr ?
-				      nc->v4.map_host_lo : nc->v4.gw);
-		return;
-	}
-	if (inany_is_loopback(a) || inany_equal6(a, &nc->v6.addr_host))
-		inany_from_v6(a, IN6_IS_ADDR_UNSPECIFIED(&nc->v6.map_host_lo) ?
-			      &nc->v6.gw : &nc->v6.map_host_lo);
-}
-
 /* Inbound connection accepted on a host listener, through the tap */
-static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
-			       uint16_t pport, uint16_t dport)
+static void tcp_conn_from_sock(struct ctx *c, int fd,
+			       const union inany_addr *peer, uint16_t pport,
+			       uint16_t dport)
 {
 	const struct net_conf *nc = c->net;
 	struct flowside key = { .sport = dport, .dport = pport };
@@ -1313,15 +1302,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
 			    &(struct sockaddr_storage){ 0 });
 	fl->side[SOCKSIDE].src = *peer;
 	fl->side[SOCKSIDE].sport = pport;
-	tcp_peer_to_guest(nc, peer);
-	key.dst = *peer;
-	if (inany_is_v4(peer))
-		inany_from_v4(&key.src, nc->v4.addr_seen.s_addr ?
-			      nc->v4.addr_seen : nc->v4.addr);
-	else
-		inany_from_v6(&key.src,
-			      IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_seen) ?
-			      &nc->v6.addr : &nc->v6.addr_seen);
+	fwd_host_to_guest(nc, peer, &key.dst, &key.src);
 	fl->side[TAPSIDE] = key;
 	fl->last_ms = c->now_ms;
 	conn = &tcp_conns[idx];
@@ -1372,8 +1353,9 @@ void tcp_listen_handler(struct ctx *c, union epoll_ref ref)
 		uint16_t pport;
 		int fd;
 
-		fd = accept4(ref.fd, (struct sockaddr *)&sa, &sl,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept_conn(ref.fd, (struct sockaddr *)&sa, &sl);
+		if (fd == -ECONNABORTED)
+			continue;
 		if (fd < 0)
 			return;
 		if (fd >= (1 << 23)) {

@@ -4,9 +4,10 @@
  * A flow is created by the first datagram in either direction and lives
  * until it has been idle for --udp-timeout seconds.
  * - Outbound (the guest sends first): the flow owns a socket connected to
- *   the destination (after the address maps, and --dns-forward: port 53 of
- *   that address goes to the host's resolver), so replies come back to it
- *   and to no one else. Its tap side is hashed for the guest's datagrams.
+ *   the destination (after fwd_guest_dst(): the address maps, and DNS
+ *   to --dns-forward goes to the host's resolver), so replies come back
+ *   to it and to no one else. Its tap side is hashed for the guest's
+ *   datagrams.
  * - Inbound (-u): a forwarding socket bound to the host port receives from
  *   any peer; the first datagram of a peer makes a flow hashed on both
  *   sides, and the guest's replies leave through the same forwarding
@@ -289,27 +290,6 @@ static int udp_sock_new(struct ctx *c, int idx, int af,
 	return 0;
 }
 
-/* Where a datagram the guest addressed to @dst:@dport really goes */
-static void udp_dst_map(const struct net_conf *nc, const union inany_addr *dst,
-			uint16_t dport, union inany_addr *out)
-{
-	const struct in_addr *v4 = inany_v4(dst);
-
-	if (dport == 53 && v4 && nc->v4.dns_fwd.s_addr == v4->s_addr &&
-	    nc->v4.dns_host.s_addr) {
-		inany_from_v4(out, nc->v4.dns_host);
-		return;
-	}
-	if (dport == 53 && !v4 &&
-	    !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_fwd) &&
-	    inany_equal6(dst, &nc->v6.dns_fwd) &&
-	    !IN6_IS_ADDR_UNSPECIFIED(&nc->v6.dns_host)) {
-		inany_from_v6(out, &nc->v6.dns_host);
-		return;
-	}
-	fwd_guest_to_host(nc, dst, out);
-}
-
 /* New outbound flow for the guest's first datagram */
 static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 			     int af)
@@ -324,7 +304,8 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 	}
 	fl = flow_at(c->flows, idx);
 	fl->side[TAPSIDE] = *key;
-	udp_dst_map(c->net, &key->dst, key->dport, &fl->side[SOCKSIDE].dst);
+	fwd_guest_dst(c->net, IPPROTO_UDP, &key->dst, key->dport,
+		      &fl->side[SOCKSIDE].dst);
 	fl->side[SOCKSIDE].dport = key->dport;
 	udp_flows[idx].flags = 0;
 	rc = udp_sock_new(c, idx, af, &fl->side[SOCKSIDE].dst, key->dport);
@@ -676,7 +657,6 @@ static int udp_flow_alloc_in(struct ctx *c)
 static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 			     unsigned int slot, uint16_t dport)
 {
-	const struct net_conf *nc = c->net;
 	struct flowside *ts;
 	struct flow *fl;
 	int idx;
@@ -689,28 +669,9 @@ static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 	fl = flow_at(c->flows, idx);
 	fl->side[SOCKSIDE] = *sk;
 	ts = &fl->side[TAPSIDE];
-	ts->dst = sk->src;
 	ts->dport = sk->sport;
 	ts->sport = dport;
-	if (inany_is_v4(&sk->src)) {
-		const struct in_addr *p = inany_v4(&sk->src);
-
-		if (inany_is_loopback(&sk->src) ||
-		    p->s_addr == nc->v4.addr_host.s_addr)
-			inany_from_v4(&ts->dst, nc->v4.map_host_lo.s_addr ?
-				      nc->v4.map_host_lo : nc->v4.gw);
-		inany_from_v4(&ts->src, nc->v4.addr_seen.s_addr ?
-			      nc->v4.addr_seen : nc->v4.addr);
-	} else {
-		if (inany_is_loopback(&sk->src) ||
-		    inany_equal6(&sk->src, &nc->v6.addr_host))
-			inany_from_v6(&ts->dst,
-				IN6_IS_ADDR_UNSPECIFIED(&nc->v6.map_host_lo) ?
-				&nc->v6.gw : &nc->v6.map_host_lo);
-		inany_from_v6(&ts->src,
-			      IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_seen) ?
-			      &nc->v6.addr : &nc->v6.addr_seen);
-	}
+	fwd_host_to_guest(c->net, &sk->src, &ts->dst, &ts->src);
 	udp_flows[idx].sock = -1;
 	udp_flows[idx].flags = UDP_INBOUND;
 	udp_fwd_ref(idx, slot);

@@ -1,5 +1,5 @@
-/* fwd_test.c - unit tests for port forwarding specifications and the
- * /proc/net/{tcp,udp}[6] scanner (fwd.c)
+/* fwd_test.c - unit tests for port forwarding specifications, the
+ * /proc/net/{tcp,udp}[6] scanner and the address maps (fwd.c)
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -497,9 +497,113 @@ static void test_scan_fd(void)
 	CHECK(fwd_scan_fd(-1, true, map) == -EBADF);
 }
 
+/* Does @s, as the guest's destination @proto port @port, go to @want? */
+static bool dst_is(const struct net_conf *nc, uint8_t proto, const char *s,
+		   uint16_t port, const char *want)
+{
+	union inany_addr a, out, w;
+
+	if (inany_pton(s, &a) <= 0 || inany_pton(want, &w) <= 0)
+		return false;
+	fwd_guest_dst(nc, proto, &a, port, &out);
+	return inany_equal(&out, &w);
+}
+
+static void test_guest_dst(void)
+{
+	static struct net_conf nc;
+
+	CHECK(fwd_is_dns(IPPROTO_UDP, 53) && fwd_is_dns(IPPROTO_TCP, 53));
+	CHECK(fwd_is_dns(IPPROTO_UDP, 853) && fwd_is_dns(IPPROTO_TCP, 853));
+	CHECK(!fwd_is_dns(IPPROTO_TCP, 5353) && !fwd_is_dns(IPPROTO_ICMP, 53));
+
+	/* The defaults conf.c picks for a resolver at 127.0.0.53 and ::1 */
+	inet_pton(AF_INET, "192.0.2.2", &nc.v4.map_host_lo);
+	nc.v4.dns_fwd = nc.v4.map_host_lo;
+	inet_pton(AF_INET, "127.0.0.53", &nc.v4.dns_host);
+	inet_pton(AF_INET6, "2001:db8::2", &nc.v6.map_host_lo);
+	nc.v6.dns_fwd = nc.v6.map_host_lo;
+	inet_pton(AF_INET6, "::1", &nc.v6.dns_host);
+	CHECK(dst_is(&nc, IPPROTO_UDP, "192.0.2.2", 53, "127.0.0.53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "192.0.2.2", 53, "127.0.0.53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "192.0.2.2", 853, "127.0.0.53"));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "192.0.2.2", 853, "127.0.0.53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "192.0.2.2", 80, "127.0.0.1"));
+	CHECK(dst_is(&nc, IPPROTO_ICMP, "192.0.2.2", 53, "127.0.0.1"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "2001:db8::2", 53, "::1"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "2001:db8::2", 22, "::1"));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "198.51.100.1", 53, "198.51.100.1"));
+
+	/* --dns-forward elsewhere, --dns-host a remote resolver */
+	inet_pton(AF_INET, "203.0.113.53", &nc.v4.dns_fwd);
+	inet_pton(AF_INET, "198.51.100.53", &nc.v4.dns_host);
+	inet_pton(AF_INET6, "2001:db8:5::53", &nc.v6.dns_fwd);
+	inet_pton(AF_INET6, "2001:db8:1::53", &nc.v6.dns_host);
+	CHECK(dst_is(&nc, IPPROTO_TCP, "203.0.113.53", 53, "198.51.100.53"));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "203.0.113.53", 853, "198.51.100.53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "203.0.113.53", 80, "203.0.113.53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "192.0.2.2", 53, "127.0.0.1"));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "2001:db8:5::53", 53,
+		     "2001:db8:1::53"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "2001:db8::2", 53, "::1"));
+
+	/* No resolver known for IPv4: the address is used as it is */
+	nc.v4.dns_host.s_addr = 0;
+	CHECK(dst_is(&nc, IPPROTO_UDP, "203.0.113.53", 53, "203.0.113.53"));
+	memset(&nc.v6.dns_fwd, 0, sizeof(nc.v6.dns_fwd));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "2001:db8:5::53", 53,
+		     "2001:db8:5::53"));
+}
+
+/* fwd_host_to_guest() for peer @s: does it give @peer and @addr? */
+static bool h2g_is(const struct net_conf *nc, const char *s,
+		   const char *peer, const char *addr)
+{
+	union inany_addr a, gp, ga, wp, wa;
+
+	if (inany_pton(s, &a) <= 0 || inany_pton(peer, &wp) <= 0 ||
+	    inany_pton(addr, &wa) <= 0)
+		return false;
+	fwd_host_to_guest(nc, &a, &gp, &ga);
+	return inany_equal(&gp, &wp) && inany_equal(&ga, &wa);
+}
+
+static void test_host_to_guest(void)
+{
+	static struct net_conf nc;
+
+	inet_pton(AF_INET, "192.0.2.1", &nc.v4.addr);
+	inet_pton(AF_INET, "192.0.2.1", &nc.v4.addr_host);
+	inet_pton(AF_INET, "192.0.2.2", &nc.v4.gw);
+	inet_pton(AF_INET6, "2001:db8::1", &nc.v6.addr);
+	inet_pton(AF_INET6, "2001:db8::1", &nc.v6.addr_host);
+	inet_pton(AF_INET6, "2001:db8::2", &nc.v6.gw);
+
+	/* No map (--no-map-gw): the host appears as the gateway */
+	CHECK(h2g_is(&nc, "127.0.0.1", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "127.0.0.53", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "192.0.2.1", "192.0.2.2", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "::1", "2001:db8::2", "2001:db8::1"));
+	CHECK(h2g_is(&nc, "2001:db8::1", "2001:db8::2", "2001:db8::1"));
+	/* Other peers as they are */
+	CHECK(h2g_is(&nc, "198.51.100.1", "198.51.100.1", "192.0.2.1"));
+	CHECK(h2g_is(&nc, "2001:db8:1::1", "2001:db8:1::1", "2001:db8::1"));
+
+	/* --map-host-loopback, and addresses the guest was seen using */
+	inet_pton(AF_INET, "203.0.113.1", &nc.v4.map_host_lo);
+	inet_pton(AF_INET6, "2001:db8:2::1", &nc.v6.map_host_lo);
+	inet_pton(AF_INET, "192.0.2.77", &nc.v4.addr_seen);
+	inet_pton(AF_INET6, "2001:db8::77", &nc.v6.addr_seen);
+	CHECK(h2g_is(&nc, "127.0.0.1", "203.0.113.1", "192.0.2.77"));
+	CHECK(h2g_is(&nc, "192.0.2.1", "203.0.113.1", "192.0.2.77"));
+	CHECK(h2g_is(&nc, "::1", "2001:db8:2::1", "2001:db8::77"));
+	CHECK(h2g_is(&nc, "2001:db8:1::1", "2001:db8:1::1", "2001:db8::77"));
+	CHECK(h2g_is(&nc, "192.0.2.2", "192.0.2.2", "192.0.2.77"));
+}
+
 int main(void)
 {
-	UNIT_PLAN(13);
+	UNIT_PLAN(15);
 	UNIT_RUN(test_single);
 	UNIT_RUN(test_ranges);
 	UNIT_RUN(test_addresses);
@@ -513,5 +617,7 @@ int main(void)
 	UNIT_RUN(test_ephemeral);
 	UNIT_RUN(test_scan_proc);
 	UNIT_RUN(test_scan_fd);
+	UNIT_RUN(test_guest_dst);
+	UNIT_RUN(test_host_to_guest);
 	UNIT_EXIT();
 }
