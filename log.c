@@ -41,6 +41,8 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_QUEUE_FULL]	= "output queue full",
 	[DROP_UDP_MCAST]	= "UDP multicast or broadcast",
 	[DROP_UDP_TRUNC]	= "UDP datagram over MTU",
+	[DROP_TAP_WRITE]	= "tap write failed",
+	[DROP_TAP_GSO]		= "UDP train refused by the tap",
 };
 
 /**

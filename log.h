@@ -58,6 +58,8 @@ enum drop_reason {
 	DROP_QUEUE_FULL,	/* output queue had no room */
 	DROP_UDP_MCAST,		/* UDP to multicast or broadcast */
 	DROP_UDP_TRUNC,		/* datagram larger than the MTU allows */
+	DROP_TAP_WRITE,		/* the tap refused a frame (write error) */
+	DROP_TAP_GSO,		/* the tap refused a UDP train (EINVAL) */
 	DROP_MAX,
 };
 

@@ -24,11 +24,13 @@
  * datagrams, and up to 64 KiB of TCP payload as one frame marked
  * VIRTIO_NET_HDR_GSO_TCPV4/6 with the MSS as segment size, which the
  * namespace's TCP takes whole: one write() instead of one per datagram or
- * segment (--no-gso: never). With a capture, every frame gets its full
+ * segment (--no-gso: never). Taps take UDP trains since Linux 6.2 only:
+ * ns_tap_open() probes for it, and without it each datagram is a frame. With a capture, every frame gets its full
  * checksum and goes as it is, so the capture shows what the guest gets.
  * Frames longer than the MTU allows are dropped and counted, except those
  * the header marks for segmentation (the tap offers TSO, ns_tap_open()),
- * which may hold up to 64 KiB of IP packet.
+ * which may hold up to 64 KiB of IP packet. A write the tap refuses is
+ * counted (DROP_TAP_WRITE, DROP_TAP_GSO), never as a full output queue.
  * System calls: read, writev.
  */
 #include <errno.h>
@@ -65,10 +67,11 @@ static unsigned int tap_buf_next;
  * tap_init() - Take over a tap descriptor and set up the receive pool
  * @c:		Execution context
  * @fd:		Open tap device, IFF_TAP | IFF_NO_PI
+ * @uso:	The kernel takes UDP trains on it (probed by ns_tap_open())
  *
  * Return: 0 on success, negative errno on failure
  */
-int tap_init(struct ctx *c, int fd)
+int tap_init(struct ctx *c, int fd, bool uso)
 {
 	unsigned int i;
 
@@ -82,6 +85,12 @@ int tap_init(struct ctx *c, int fd)
 	c->q->flush = tap_flush;
 	/* a train needs the partial checksum, which captures do without */
 	c->q->gso = c->q->csum_skip && !c->net->no_gso;
+	c->q->gso_udp = c->q->gso && uso;
+	log_debug("tap: UDP trains %s", c->q->gso_udp ? "in use" :
+		  c->net->no_gso ? "disabled (--no-gso)" :
+		  !c->q->csum_skip ? "not used with a capture" :
+		  "not supported by the kernel (no TUN_F_USO4/6), one frame "
+		  "per datagram");
 	return fd_nonblock(fd);
 }
 
@@ -293,6 +302,26 @@ static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
 	vh->hdr_len = (uint16_t)(o->csum_start + (l4[12] >> 4) * 4);
 }
 
+/*
+ * A write the tap refused: counted apart from a full output queue. A
+ * train refused with EINVAL means the kernel does not take UDP trains
+ * after all (the probe cannot see every kernel: a backport may know the
+ * flags but not the frames): no more trains from now on.
+ */
+static void tap_write_failed(struct frame_queue *q, const struct frame_out *o)
+{
+	log_trace("tap: write: %s", strerror(errno));
+	if (errno != EINVAL || o->gso_type != FRAME_GSO_UDP) {
+		drop(DROP_TAP_WRITE);
+		return;
+	}
+	drop(DROP_TAP_GSO);
+	if (q->gso_udp)
+		log_warn("tap: the kernel refuses UDP trains, sending one "
+			 "frame per datagram from now on");
+	q->gso_udp = false;
+}
+
 /**
  * tap_flush() - Write every queued frame to the tap, then empty the queue
  * @q:		Output queue
@@ -316,10 +345,8 @@ void tap_flush(struct frame_queue *q)
 			tap_gso_hdr(&vh, o);
 		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
-		if (writev(tap_fd, iov, o->iovcnt + 1) < 0) {
-			log_trace("tap: write: %s", strerror(errno));
-			drop(DROP_QUEUE_FULL);
-		}
+		if (writev(tap_fd, iov, o->iovcnt + 1) < 0)
+			tap_write_failed(q, o);
 	}
 	frame_queue_reset(q);
 }
