@@ -94,6 +94,29 @@ int tap_init(struct ctx *c, int fd, bool uso)
 	return fd_nonblock(fd);
 }
 
+/**
+ * tap_guest_reset() - Forget what was learnt from the guest: a new one
+ *		       (VM mode) starts from a clean state
+ * @c:		Execution context
+ *
+ * Its MAC and the addresses it used go (frames go to the broadcast MAC
+ * until the new guest sends one, an address the old one held is no longer
+ * taken for the guest's in ARP, NDP and UDP replies), and the router
+ * advertisements start over, as they do at start. DHCP and DHCPv6 keep
+ * no state per client.
+ */
+void tap_guest_reset(struct ctx *c)
+{
+	struct net_conf *nc = c->net;
+
+	memcpy(nc->guest_mac, MAC_BROADCAST, MAC_LEN);
+	memcpy(c->q->guest_mac, MAC_BROADCAST, MAC_LEN);
+	nc->v4.addr_seen.s_addr = 0;
+	nc->v6.addr_seen = in6addr_any;
+	nc->v6.addr_ll_seen = in6addr_any;
+	ndp_reset();
+}
+
 /* Remember the guest's MAC and the addresses it actually uses */
 static void tap_learn(struct ctx *c, const struct frame_in *f)
 {
