@@ -281,21 +281,39 @@ static int epoll_add(int epollfd, int fd, enum epoll_type type)
 	return epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/*
+ * Reap every child that ended, keeping the command's exit status. Which
+ * child it is must be known before it is reaped: a waitpid(-1) after a
+ * waitpid(child_pid) that found the command still running may take the
+ * command, ended in between, and its status would be lost (the daemon
+ * would then never exit). waitid(WNOWAIT) looks without reaping.
+ */
+static void reap_children(void)
+{
+	siginfo_t si;
+	int status;
+
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) ||
+		    !si.si_pid)
+			return;
+		if (waitpid(si.si_pid, &status, 0) != si.si_pid)
+			return;
+		if (child_pid && si.si_pid == child_pid)
+			quit_status = WIFEXITED(status) ? WEXITSTATUS(status) :
+				      128 + WTERMSIG(status);
+	}
+}
+
 /* Signals: the spawned command's end, or a request to stop */
 static void signal_handler(struct ctx *c, int sfd)
 {
 	struct signalfd_siginfo si;
-	int status;
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
-			if (child_pid &&
-			    waitpid(child_pid, &status, WNOHANG) == child_pid)
-				quit_status = WIFEXITED(status) ?
-					      WEXITSTATUS(status) :
-					      128 + WTERMSIG(status);
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+			reap_children();
 			continue;
 		}
 		if (!child_pid) {

@@ -2,6 +2,10 @@
  * parse and dispatch them to protocols, write queued frames back
  *
  * Theory of operation
+ * The guest's MAC is the tap's own, read at start; it is learnt again
+ * from every frame (the guest may change it, a VM guest may be another
+ * machine after a reconnect: tap_guest_reset()).
+ *
  * On each wake-up every frame the tap holds is read into one receive pool
  * (up to TAP_RX_POOL bytes), so that later each protocol can be handed
  * all frames of a flow as one batch. Frames are parsed by frame_parse(),
@@ -31,11 +35,13 @@
  * the header marks for segmentation (the tap offers TSO, ns_tap_open()),
  * which may hold up to 64 KiB of IP packet. A write the tap refuses is
  * counted (DROP_TAP_WRITE, DROP_TAP_GSO), never as a full output queue.
- * System calls: read, writev.
+ * System calls: read, writev, ioctl(SIOCGIFHWADDR).
  */
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <net/if.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "arp.h"
@@ -63,6 +69,33 @@ static int tap_fd = -1;
 static struct frame_buf tap_bufs[TAP_BUFS];
 static unsigned int tap_buf_next;
 
+/* Set the guest's MAC: the destination of every frame we build */
+static void tap_guest_mac(struct ctx *c, const uint8_t *mac)
+{
+	char buf[MAC_STRLEN];
+
+	memcpy(c->net->guest_mac, mac, MAC_LEN);
+	memcpy(c->q->guest_mac, mac, MAC_LEN);
+	log_debug("guest MAC: %s", mac_ntop(mac, buf));
+}
+
+/*
+ * The tap's own MAC is the guest's: frames we send before the guest sent
+ * any (a connection forwarded to it, a datagram) must not go to the
+ * broadcast address, where the guest's TCP drops them (not PACKET_HOST).
+ * What the guest sends from later still wins (it may change its address).
+ */
+static void tap_mac_read(struct ctx *c, int fd)
+{
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		log_debug("tap: cannot read its MAC: %s", strerror(errno));
+		return;
+	}
+	tap_guest_mac(c, (const uint8_t *)ifr.ifr_hwaddr.sa_data);
+}
+
 /**
  * tap_init() - Take over a tap descriptor and set up the receive pool
  * @c:		Execution context
@@ -82,6 +115,7 @@ int tap_init(struct ctx *c, int fd, bool uso)
 		tap_bufs[i].size = TAP_RX_POOL;
 	}
 	tap_fd = fd;
+	tap_mac_read(c, fd);
 	c->q->flush = tap_flush;
 	/* a train needs the partial checksum, which captures do without */
 	c->q->gso = c->q->csum_skip && !c->net->no_gso;
@@ -123,13 +157,8 @@ static void tap_learn(struct ctx *c, const struct frame_in *f)
 	struct net_conf *nc = c->net;
 
 	if (!(f->src_mac[0] & 1) && !mac_equal(f->src_mac, MAC_ZERO) &&
-	    !mac_equal(f->src_mac, nc->guest_mac)) {
-		char buf[MAC_STRLEN];
-
-		memcpy(nc->guest_mac, f->src_mac, MAC_LEN);
-		memcpy(c->q->guest_mac, f->src_mac, MAC_LEN);
-		log_debug("guest MAC: %s", mac_ntop(f->src_mac, buf));
-	}
+	    !mac_equal(f->src_mac, nc->guest_mac))
+		tap_guest_mac(c, f->src_mac);
 	if (f->af == AF_INET) {
 		const struct in_addr *a = inany_v4(&f->src);
 
