@@ -144,6 +144,8 @@ typedef void (*frame_flush_fn)(struct frame_queue *q);
  *		UDP datagrams or TCP segments of one flow (frame_push_gso()),
  *		which it splits: one write for a train of datagrams, one for
  *		64 KiB of TCP payload whatever the MTU
+ * @gso_udp:	With @gso, the frontend also takes UDP trains
+ *		(FRAME_GSO_UDP): a tap does since Linux 6.2, probed at start
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -160,6 +162,7 @@ struct frame_queue {
 	uint8_t *cur_l4;
 	bool csum_skip;
 	bool gso;
+	bool gso_udp;
 };
 
 /**

@@ -43,6 +43,8 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_UDP_TRUNC]	= "UDP datagram over MTU",
 	[DROP_UDP_EVICT]	= "UDP flow evicted (inbound share full)",
 	[DROP_NO_FD]		= "connection refused, no descriptor",
+	[DROP_TAP_WRITE]	= "tap write failed",
+	[DROP_TAP_GSO]		= "UDP train refused by the tap",
 };
 
 /**

@@ -60,6 +60,8 @@ enum drop_reason {
 	DROP_UDP_TRUNC,		/* datagram larger than the MTU allows */
 	DROP_UDP_EVICT,		/* inbound UDP flow evicted: share full */
 	DROP_NO_FD,		/* connection closed: out of descriptors */
+	DROP_TAP_WRITE,		/* the tap refused a frame (write error) */
+	DROP_TAP_GSO,		/* the tap refused a UDP train (EINVAL) */
 	DROP_MAX,
 };
 

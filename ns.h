@@ -41,7 +41,7 @@ int ns_open_pid(pid_t pid, bool netns_only, struct ns_target *t);
 int ns_open_path(const char *netns, const char *userns, struct ns_target *t);
 int ns_call(const struct ns_target *t, int (*fn)(void *arg), void *arg,
 	    size_t arg_size);
-int ns_tap_open(const char *name, bool tso);
+int ns_tap_open(const char *name, bool tso, bool *uso);
 bool ns_gone(const struct ns_target *t);
 
 #endif /* NS_H */

@@ -63,30 +63,23 @@ static char vm_socket[STREAM_PATH_MAX];	/* VM mode: path we listen on */
 /**
  * struct ns_setup - What the set-up inside the namespace reports back
  * @tap_fd:	Tap descriptor, valid in the daemon too (shared table)
+ * @uso:	The tap takes UDP trains (ns_tap_open())
  * @step:	What failed, if anything
  */
 struct ns_setup {
 	int tap_fd;
+	bool uso;
 	char step[64];
 };
 
-/* Inside the target: tap, links up, and with --config-net the rest */
-static int ns_setup_fn(void *arg)
+/* Links up, and with --config-net addresses and routes; Return: 0 or -errno */
+static int ns_setup_links(int nl, struct ns_setup *s)
 {
 	const struct net_conf *nc = &conf.net;
-	struct ns_setup *s = arg;
-	unsigned int lo, idx;
-	int nl, rc;
+	unsigned int lo = if_nametoindex("lo");
+	unsigned int idx = if_nametoindex(conf.ns_ifname);
+	int rc;
 
-	rc = s->tap_fd = ns_tap_open(conf.ns_ifname,
-				     !nc->no_gso && !conf.pcapfile);
-	if (rc < 0)
-		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
-	nl = nl_sock();
-	if (nl < 0)
-		return snprintf(s->step, sizeof(s->step), "netlink"), nl;
-	lo = if_nametoindex("lo");
-	idx = if_nametoindex(conf.ns_ifname);
 	rc = nl_link_set(nl, idx, false, conf.config_net ? nc->mtu : 0,
 			 conf.ns_mac_set ? conf.ns_mac : NULL);
 	if (!rc && nl_link_txqlen(nl, idx, NS_TAP_QLEN))
@@ -107,8 +100,30 @@ static int ns_setup_fn(void *arg)
 			&nc->v6.addr, nc->v6.prefix_len)) ||
 	    (rc = nl_route_add_default(nl, idx, AF_INET6, &nc->v6.gw))))
 		return snprintf(s->step, sizeof(s->step), "IPv6 set-up"), rc;
-	close(nl);
 	return 0;
+}
+
+/*
+ * Inside the target: tap, links up, and with --config-net the rest. The
+ * descriptor table is the daemon's (CLONE_FILES): whatever is opened here
+ * and not handed back must be closed here, on every path.
+ */
+static int ns_setup_fn(void *arg)
+{
+	const struct net_conf *nc = &conf.net;
+	struct ns_setup *s = arg;
+	int nl, rc;
+
+	rc = s->tap_fd = ns_tap_open(conf.ns_ifname,
+				     !nc->no_gso && !conf.pcapfile, &s->uso);
+	if (rc < 0)
+		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
+	nl = nl_sock();
+	if (nl < 0)
+		return snprintf(s->step, sizeof(s->step), "netlink"), nl;
+	rc = ns_setup_links(nl, s);
+	close(nl);
+	return rc;
 }
 
 /**
@@ -267,21 +282,39 @@ static int epoll_add(int epollfd, int fd, enum epoll_type type)
 	return epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/*
+ * Reap every child that ended, keeping the command's exit status. Which
+ * child it is must be known before it is reaped: a waitpid(-1) after a
+ * waitpid(child_pid) that found the command still running may take the
+ * command, ended in between, and its status would be lost (the daemon
+ * would then never exit). waitid(WNOWAIT) looks without reaping.
+ */
+static void reap_children(void)
+{
+	siginfo_t si;
+	int status;
+
+	for (;;) {
+		si.si_pid = 0;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) ||
+		    !si.si_pid)
+			return;
+		if (waitpid(si.si_pid, &status, 0) != si.si_pid)
+			return;
+		if (child_pid && si.si_pid == child_pid)
+			quit_status = WIFEXITED(status) ? WEXITSTATUS(status) :
+				      128 + WTERMSIG(status);
+	}
+}
+
 /* Signals: the spawned command's end, or a request to stop */
 static void signal_handler(struct ctx *c, int sfd)
 {
 	struct signalfd_siginfo si;
-	int status;
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD) {
-			if (child_pid &&
-			    waitpid(child_pid, &status, WNOHANG) == child_pid)
-				quit_status = WIFEXITED(status) ?
-					      WEXITSTATUS(status) :
-					      128 + WTERMSIG(status);
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
+			reap_children();
 			continue;
 		}
 		if (!child_pid) {
@@ -499,29 +532,28 @@ static void log_setup(void)
 	log_set_file(fd);
 }
 
-/* Namespace mode: get the namespace, create the tap in it; Return: tap */
-static int ns_start(int *go_fd)
+/* Namespace mode: get the namespace, create the tap in it */
+static void ns_start(int *go_fd, struct ns_setup *setup)
 {
-	struct ns_setup setup = { .tap_fd = -1 };
 	int rc;
 
 	if (target_open(go_fd))
 		exit(1);
 	nofile_raise();		/* after the command was forked: not for it */
 	conf_log(&conf);
-	rc = ns_call(&target, ns_setup_fn, &setup, sizeof(setup));
+	rc = ns_call(&target, ns_setup_fn, setup, sizeof(*setup));
 	if (rc)
 		die("namespace set-up failed (%s): %s",
-		    setup.step[0] ? setup.step : "joining", strerror(-rc));
-	return setup.tap_fd;
+		    setup->step[0] ? setup->step : "joining", strerror(-rc));
 }
 
 /* Namespace mode, once the queue exists: serve the tap, watch the ports */
-static void ns_tap_start(struct ctx *c, int tap_fd, int ns_proc[4])
+static void ns_tap_start(struct ctx *c, const struct ns_setup *setup,
+			 int ns_proc[4])
 {
 	c->q->csum_skip = !conf.pcapfile;  /* captures keep valid checksums */
-	if (tap_init(c, tap_fd) ||
-	    epoll_add(c->epollfd, tap_fd, EPOLL_TYPE_TAP))
+	if (tap_init(c, setup->tap_fd, setup->uso) ||
+	    epoll_add(c->epollfd, setup->tap_fd, EPOLL_TYPE_TAP))
 		die("start-up: %s", strerror(errno));
 	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(int) * 4))
 		die("cannot set up port forwarding");
@@ -572,7 +604,8 @@ int main(int argc, char *argv[])
 	static struct flow_table flows;
 	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
 			 .ns_sockets = ns_sockets };
-	int rc, nl, sfd, tfd, tap_fd = -1, go_fd = -1;
+	struct ns_setup setup = { .tap_fd = -1 };
+	int rc, nl, sfd, tfd, go_fd = -1;
 	int ns_proc[4] = { -1, -1, -1, -1 };
 
 	rc = conf_parse(&conf, argc, argv);
@@ -593,14 +626,14 @@ int main(int argc, char *argv[])
 	if (sfd < 0 || tfd < 0 || c.epollfd < 0)
 		die("start-up: %s", strerror(errno));
 	if (conf.mode == MODE_PASTA)
-		tap_fd = ns_start(&go_fd);
+		ns_start(&go_fd, &setup);
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
 	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows) ||
 	    tcp_init(&c, conf.flows) || udp_init(&c, conf.flows))
 		die("out of memory");
 	memcpy(q.our_mac, conf.net.our_mac, MAC_LEN);
 	if (conf.mode == MODE_PASTA)
-		ns_tap_start(&c, tap_fd, ns_proc);
+		ns_tap_start(&c, &setup, ns_proc);
 	else
 		vm_start(&c);
 	if (epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||

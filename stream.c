@@ -215,6 +215,8 @@ static int stream_take(struct ctx *c, int fd)
 		return -errno;
 	stream_fd = fd;
 	stream_tx_wait = false;
+	/* Again: the RA schedule ran on while no guest was there */
+	tap_guest_reset(c);
 	return 0;
 }
 
@@ -294,7 +296,7 @@ static void stream_tx_watch(bool out)
 		stream_tx_wait = out;
 }
 
-/* Forget the guest: socket, partial frame, pending output, its MAC */
+/* Forget the guest: socket, partial frame, pending output, what we learnt */
 static void stream_close(struct ctx *c)
 {
 	epoll_ctl(c->epollfd, EPOLL_CTL_DEL, stream_fd, NULL);
@@ -304,9 +306,8 @@ static void stream_close(struct ctx *c)
 	stream_off = stream_have = 0;
 	stream_tx_off = stream_tx_len = 0;
 	frame_queue_reset(c->q);
-	/* The next guest may be another machine: learn its MAC afresh */
-	memcpy(c->net->guest_mac, MAC_BROADCAST, MAC_LEN);
-	memcpy(c->q->guest_mac, MAC_BROADCAST, MAC_LEN);
+	/* The next guest may be another machine: learn it afresh */
+	tap_guest_reset(c);
 }
 
 /*

@@ -2,6 +2,10 @@
  * parse and dispatch them to protocols, write queued frames back
  *
  * Theory of operation
+ * The guest's MAC is the tap's own, read at start; it is learnt again
+ * from every frame (the guest may change it, a VM guest may be another
+ * machine after a reconnect: tap_guest_reset()).
+ *
  * On each wake-up every frame the tap holds is read into one receive pool
  * (up to TAP_RX_POOL bytes), so that later each protocol can be handed
  * all frames of a flow as one batch. Frames are parsed by frame_parse(),
@@ -24,16 +28,20 @@
  * datagrams, and up to 64 KiB of TCP payload as one frame marked
  * VIRTIO_NET_HDR_GSO_TCPV4/6 with the MSS as segment size, which the
  * namespace's TCP takes whole: one write() instead of one per datagram or
- * segment (--no-gso: never). With a capture, every frame gets its full
+ * segment (--no-gso: never). Taps take UDP trains since Linux 6.2 only:
+ * ns_tap_open() probes for it, and without it each datagram is a frame. With a capture, every frame gets its full
  * checksum and goes as it is, so the capture shows what the guest gets.
  * Frames longer than the MTU allows are dropped and counted, except those
  * the header marks for segmentation (the tap offers TSO, ns_tap_open()),
- * which may hold up to 64 KiB of IP packet.
- * System calls: read, writev.
+ * which may hold up to 64 KiB of IP packet. A write the tap refuses is
+ * counted (DROP_TAP_WRITE, DROP_TAP_GSO), never as a full output queue.
+ * System calls: read, writev, ioctl(SIOCGIFHWADDR).
  */
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <net/if.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "arp.h"
@@ -61,14 +69,42 @@ static int tap_fd = -1;
 static struct frame_buf tap_bufs[TAP_BUFS];
 static unsigned int tap_buf_next;
 
+/* Set the guest's MAC: the destination of every frame we build */
+static void tap_guest_mac(struct ctx *c, const uint8_t *mac)
+{
+	char buf[MAC_STRLEN];
+
+	memcpy(c->net->guest_mac, mac, MAC_LEN);
+	memcpy(c->q->guest_mac, mac, MAC_LEN);
+	log_debug("guest MAC: %s", mac_ntop(mac, buf));
+}
+
+/*
+ * The tap's own MAC is the guest's: frames we send before the guest sent
+ * any (a connection forwarded to it, a datagram) must not go to the
+ * broadcast address, where the guest's TCP drops them (not PACKET_HOST).
+ * What the guest sends from later still wins (it may change its address).
+ */
+static void tap_mac_read(struct ctx *c, int fd)
+{
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		log_debug("tap: cannot read its MAC: %s", strerror(errno));
+		return;
+	}
+	tap_guest_mac(c, (const uint8_t *)ifr.ifr_hwaddr.sa_data);
+}
+
 /**
  * tap_init() - Take over a tap descriptor and set up the receive pool
  * @c:		Execution context
  * @fd:		Open tap device, IFF_TAP | IFF_NO_PI
+ * @uso:	The kernel takes UDP trains on it (probed by ns_tap_open())
  *
  * Return: 0 on success, negative errno on failure
  */
-int tap_init(struct ctx *c, int fd)
+int tap_init(struct ctx *c, int fd, bool uso)
 {
 	unsigned int i;
 
@@ -79,10 +115,40 @@ int tap_init(struct ctx *c, int fd)
 		tap_bufs[i].size = TAP_RX_POOL;
 	}
 	tap_fd = fd;
+	tap_mac_read(c, fd);
 	c->q->flush = tap_flush;
 	/* a train needs the partial checksum, which captures do without */
 	c->q->gso = c->q->csum_skip && !c->net->no_gso;
+	c->q->gso_udp = c->q->gso && uso;
+	log_debug("tap: UDP trains %s", c->q->gso_udp ? "in use" :
+		  c->net->no_gso ? "disabled (--no-gso)" :
+		  !c->q->csum_skip ? "not used with a capture" :
+		  "not supported by the kernel (no TUN_F_USO4/6), one frame "
+		  "per datagram");
 	return fd_nonblock(fd);
+}
+
+/**
+ * tap_guest_reset() - Forget what was learnt from the guest: a new one
+ *		       (VM mode) starts from a clean state
+ * @c:		Execution context
+ *
+ * Its MAC and the addresses it used go (frames go to the broadcast MAC
+ * until the new guest sends one, an address the old one held is no longer
+ * taken for the guest's in ARP, NDP and UDP replies), and the router
+ * advertisements start over, as they do at start. DHCP and DHCPv6 keep
+ * no state per client.
+ */
+void tap_guest_reset(struct ctx *c)
+{
+	struct net_conf *nc = c->net;
+
+	memcpy(nc->guest_mac, MAC_BROADCAST, MAC_LEN);
+	memcpy(c->q->guest_mac, MAC_BROADCAST, MAC_LEN);
+	nc->v4.addr_seen.s_addr = 0;
+	nc->v6.addr_seen = in6addr_any;
+	nc->v6.addr_ll_seen = in6addr_any;
+	ndp_reset();
 }
 
 /* Remember the guest's MAC and the addresses it actually uses */
@@ -91,13 +157,8 @@ static void tap_learn(struct ctx *c, const struct frame_in *f)
 	struct net_conf *nc = c->net;
 
 	if (!(f->src_mac[0] & 1) && !mac_equal(f->src_mac, MAC_ZERO) &&
-	    !mac_equal(f->src_mac, nc->guest_mac)) {
-		char buf[MAC_STRLEN];
-
-		memcpy(nc->guest_mac, f->src_mac, MAC_LEN);
-		memcpy(c->q->guest_mac, f->src_mac, MAC_LEN);
-		log_debug("guest MAC: %s", mac_ntop(f->src_mac, buf));
-	}
+	    !mac_equal(f->src_mac, nc->guest_mac))
+		tap_guest_mac(c, f->src_mac);
 	if (f->af == AF_INET) {
 		const struct in_addr *a = inany_v4(&f->src);
 
@@ -293,6 +354,26 @@ static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
 	vh->hdr_len = (uint16_t)(o->csum_start + (l4[12] >> 4) * 4);
 }
 
+/*
+ * A write the tap refused: counted apart from a full output queue. A
+ * train refused with EINVAL means the kernel does not take UDP trains
+ * after all (the probe cannot see every kernel: a backport may know the
+ * flags but not the frames): no more trains from now on.
+ */
+static void tap_write_failed(struct frame_queue *q, const struct frame_out *o)
+{
+	log_trace("tap: write: %s", strerror(errno));
+	if (errno != EINVAL || o->gso_type != FRAME_GSO_UDP) {
+		drop(DROP_TAP_WRITE);
+		return;
+	}
+	drop(DROP_TAP_GSO);
+	if (q->gso_udp)
+		log_warn("tap: the kernel refuses UDP trains, sending one "
+			 "frame per datagram from now on");
+	q->gso_udp = false;
+}
+
 /**
  * tap_flush() - Write every queued frame to the tap, then empty the queue
  * @q:		Output queue
@@ -316,10 +397,8 @@ void tap_flush(struct frame_queue *q)
 			tap_gso_hdr(&vh, o);
 		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
-		if (writev(tap_fd, iov, o->iovcnt + 1) < 0) {
-			log_trace("tap: write: %s", strerror(errno));
-			drop(DROP_QUEUE_FULL);
-		}
+		if (writev(tap_fd, iov, o->iovcnt + 1) < 0)
+			tap_write_failed(q, o);
 	}
 	frame_queue_reset(q);
 }

@@ -8,7 +8,8 @@
 
 #define TAP_RX_POOL	(2 << 20)	/* bytes of frames read per wake-up */
 
-int tap_init(struct ctx *c, int fd);
+int tap_init(struct ctx *c, int fd, bool uso);
+void tap_guest_reset(struct ctx *c);
 void tap_handler(struct ctx *c);
 void tap_flush(struct frame_queue *q);
 void tap_dispatch(struct ctx *c, const struct frame_in *f, unsigned int n);

@@ -613,7 +613,7 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 			drop(DROP_UDP_TRUNC);
 			continue;
 		}
-		while (c->q->gso && size && j < end &&
+		while (c->q->gso_udp && size && j < end &&
 		       j - i < UDP_TRAIN_MAX &&
 		       !(udp_mmh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
 		       udp_mmh[j].msg_len && udp_mmh[j].msg_len <= size &&

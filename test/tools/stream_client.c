@@ -29,6 +29,8 @@
  *   ping=ADDR		ICMP echo request; expect the reply
  *   rs=PREFIX/LEN	IPv6 router solicitation; expect an advertisement
  *			with that prefix
+ *   ra=PREFIX/LEN	send nothing; expect an unsolicited advertisement
+ *			with that prefix (the first ones a new guest gets)
  *   ping6=ADDR		ICMPv6 echo request from -A ADDR6; expect the reply
  *   tcp=ADDR:PORT	handshake, 64 bytes to an echo server, expect them
  *			back, then reset
@@ -38,7 +40,8 @@
  *			the peer's FIN with ours
  *   udpin=PORT,LEN,SRC	expect a datagram forwarded by the daemon (-u)
  *			from SRC to PORT, LEN bytes starting with sequence
- *			number 0 (udp_stream send); send it back unchanged
+ *			number 0 (udp_stream send), to our MAC and our
+ *			address (-m, -a or -A); send it back unchanged
  *   dhcpv6=ADDR[,DNS]	DHCPv6 Solicit with Rapid Commit; expect a Reply
  *			with ADDR in our IA_NA (and DNS among the servers)
  *   dhcpv6info=DNS	DHCPv6 Information-request; expect a Reply with DNS
@@ -630,6 +633,42 @@ static bool match_ra(const uint8_t *f, long len, void *arg)
 	return true;
 }
 
+/* Parse PREFIX/LEN into @w. Return: 0, or 2 if malformed */
+static int ra_want_parse(const char *arg, struct ra_want *w)
+{
+	char buf[64], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return printf("# bad PREFIX/LEN %s\n", arg), 2;
+	*slash = 0;
+	w->len = atoi(slash + 1);
+	if (inet_pton(AF_INET6, buf, &w->prefix) != 1)
+		return printf("# bad PREFIX/LEN %s\n", arg), 2;
+	return 0;
+}
+
+/*
+ * ra=PREFIX/LEN: wait for an unsolicited router advertisement with that
+ * prefix, sending nothing (a new guest gets one within a second or two)
+ */
+static int step_ra(const char *arg)
+{
+	static uint8_t f[FRAME_MAX];
+	struct ra_want w = { 0 };
+	long rc;
+
+	if (ra_want_parse(arg, &w))
+		return 2;
+	rc = wait_for(f, match_ra, &w);
+	if (rc <= 0)
+		return printf("# unsolicited advertisement: %s\n", why(rc)), 1;
+	if (!w.seen)
+		return printf("# advertisement without prefix %s\n", arg), 1;
+	return 0;
+}
+
 static int step_rs(const char *arg)
 {
 	static const uint8_t all_routers_mac[6] = { 0x33, 0x33, 0, 0, 0, 2 };
@@ -637,17 +676,11 @@ static int step_rs(const char *arg)
 	uint8_t *rs = f + ETH_LEN + 40;
 	struct ra_want w = { 0 };
 	struct in6_addr all_routers;
-	char buf[64], *slash;
 	long rc;
 
-	snprintf(buf, sizeof(buf), "%s", arg);
-	slash = strchr(buf, '/');
-	if (!slash || inet_pton(AF_INET6, "ff02::2", &all_routers) != 1)
-		return printf("# bad PREFIX/LEN %s\n", arg), 2;
-	*slash = 0;
-	w.len = atoi(slash + 1);
-	if (inet_pton(AF_INET6, buf, &w.prefix) != 1)
-		return printf("# bad PREFIX/LEN %s\n", arg), 2;
+	if (ra_want_parse(arg, &w) ||
+	    inet_pton(AF_INET6, "ff02::2", &all_routers) != 1)
+		return 2;
 	memset(rs, 0, 16);
 	rs[0] = 133;
 	rs[8] = 1;		/* source link-layer address */
@@ -947,6 +980,7 @@ static int step_accept(const char *arg)
  * @port:	Our port, the destination
  * @sport:	Set to the source port
  * @mac:	Set to the source MAC (the daemon's)
+ * @to_us:	Set if it went to our MAC and our address (-m, -a, -A)
  * @data:	Set to the payload
  * @len:	Set to its length
  */
@@ -956,9 +990,22 @@ struct udpin_want {
 	struct in6_addr src6;
 	uint16_t port, sport;
 	uint8_t mac[6];
+	bool to_us;
 	uint8_t data[2048];
 	size_t len;
 };
+
+/* Destination MAC and address of frame @f, for a diagnostic */
+static const char *ip_dst_str(const uint8_t *f, int af)
+{
+	static char buf[INET6_ADDRSTRLEN + 40];
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(af, f + ETH_LEN + (af == AF_INET ? 16 : 24), a, sizeof(a));
+	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x %s",
+		 f[0], f[1], f[2], f[3], f[4], f[5], a);
+	return buf;
+}
 
 /* A UDP datagram from the expected source to our port: note it */
 static bool match_udpin(const uint8_t *f, long len, void *arg)
@@ -976,6 +1023,10 @@ static bool match_udpin(const uint8_t *f, long len, void *arg)
 		return false;
 	w->sport = get16(u);
 	memcpy(w->mac, f + 6, 6);
+	w->to_us = !memcmp(f, guest_mac, 6) &&
+		   (w->af == AF_INET ?
+		    !memcmp(f + ETH_LEN + 16, &guest_ip, 4) :
+		    !memcmp(f + ETH_LEN + 24, &guest_ip6, 16));
 	w->len = l4 - 8;
 	memcpy(w->data, u + 8, w->len);
 	return true;
@@ -1024,6 +1075,9 @@ static int step_udpin(const char *arg)
 		return printf("# datagram to port %u: %s\n", w.port,
 			      why(rc)), 1;
 	printf("# datagram from port %u, %zu bytes\n", w.sport, w.len);
+	if (!w.to_us)
+		return printf("# not sent to our MAC and address (-m, -a, "
+			      "-A): %s\n", ip_dst_str(f, w.af)), 1;
 	if (w.len != want || memcmp(w.data, zero, sizeof(zero)))
 		return printf("# payload: %zu bytes, expected %zu, "
 			      "sequence number 0 first\n", w.len, want), 1;
@@ -1452,6 +1506,8 @@ static int step(const char *s)
 		return step_ping(v);
 	if (!strncmp(s, "rs=", 3))
 		return step_rs(v);
+	if (!strncmp(s, "ra=", 3))
+		return step_ra(v);
 	if (!strncmp(s, "ping6=", 6))
 		return step_ping6(v);
 	if (!strncmp(s, "tcp=", 4))
