@@ -32,12 +32,42 @@
  * Connections between the host's and the namespace's loopback never reach
  * this file's data path: tcp_splice.c relays them socket to socket.
  *
+ * How a connection ends, and who ends it. Each connection has two timers,
+ * both deadlines in struct tcp_conn checked by tcp_timer(): @deadline
+ * (handshake, retransmission, zero window probe) and @life_deadline
+ * (keepalive, half-close bound, inactivity).
+ *  - Both FINs sent and acknowledged: the guest's ACK of our FIN, or its
+ *    FIN after ours, closes the socket (tcp_conn_input()).
+ *  - A RST from the guest at the next sequence number: the host socket is
+ *    closed with a reset (SO_LINGER 0). An error or reset on the host
+ *    socket: a RST to the guest.
+ *  - Handshake (@deadline): our SYN-ACK (outbound) or SYN (inbound) is
+ *    sent again every TCP_SYN_MS, then both sides reset; a refused
+ *    connect() answers the guest's SYN with a RST. A full table gives up
+ *    the oldest connection still connecting (tcp_evict_connecting()).
+ *  - Retransmission (@deadline): TCP_RETRIES timeouts without progress,
+ *    then both sides reset.
+ *  - Lifetime (@life_deadline, tcp_life_timeout()): after
+ *    --tcp-keepalive seconds without a segment from the guest, keepalives
+ *    (an ACK one below the next sequence number, as Linux sends); a guest
+ *    that forgot the connection answers with a RST, one that is gone not
+ *    at all: after TCP_KA_PROBES unanswered ones both sides are reset.
+ *    Once one side sent its FIN, --tcp-fin-timeout seconds without data
+ *    or FIN either way reset both sides; in any state, --tcp-timeout
+ *    seconds without data do. Timestamps (@tap_ms, @act_ms) are updated
+ *    on the data path and the deadline recomputed when it fires, so the
+ *    data path never touches a timer.
+ *  - The guest went away (VM mode) or the daemon exits: tcp_close_all(),
+ *    tcp_end().
+ *
  * System calls: socket, connect, accept4, bind, listen, setsockopt,
  * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -59,6 +89,8 @@
 #define TCP_SYN_MS	1000
 #define TCP_SYN_RETRIES	3
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
+#define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
+#define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
 #define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
@@ -105,7 +137,14 @@ enum {
  * @wnd_from_tap:	Guest's window, bytes
  * @wnd_to_tap:		Window we advertised last, bytes
  * @events:		Events registered with epoll
- * @deadline:		Timer expiry (ms), 0 if none
+ * @deadline:		Timer expiry (ms), 0 if none: handshake,
+ *			retransmission, zero window probe
+ * @ka_sent:		Keepalives sent since the guest last answered
+ * @tap_ms:		Last segment from the guest (ms)
+ * @act_ms:		Last data or FIN, either way (ms)
+ * @ka_ms:		Last keepalive sent (ms)
+ * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
+ *			half-close bound, inactivity timeout
  */
 struct tcp_conn {
 	int sock;
@@ -125,6 +164,11 @@ struct tcp_conn {
 	uint32_t wnd_to_tap;
 	uint32_t events;
 	uint64_t deadline;
+	uint8_t ka_sent;
+	uint64_t tap_ms;
+	uint64_t act_ms;
+	uint64_t ka_ms;
+	uint64_t life_deadline;
 };
 
 /**
@@ -422,6 +466,148 @@ static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
 	conn->deadline = c->now_ms + ms;
 }
 
+/**
+ * tcp_log_end() - Say why a connection is ended (debug level)
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @fmt:	Reason, printf() format
+ */
+static void tcp_log_end(const struct ctx *c, int idx, const char *fmt, ...)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	char src[INANY_STRLEN], dst[INANY_STRLEN], why[64];
+	va_list ap;
+
+	if (log_level < LOG_LVL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_debug("tcp: flow %d, guest [%s]:%u, peer [%s]:%u: %s", idx,
+		  inany_ntop(&ts->src, src, sizeof(src)), ts->sport,
+		  inany_ntop(&ts->dst, dst, sizeof(dst)), ts->dport, why);
+}
+
+/* Keepalive or zero window probe: an old sequence number draws an ACK
+ * (RFC 9293, 3.8.4), or a RST from a guest that forgot the connection
+ */
+static void tcp_send_probe(struct ctx *c, int idx)
+{
+	tcp_build(c, idx, TH_ACK, tcp_conns[idx].seq_to_tap - 1, NULL, 0);
+}
+
+/* Time between two keepalives: --tcp-keepalive, at most TCP_KA_INTVL_MS */
+static uint64_t tcp_ka_intvl(const struct ctx *c)
+{
+	return MIN(c->net->tcp_keepalive_s * 1000ULL, TCP_KA_INTVL_MS);
+}
+
+/* Has one side sent its FIN? (we only send ours once all data is out) */
+static bool tcp_half_closed(const struct tcp_conn *conn)
+{
+	return conn->flags & (TAP_FIN_RCVD | TAP_FIN_EVER);
+}
+
+/**
+ * tcp_life_due() - When the lifetime timer of a connection is due
+ * @c:		Execution context
+ * @conn:	Connection
+ *
+ * Data and segments only ever move these times later, so a timer armed
+ * for the time computed here can only fire early: tcp_life_timeout()
+ * then arms it again, and the data path only updates timestamps.
+ *
+ * Return: expiry (ms), 0 if none
+ */
+static uint64_t tcp_life_due(const struct ctx *c, const struct tcp_conn *conn)
+{
+	const struct net_conf *nc = c->net;
+	uint64_t due = UINT64_MAX;
+
+	if (nc->tcp_timeout_s)
+		due = conn->act_ms + nc->tcp_timeout_s * 1000ULL;
+	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn))
+		due = MIN(due, conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL);
+	if (nc->tcp_keepalive_s) {
+		if (conn->ka_sent && conn->tap_ms < conn->ka_ms)
+			due = MIN(due, conn->ka_ms + tcp_ka_intvl(c));
+		else
+			due = MIN(due, conn->tap_ms +
+				       nc->tcp_keepalive_s * 1000ULL);
+	}
+	return due == UINT64_MAX ? 0 : due;
+}
+
+/* Data or a FIN moved, either way: the connection is not idle */
+static void tcp_active(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->act_ms = c->now_ms;
+}
+
+/* A bound may have come closer (established, half-closed): arm again */
+static void tcp_life_arm(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->life_deadline = tcp_life_due(c, conn);
+}
+
+/* Handshake done: the lifetime timer starts */
+static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->flags |= ESTABLISHED;
+	conn->deadline = 0;
+	conn->tap_ms = conn->act_ms = c->now_ms;
+	tcp_life_arm(c, conn);
+}
+
+/**
+ * tcp_life_timeout() - Lifetime timer of a connection expired
+ * @c:		Execution context
+ * @idx:	Flow index
+ *
+ * No data either way for --tcp-timeout, or for --tcp-fin-timeout once
+ * half-closed: reset both sides. Nothing from the guest for
+ * --tcp-keepalive: probe it; TCP_KA_PROBES probes without an answer: the
+ * guest is gone (a guest that forgot the connection answers with a RST,
+ * which ends it at once in tcp_segs_acceptable()).
+ */
+static void tcp_life_timeout(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	const struct net_conf *nc = c->net;
+	uint64_t now = c->now_ms;
+
+	if (nc->tcp_timeout_s &&
+	    now >= conn->act_ms + nc->tcp_timeout_s * 1000ULL) {
+		tcp_log_end(c, idx, "no data for %u s", nc->tcp_timeout_s);
+		tcp_conn_rst(c, idx);
+		return;
+	}
+	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn) &&
+	    now >= conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL) {
+		tcp_log_end(c, idx, "half-closed, no data for %u s",
+			    nc->tcp_fin_timeout_s);
+		tcp_conn_rst(c, idx);
+		return;
+	}
+	if (nc->tcp_keepalive_s) {
+		if (conn->ka_sent && conn->tap_ms >= conn->ka_ms)
+			conn->ka_sent = 0;		/* answered */
+		if (conn->ka_sent ? now >= conn->ka_ms + tcp_ka_intvl(c) :
+		    now >= conn->tap_ms + nc->tcp_keepalive_s * 1000ULL) {
+			if (conn->ka_sent >= TCP_KA_PROBES) {
+				tcp_log_end(c, idx, "no answer to %u keepalives",
+					    TCP_KA_PROBES);
+				tcp_conn_rst(c, idx);
+				return;
+			}
+			tcp_send_probe(c, idx);
+			conn->ka_sent++;
+			conn->ka_ms = now;
+		}
+	}
+	conn->life_deadline = tcp_life_due(c, conn);
+}
+
 /* MSS toward the guest: its own MSS, capped by our MTU */
 static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
 {
@@ -604,7 +790,12 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 		return;
 	if (tcp_send_flags(c, idx, TH_FIN | TH_ACK))
 		return;
-	conn->flags |= TAP_FIN_SENT | TAP_FIN_EVER;
+	if (!(conn->flags & TAP_FIN_EVER)) {
+		conn->flags |= TAP_FIN_EVER;
+		tcp_active(c, conn);
+		tcp_life_arm(c, conn);
+	}
+	conn->flags |= TAP_FIN_SENT;
 	conn->seq_to_tap++;
 	tcp_seq_sent(conn);
 	if (!conn->deadline)
@@ -693,7 +884,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 	struct tcp_conn *conn = &tcp_conns[idx];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
 				  .proto = IPPROTO_TCP };
-	uint32_t wnd = tcp_wnd_to_tap(c, idx);
+	uint32_t wnd = tcp_wnd_to_tap(c, idx), max = conn->seq_max_to_tap;
 	unsigned int i;
 
 	conn->wnd_to_tap = wnd;
@@ -715,6 +906,8 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		got -= len;
 	}
 	tcp_seq_sent(conn);
+	if (conn->seq_max_to_tap != max)
+		tcp_active(c, conn);	/* new data, not a retransmission */
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
 
@@ -851,7 +1044,8 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
 	conn->flags |= TAP_FIN_RCVD;
 	if (!shutdown(conn->sock, SHUT_WR))
 		conn->flags |= SOCK_FIN_SENT;
-	(void)c;
+	tcp_active(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /**
@@ -902,6 +1096,8 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 		sent = sendmsg(conn->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0)
 			sent = 0;
+		if (sent)
+			tcp_active(c, conn);
 		conn->seq_from_tap += (uint32_t)sent;
 		if ((size_t)sent < total) {
 			conn->flags |= STALLED;
@@ -938,8 +1134,7 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	conn->wnd_from_tap = s->wnd;	/* never scaled in a SYN */
 	conn->seq_ack_from_tap = conn->seq_to_tap = s->ack;
 	conn->seq_max_to_tap = s->ack;
-	conn->flags |= ESTABLISHED;
-	conn->deadline = 0;
+	tcp_established(c, conn);
 	tcp_send_flags(c, idx, TH_ACK);
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_data_from_sock(c, idx);
@@ -983,6 +1178,7 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 
 		if (s->flags & TH_RST) {
 			if (s->seq == conn->seq_from_tap) {
+				tcp_log_end(c, idx, "reset by the guest");
 				tcp_conn_close(c, idx, true);
 				return 0;
 			}
@@ -1027,6 +1223,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	conn->tap_ms = c->now_ms;	/* the guest is there: see keepalives */
 	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
 		tcp_synack_from_tap(c, idx, &segs[0]);
 		return;
@@ -1041,8 +1238,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 		if (!(segs[0].flags & TH_ACK) ||
 		    segs[0].ack != conn->seq_isn + 1)
 			return;
-		conn->flags |= ESTABLISHED;
-		conn->deadline = 0;
+		tcp_established(c, conn);
 		conn->wnd_from_tap = (uint32_t)segs[0].wnd <<
 				     conn->ws_from_tap;
 	}
@@ -1186,8 +1382,7 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		return;
 	}
 	if (!conn->wnd_from_tap) {
-		/* zero window probe: an old sequence number draws an ACK */
-		tcp_build(c, idx, TH_ACK, conn->seq_to_tap - 1, NULL, 0);
+		tcp_send_probe(c, idx);		/* zero window probe */
 		tcp_timer_set(c, conn, TCP_PROBE_MS);
 	}
 }
@@ -1209,6 +1404,9 @@ void tcp_timer(struct ctx *c)
 		hi = i + 1;
 		if (conn->deadline && c->now_ms >= conn->deadline)
 			tcp_conn_timeout(c, (int)i);
+		if (conn->sock >= 0 && conn->life_deadline &&
+		    c->now_ms >= conn->life_deadline)
+			tcp_life_timeout(c, (int)i);
 	}
 	tcp_conn_hi = hi;
 	tcp_splice_timer(c);
@@ -1247,8 +1445,12 @@ unsigned int tcp_draining(void)
  */
 void tcp_end(struct ctx *c)
 {
-	unsigned int i;
+	unsigned int i, n = 0;
 
+	for (i = 0; i < tcp_conn_max; i++)
+		n += tcp_conns[i].sock >= 0;
+	log_debug("tcp: at exit: %u connections, %u flows in use", n,
+		  c->flows->count);
 	for (i = 0; i < tcp_conn_max; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
