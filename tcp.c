@@ -22,8 +22,9 @@
  * acknowledged. The window we advertise is the socket's free send buffer
  * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
  * if it does, the rest is not acknowledged, and once the socket drains
- * (EPOLLOUT) three duplicate ACKs make the guest retransmit at once
- * instead of waiting for its retransmission timeout.
+ * (EPOLLOUT) a window update and three duplicate ACKs after it make the
+ * guest retransmit at once instead of waiting for its retransmission
+ * timeout.
  *
  * Sockets are registered edge-triggered: peeked data stays readable, so a
  * level-triggered EPOLLIN would fire until the guest acknowledges it.
@@ -304,18 +305,19 @@ static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
 }
 
 /**
- * tcp_build() - Queue a segment toward the guest
+ * tcp_build_wnd() - Queue a segment toward the guest, with a given window
  * @c:		Execution context
  * @idx:	Flow index
  * @flags:	TH_* flags
  * @seq:	Sequence number
  * @payload:	Payload to copy, NULL for none
  * @len:	Payload length
+ * @wnd:	Window to advertise, bytes
  *
  * Return: 0 on success, -1 if the queue had no room
  */
-static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
-		     const uint8_t *payload, size_t len)
+static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
+			 const uint8_t *payload, size_t len, uint32_t wnd)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -323,12 +325,9 @@ static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 				  .proto = IPPROTO_TCP };
 	size_t optlen = flags & TH_SYN ? TCP_OPT_LEN : 0;
 	uint8_t *th = frame_ip_begin(c->q, &h, TCP_HDR_LEN + optlen + len);
-	uint32_t wnd;
 
 	if (!th)
 		return -1;
-	wnd = conn->flags & (ESTABLISHED | SYNACK_SENT | SOCK_ACCEPTED) ?
-	      tcp_wnd_to_tap(c, idx) : 65535;
 	conn->wnd_to_tap = wnd;
 	if (!(flags & TH_SYN))
 		wnd >>= conn->ws_to_tap;
@@ -358,6 +357,18 @@ static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 	if (flags & TH_ACK)
 		conn->seq_ack_to_tap = conn->seq_from_tap;
 	return frame_ip_end(c->q, TCP_HDR_LEN + optlen + len);
+}
+
+/* Queue a segment toward the guest with the window we have now */
+static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
+		     const uint8_t *payload, size_t len)
+{
+	const struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t wnd = 65535;
+
+	if (conn->flags & (ESTABLISHED | SYNACK_SENT | SOCK_ACCEPTED))
+		wnd = tcp_wnd_to_tap(c, idx);
+	return tcp_build_wnd(c, idx, flags, seq, payload, len, wnd);
 }
 
 static int tcp_send_flags(struct ctx *c, int idx, uint8_t flags)
@@ -1307,6 +1318,24 @@ void tcp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 	tcp_tap_batch(c, f, n);
 }
 
+/*
+ * Make the guest send again what the socket refused, at once: Linux
+ * (tcp_ack(), tcp_time_to_recover()) retransmits on the third duplicate
+ * ACK, and an ACK that moves the window, like the update just sent, is a
+ * window update, not a duplicate. So three more, each with the window of
+ * that update, not recomputed: the socket's free space may grow between
+ * two of them, and a changed window would not count.
+ */
+static void tcp_dup_acks(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		tcp_build_wnd(c, idx, TH_ACK, conn->seq_to_tap, NULL, 0,
+			      conn->wnd_to_tap);
+}
+
 /**
  * tcp_sock_handler() - Events on a connection's host socket
  * @c:		Execution context
@@ -1340,10 +1369,8 @@ void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 		conn->flags &= (uint16_t)~(STALLED | WND_CLOSED);
 		tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 		tcp_send_flags(c, idx, TH_ACK);	/* window update */
-		if (stalled) {		/* make the guest resend at once */
-			tcp_send_flags(c, idx, TH_ACK);
-			tcp_send_flags(c, idx, TH_ACK);
-		}
+		if (stalled)
+			tcp_dup_acks(c, idx);
 	}
 	if (events & EPOLLRDHUP)
 		conn->flags |= SOCK_FIN_RCVD;
