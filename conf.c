@@ -51,6 +51,7 @@ enum {
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
+	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT,
 };
 
 static const struct option conf_options[] = {
@@ -94,6 +95,9 @@ static const struct option conf_options[] = {
 	{ "udp-batch",		required_argument,	NULL, OPT_UDP_BATCH },
 	{ "udp-yield",		required_argument,	NULL, OPT_UDP_YIELD },
 	{ "udp-timeout",	required_argument,	NULL, OPT_UDP_TIMEOUT },
+	{ "tcp-keepalive",	required_argument,	NULL, OPT_TCP_KEEPALIVE },
+	{ "tcp-fin-timeout",	required_argument,	NULL, OPT_TCP_FIN_TIMEOUT },
+	{ "tcp-timeout",	required_argument,	NULL, OPT_TCP_TIMEOUT },
 	{ "tcp-ports",		required_argument,	NULL, 't' },
 	{ "udp-ports",		required_argument,	NULL, 'u' },
 	{ "tcp-ns",		required_argument,	NULL, 'T' },
@@ -225,6 +229,13 @@ static const char conf_usage[] =
 "      --udp-yield N        give up the CPU after every N datagrams handed\n"
 "                           on, either way (default 32, 0: never)\n"
 "      --udp-timeout SECS   idle UDP flows expire after SECS (default 180)\n"
+"      --tcp-keepalive SECS keepalives to the guest after SECS without a\n"
+"                           segment from it; four unanswered: reset\n"
+"                           (default 600, 0: none)\n"
+"      --tcp-fin-timeout SECS  half-closed TCP connections are reset after\n"
+"                           SECS without data (default 60, 0: never)\n"
+"      --tcp-timeout SECS   TCP connections are reset after SECS without\n"
+"                           data either way (default 7200, 0: never)\n"
 "VM mode (QEMU -netdev stream; -t and -u default to none):\n"
 "      --vm                 VM mode, as when started as passt\n"
 "  -s, --socket PATH        UNIX socket to listen on (default: first free\n"
@@ -498,6 +509,9 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
 	c->net.udp_yield = UDP_YIELD_DEFAULT;
 	c->net.udp_timeout_s = UDP_TIMEOUT_DEFAULT;
+	c->net.tcp_keepalive_s = TCP_KEEPALIVE_DEFAULT;
+	c->net.tcp_fin_timeout_s = TCP_FIN_TIMEOUT_DEFAULT;
+	c->net.tcp_timeout_s = TCP_TIMEOUT_DEFAULT;
 	fwd_ports_init(&c->tcp_in);
 	fwd_ports_init(&c->udp_in);
 	fwd_ports_init(&c->tcp_out);
@@ -651,6 +665,15 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 	case OPT_UDP_TIMEOUT:
 		return conf_uint(arg, 1, 86400, "--udp-timeout",
 				 &c->net.udp_timeout_s);
+	case OPT_TCP_KEEPALIVE:
+		return conf_uint(arg, 0, TCP_LIFE_MAX, "--tcp-keepalive",
+				 &c->net.tcp_keepalive_s);
+	case OPT_TCP_FIN_TIMEOUT:
+		return conf_uint(arg, 0, TCP_LIFE_MAX, "--tcp-fin-timeout",
+				 &c->net.tcp_fin_timeout_s);
+	case OPT_TCP_TIMEOUT:
+		return conf_uint(arg, 0, TCP_LIFE_MAX, "--tcp-timeout",
+				 &c->net.tcp_timeout_s);
 	case 't':
 	case 'u':
 	case 'T':

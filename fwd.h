@@ -23,6 +23,11 @@
 #define UDP_YIELD_DEFAULT	32
 #define UDP_YIELD_MAX		65536
 #define UDP_TIMEOUT_DEFAULT	180	/* seconds */
+/* TCP connection lifetimes, seconds (0: off) */
+#define TCP_KEEPALIVE_DEFAULT	600	/* guest silent, then keepalives */
+#define TCP_FIN_TIMEOUT_DEFAULT	60	/* half-closed without data */
+#define TCP_TIMEOUT_DEFAULT	7200	/* no data either way, as pasta */
+#define TCP_LIFE_MAX		604800	/* largest value of the three */
 
 struct net4 {
 	bool enabled;
@@ -75,6 +80,9 @@ struct net_conf {
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */
+	unsigned int tcp_keepalive_s;	/* --tcp-keepalive: guest silent */
+	unsigned int tcp_fin_timeout_s;	/* --tcp-fin-timeout: half-closed */
+	unsigned int tcp_timeout_s;	/* --tcp-timeout: no data either way */
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */
 };

@@ -22,8 +22,9 @@
  * acknowledged. The window we advertise is the socket's free send buffer
  * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
  * if it does, the rest is not acknowledged, and once the socket drains
- * (EPOLLOUT) three duplicate ACKs make the guest retransmit at once
- * instead of waiting for its retransmission timeout.
+ * (EPOLLOUT) a window update and three duplicate ACKs after it make the
+ * guest retransmit at once instead of waiting for its retransmission
+ * timeout.
  *
  * Sockets are registered edge-triggered: peeked data stays readable, so a
  * level-triggered EPOLLIN would fire until the guest acknowledges it.
@@ -31,6 +32,34 @@
  *
  * Connections between the host's and the namespace's loopback never reach
  * this file's data path: tcp_splice.c relays them socket to socket.
+ *
+ * How a connection ends, and who ends it. Each connection has two timers,
+ * both deadlines in struct tcp_conn checked by tcp_timer(): @deadline
+ * (handshake, retransmission, zero window probe) and @life_deadline
+ * (keepalive, half-close bound, inactivity).
+ *  - Both FINs sent and acknowledged: the guest's ACK of our FIN, or its
+ *    FIN after ours, closes the socket (tcp_conn_input()).
+ *  - A RST from the guest at the next sequence number: the host socket is
+ *    closed with a reset (SO_LINGER 0). An error or reset on the host
+ *    socket: a RST to the guest.
+ *  - Handshake (@deadline): our SYN-ACK (outbound) or SYN (inbound) is
+ *    sent again every TCP_SYN_MS, then both sides reset; a refused
+ *    connect() answers the guest's SYN with a RST. A full table gives up
+ *    the oldest connection still connecting (tcp_evict_connecting()).
+ *  - Retransmission (@deadline): TCP_RETRIES timeouts without progress,
+ *    then both sides reset.
+ *  - Lifetime (@life_deadline, tcp_life_timeout()): after
+ *    --tcp-keepalive seconds without a segment from the guest, keepalives
+ *    (an ACK one below the next sequence number, as Linux sends); a guest
+ *    that forgot the connection answers with a RST, one that is gone not
+ *    at all: after TCP_KA_PROBES unanswered ones both sides are reset.
+ *    Once one side sent its FIN, --tcp-fin-timeout seconds without data
+ *    or FIN either way reset both sides; in any state, --tcp-timeout
+ *    seconds without data do. Timestamps (@tap_ms, @act_ms) are updated
+ *    on the data path and the deadline recomputed when it fires, so the
+ *    data path never touches a timer.
+ *  - The guest went away (VM mode) or the daemon exits: tcp_close_all(),
+ *    tcp_end().
  *
  * Listeners take connections through accept.c, which also refuses them
  * without spinning when the daemon is out of descriptors.
@@ -41,6 +70,8 @@
 #include <errno.h>
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -63,6 +94,8 @@
 #define TCP_SYN_MS	1000
 #define TCP_SYN_RETRIES	3
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
+#define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
+#define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
 #define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
@@ -109,7 +142,14 @@ enum {
  * @wnd_from_tap:	Guest's window, bytes
  * @wnd_to_tap:		Window we advertised last, bytes
  * @events:		Events registered with epoll
- * @deadline:		Timer expiry (ms), 0 if none
+ * @deadline:		Timer expiry (ms), 0 if none: handshake,
+ *			retransmission, zero window probe
+ * @ka_sent:		Keepalives sent since the guest last answered
+ * @tap_ms:		Last segment from the guest (ms)
+ * @act_ms:		Last data or FIN, either way (ms)
+ * @ka_ms:		Last keepalive sent (ms)
+ * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
+ *			half-close bound, inactivity timeout
  */
 struct tcp_conn {
 	int sock;
@@ -129,6 +169,11 @@ struct tcp_conn {
 	uint32_t wnd_to_tap;
 	uint32_t events;
 	uint64_t deadline;
+	uint8_t ka_sent;
+	uint64_t tap_ms;
+	uint64_t act_ms;
+	uint64_t ka_ms;
+	uint64_t life_deadline;
 };
 
 /**
@@ -264,18 +309,19 @@ static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
 }
 
 /**
- * tcp_build() - Queue a segment toward the guest
+ * tcp_build_wnd() - Queue a segment toward the guest, with a given window
  * @c:		Execution context
  * @idx:	Flow index
  * @flags:	TH_* flags
  * @seq:	Sequence number
  * @payload:	Payload to copy, NULL for none
  * @len:	Payload length
+ * @wnd:	Window to advertise, bytes
  *
  * Return: 0 on success, -1 if the queue had no room
  */
-static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
-		     const uint8_t *payload, size_t len)
+static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
+			 const uint8_t *payload, size_t len, uint32_t wnd)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -283,12 +329,9 @@ static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 				  .proto = IPPROTO_TCP };
 	size_t optlen = flags & TH_SYN ? TCP_OPT_LEN : 0;
 	uint8_t *th = frame_ip_begin(c->q, &h, TCP_HDR_LEN + optlen + len);
-	uint32_t wnd;
 
 	if (!th)
 		return -1;
-	wnd = conn->flags & (ESTABLISHED | SYNACK_SENT | SOCK_ACCEPTED) ?
-	      tcp_wnd_to_tap(c, idx) : 65535;
 	conn->wnd_to_tap = wnd;
 	if (!(flags & TH_SYN))
 		wnd >>= conn->ws_to_tap;
@@ -318,6 +361,18 @@ static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 	if (flags & TH_ACK)
 		conn->seq_ack_to_tap = conn->seq_from_tap;
 	return frame_ip_end(c->q, TCP_HDR_LEN + optlen + len);
+}
+
+/* Queue a segment toward the guest with the window we have now */
+static int tcp_build(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
+		     const uint8_t *payload, size_t len)
+{
+	const struct tcp_conn *conn = &tcp_conns[idx];
+	uint32_t wnd = 65535;
+
+	if (conn->flags & (ESTABLISHED | SYNACK_SENT | SOCK_ACCEPTED))
+		wnd = tcp_wnd_to_tap(c, idx);
+	return tcp_build_wnd(c, idx, flags, seq, payload, len, wnd);
 }
 
 static int tcp_send_flags(struct ctx *c, int idx, uint8_t flags)
@@ -424,6 +479,148 @@ static void tcp_conn_rst(struct ctx *c, int idx)
 static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
 {
 	conn->deadline = c->now_ms + ms;
+}
+
+/**
+ * tcp_log_end() - Say why a connection is ended (debug level)
+ * @c:		Execution context
+ * @idx:	Flow index
+ * @fmt:	Reason, printf() format
+ */
+static void tcp_log_end(const struct ctx *c, int idx, const char *fmt, ...)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	char src[INANY_STRLEN], dst[INANY_STRLEN], why[64];
+	va_list ap;
+
+	if (log_level < LOG_LVL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_debug("tcp: flow %d, guest [%s]:%u, peer [%s]:%u: %s", idx,
+		  inany_ntop(&ts->src, src, sizeof(src)), ts->sport,
+		  inany_ntop(&ts->dst, dst, sizeof(dst)), ts->dport, why);
+}
+
+/* Keepalive or zero window probe: an old sequence number draws an ACK
+ * (RFC 9293, 3.8.4), or a RST from a guest that forgot the connection
+ */
+static void tcp_send_probe(struct ctx *c, int idx)
+{
+	tcp_build(c, idx, TH_ACK, tcp_conns[idx].seq_to_tap - 1, NULL, 0);
+}
+
+/* Time between two keepalives: --tcp-keepalive, at most TCP_KA_INTVL_MS */
+static uint64_t tcp_ka_intvl(const struct ctx *c)
+{
+	return MIN(c->net->tcp_keepalive_s * 1000ULL, TCP_KA_INTVL_MS);
+}
+
+/* Has one side sent its FIN? (we only send ours once all data is out) */
+static bool tcp_half_closed(const struct tcp_conn *conn)
+{
+	return conn->flags & (TAP_FIN_RCVD | TAP_FIN_EVER);
+}
+
+/**
+ * tcp_life_due() - When the lifetime timer of a connection is due
+ * @c:		Execution context
+ * @conn:	Connection
+ *
+ * Data and segments only ever move these times later, so a timer armed
+ * for the time computed here can only fire early: tcp_life_timeout()
+ * then arms it again, and the data path only updates timestamps.
+ *
+ * Return: expiry (ms), 0 if none
+ */
+static uint64_t tcp_life_due(const struct ctx *c, const struct tcp_conn *conn)
+{
+	const struct net_conf *nc = c->net;
+	uint64_t due = UINT64_MAX;
+
+	if (nc->tcp_timeout_s)
+		due = conn->act_ms + nc->tcp_timeout_s * 1000ULL;
+	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn))
+		due = MIN(due, conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL);
+	if (nc->tcp_keepalive_s) {
+		if (conn->ka_sent && conn->tap_ms < conn->ka_ms)
+			due = MIN(due, conn->ka_ms + tcp_ka_intvl(c));
+		else
+			due = MIN(due, conn->tap_ms +
+				       nc->tcp_keepalive_s * 1000ULL);
+	}
+	return due == UINT64_MAX ? 0 : due;
+}
+
+/* Data or a FIN moved, either way: the connection is not idle */
+static void tcp_active(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->act_ms = c->now_ms;
+}
+
+/* A bound may have come closer (established, half-closed): arm again */
+static void tcp_life_arm(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->life_deadline = tcp_life_due(c, conn);
+}
+
+/* Handshake done: the lifetime timer starts */
+static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->flags |= ESTABLISHED;
+	conn->deadline = 0;
+	conn->tap_ms = conn->act_ms = c->now_ms;
+	tcp_life_arm(c, conn);
+}
+
+/**
+ * tcp_life_timeout() - Lifetime timer of a connection expired
+ * @c:		Execution context
+ * @idx:	Flow index
+ *
+ * No data either way for --tcp-timeout, or for --tcp-fin-timeout once
+ * half-closed: reset both sides. Nothing from the guest for
+ * --tcp-keepalive: probe it; TCP_KA_PROBES probes without an answer: the
+ * guest is gone (a guest that forgot the connection answers with a RST,
+ * which ends it at once in tcp_segs_acceptable()).
+ */
+static void tcp_life_timeout(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	const struct net_conf *nc = c->net;
+	uint64_t now = c->now_ms;
+
+	if (nc->tcp_timeout_s &&
+	    now >= conn->act_ms + nc->tcp_timeout_s * 1000ULL) {
+		tcp_log_end(c, idx, "no data for %u s", nc->tcp_timeout_s);
+		tcp_conn_rst(c, idx);
+		return;
+	}
+	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn) &&
+	    now >= conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL) {
+		tcp_log_end(c, idx, "half-closed, no data for %u s",
+			    nc->tcp_fin_timeout_s);
+		tcp_conn_rst(c, idx);
+		return;
+	}
+	if (nc->tcp_keepalive_s) {
+		if (conn->ka_sent && conn->tap_ms >= conn->ka_ms)
+			conn->ka_sent = 0;		/* answered */
+		if (conn->ka_sent ? now >= conn->ka_ms + tcp_ka_intvl(c) :
+		    now >= conn->tap_ms + nc->tcp_keepalive_s * 1000ULL) {
+			if (conn->ka_sent >= TCP_KA_PROBES) {
+				tcp_log_end(c, idx, "no answer to %u keepalives",
+					    TCP_KA_PROBES);
+				tcp_conn_rst(c, idx);
+				return;
+			}
+			tcp_send_probe(c, idx);
+			conn->ka_sent++;
+			conn->ka_ms = now;
+		}
+	}
+	conn->life_deadline = tcp_life_due(c, conn);
 }
 
 /* MSS toward the guest: its own MSS, capped by our MTU */
@@ -609,7 +806,12 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 		return;
 	if (tcp_send_flags(c, idx, TH_FIN | TH_ACK))
 		return;
-	conn->flags |= TAP_FIN_SENT | TAP_FIN_EVER;
+	if (!(conn->flags & TAP_FIN_EVER)) {
+		conn->flags |= TAP_FIN_EVER;
+		tcp_active(c, conn);
+		tcp_life_arm(c, conn);
+	}
+	conn->flags |= TAP_FIN_SENT;
 	conn->seq_to_tap++;
 	tcp_seq_sent(conn);
 	if (!conn->deadline)
@@ -698,7 +900,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 	struct tcp_conn *conn = &tcp_conns[idx];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
 				  .proto = IPPROTO_TCP };
-	uint32_t wnd = tcp_wnd_to_tap(c, idx);
+	uint32_t wnd = tcp_wnd_to_tap(c, idx), max = conn->seq_max_to_tap;
 	unsigned int i;
 
 	conn->wnd_to_tap = wnd;
@@ -720,6 +922,8 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		got -= len;
 	}
 	tcp_seq_sent(conn);
+	if (conn->seq_max_to_tap != max)
+		tcp_active(c, conn);	/* new data, not a retransmission */
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
 
@@ -856,7 +1060,8 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
 	conn->flags |= TAP_FIN_RCVD;
 	if (!shutdown(conn->sock, SHUT_WR))
 		conn->flags |= SOCK_FIN_SENT;
-	(void)c;
+	tcp_active(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /**
@@ -907,6 +1112,8 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 		sent = sendmsg(conn->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0)
 			sent = 0;
+		if (sent)
+			tcp_active(c, conn);
 		conn->seq_from_tap += (uint32_t)sent;
 		if ((size_t)sent < total) {
 			conn->flags |= STALLED;
@@ -943,8 +1150,7 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	conn->wnd_from_tap = s->wnd;	/* never scaled in a SYN */
 	conn->seq_ack_from_tap = conn->seq_to_tap = s->ack;
 	conn->seq_max_to_tap = s->ack;
-	conn->flags |= ESTABLISHED;
-	conn->deadline = 0;
+	tcp_established(c, conn);
 	tcp_send_flags(c, idx, TH_ACK);
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_data_from_sock(c, idx);
@@ -988,6 +1194,7 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 
 		if (s->flags & TH_RST) {
 			if (s->seq == conn->seq_from_tap) {
+				tcp_log_end(c, idx, "reset by the guest");
 				tcp_conn_close(c, idx, true);
 				return 0;
 			}
@@ -1032,6 +1239,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	conn->tap_ms = c->now_ms;	/* the guest is there: see keepalives */
 	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
 		tcp_synack_from_tap(c, idx, &segs[0]);
 		return;
@@ -1046,8 +1254,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 		if (!(segs[0].flags & TH_ACK) ||
 		    segs[0].ack != conn->seq_isn + 1)
 			return;
-		conn->flags |= ESTABLISHED;
-		conn->deadline = 0;
+		tcp_established(c, conn);
 		conn->wnd_from_tap = (uint32_t)segs[0].wnd <<
 				     conn->ws_from_tap;
 	}
@@ -1116,6 +1323,24 @@ void tcp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 	tcp_tap_batch(c, f, n);
 }
 
+/*
+ * Make the guest send again what the socket refused, at once: Linux
+ * (tcp_ack(), tcp_time_to_recover()) retransmits on the third duplicate
+ * ACK, and an ACK that moves the window, like the update just sent, is a
+ * window update, not a duplicate. So three more, each with the window of
+ * that update, not recomputed: the socket's free space may grow between
+ * two of them, and a changed window would not count.
+ */
+static void tcp_dup_acks(struct ctx *c, int idx)
+{
+	struct tcp_conn *conn = &tcp_conns[idx];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		tcp_build_wnd(c, idx, TH_ACK, conn->seq_to_tap, NULL, 0,
+			      conn->wnd_to_tap);
+}
+
 /**
  * tcp_sock_handler() - Events on a connection's host socket
  * @c:		Execution context
@@ -1149,10 +1374,8 @@ void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 		conn->flags &= (uint16_t)~(STALLED | WND_CLOSED);
 		tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 		tcp_send_flags(c, idx, TH_ACK);	/* window update */
-		if (stalled) {		/* make the guest resend at once */
-			tcp_send_flags(c, idx, TH_ACK);
-			tcp_send_flags(c, idx, TH_ACK);
-		}
+		if (stalled)
+			tcp_dup_acks(c, idx);
 	}
 	if (events & EPOLLRDHUP)
 		conn->flags |= SOCK_FIN_RCVD;
@@ -1191,8 +1414,7 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		return;
 	}
 	if (!conn->wnd_from_tap) {
-		/* zero window probe: an old sequence number draws an ACK */
-		tcp_build(c, idx, TH_ACK, conn->seq_to_tap - 1, NULL, 0);
+		tcp_send_probe(c, idx);		/* zero window probe */
 		tcp_timer_set(c, conn, TCP_PROBE_MS);
 	}
 }
@@ -1214,6 +1436,9 @@ void tcp_timer(struct ctx *c)
 		hi = i + 1;
 		if (conn->deadline && c->now_ms >= conn->deadline)
 			tcp_conn_timeout(c, (int)i);
+		if (conn->sock >= 0 && conn->life_deadline &&
+		    c->now_ms >= conn->life_deadline)
+			tcp_life_timeout(c, (int)i);
 	}
 	tcp_conn_hi = hi;
 	tcp_splice_timer(c);
@@ -1252,8 +1477,12 @@ unsigned int tcp_draining(void)
  */
 void tcp_end(struct ctx *c)
 {
-	unsigned int i;
+	unsigned int i, n = 0;
 
+	for (i = 0; i < tcp_conn_max; i++)
+		n += tcp_conns[i].sock >= 0;
+	log_debug("tcp: at exit: %u connections, %u flows in use", n,
+		  c->flows->count);
 	for (i = 0; i < tcp_conn_max; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
