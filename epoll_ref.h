@@ -18,9 +18,8 @@ enum epoll_type {
 	EPOLL_TYPE_TCP_SPLICE,	/* either socket of a spliced connection */
 	EPOLL_TYPE_UDP,		/* socket of one outbound UDP flow */
 	EPOLL_TYPE_UDP_LISTEN,	/* host (-u) or namespace (-U) UDP port */
-	EPOLL_TYPE_TIMER,	/* timerfd */
 	EPOLL_TYPE_SIGNAL,	/* signalfd */
-	EPOLL_TYPE_NETNS,	/* inotify on the target namespace's path */
+	EPOLL_TYPE_NETNS,	/* pidfd or inotify: the target may be gone */
 };
 
 union epoll_ref {

@@ -260,6 +260,21 @@ void icmp_timer(struct ctx *c)
 }
 
 /**
+ * icmp_next_ms() - When icmp_timer() has a flow to close next
+ * @c:		Execution context
+ *
+ * Return: time in ms, UINT64_MAX if there is no flow
+ */
+uint64_t icmp_next_ms(const struct ctx *c)
+{
+	int idx = flow_oldest(c->flows, FLOW_SHARE_PING);
+
+	if (idx == FLOW_NONE)
+		return UINT64_MAX;
+	return flow_at(c->flows, idx)->last_ms + ICMP_IDLE_MS + 1;
+}
+
+/**
  * icmp_close_all() - Close every echo flow (guest went away)
  * @c:		Execution context
  */

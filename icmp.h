@@ -11,6 +11,7 @@ int icmp_init(unsigned int flow_max);
 int icmp_tap_input(struct ctx *c, const struct frame_in *f);
 void icmp_sock_input(struct ctx *c, union epoll_ref ref);
 void icmp_timer(struct ctx *c);
+uint64_t icmp_next_ms(const struct ctx *c);
 void icmp_close_all(struct ctx *c);
 
 #endif /* ICMP_H */

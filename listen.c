@@ -201,6 +201,26 @@ static void listen_auto_port(struct ctx *c, int p, int dir, uint16_t port,
 }
 
 /**
+ * listen_auto() - Is any direction of any protocol forwarded "auto"?
+ * @c:		Execution context
+ *
+ * Return: true if listen_timer() has work (once a second)
+ */
+bool listen_auto(const struct ctx *c)
+{
+	int p, dir;
+
+	for (p = 0; p < P_MAX; p++) {
+		if (p == P_TCP ? c->net->no_tcp : c->net->no_udp)
+			continue;
+		for (dir = 0; dir < DIR_MAX; dir++)
+			if (listen_fp[p][dir]->flags & FWD_AUTO)
+				return true;
+	}
+	return false;
+}
+
+/**
  * listen_timer() - Keep "auto" forwarding in step with the other side
  * @c:		Execution context
  */

@@ -22,8 +22,8 @@
  * DHCP would, the DNS servers (RDNSS) and search list (DNSSL, RFC 8106),
  * all inside the IPv6 minimum MTU so that any guest can receive it.
  *
- * Unsolicited RAs: ndp_timer() runs about once a second. The first RA goes
- * out on its first run after start (or after ndp_reset(), when a VM guest
+ * Unsolicited RAs: ndp_timer() runs when ndp_next_ms() says. The first RA
+ * goes out on its first run after start (or after ndp_reset(), when a VM guest
  * reconnects), the next MAX_INITIAL_RTR_ADVERTISEMENTS - 1 at
  * MAX_INITIAL_RTR_ADVERT_INTERVAL, then one every 200 to 600 s, chosen at
  * random (RFC 4861 6.2.4). The schedule is static state: one per process.
@@ -475,6 +475,19 @@ void ndp_timer(struct ctx *c)
 	ndp_ra_send(c);
 	ndp_sched.sent++;
 	ndp_sched.next_ms = c->now_ms + ndp_ra_interval();
+}
+
+/**
+ * ndp_next_ms() - When ndp_timer() has work next
+ * @c:		Execution context
+ *
+ * Return: time in ms (0: at once), UINT64_MAX if never
+ */
+uint64_t ndp_next_ms(const struct ctx *c)
+{
+	if (!ndp_ra_enabled(c))
+		return UINT64_MAX;
+	return ndp_sched.started ? ndp_sched.next_ms : 0;
 }
 
 /**

@@ -9,6 +9,7 @@
 
 int ndp_input(struct ctx *c, const struct frame_in *f);
 void ndp_timer(struct ctx *c);
+uint64_t ndp_next_ms(const struct ctx *c);
 void ndp_reset(void);
 
 #endif /* NDP_H */

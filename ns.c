@@ -14,8 +14,10 @@
  * as unshare -r does) and a network namespace, reports that it is ready,
  * and waits on a pipe until the daemon has configured the namespace before
  * it executes the command.
+ * Whether the target is gone is known without polling: ns_watch_open().
+ *
  * System calls: clone, setns, unshare, open, ioctl(TUNSETIFF, TUNSETOFFLOAD),
- * waitpid.
+ * waitpid, pidfd_open, inotify_init1, inotify_add_watch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -341,6 +344,49 @@ fail:
 	*uso = false;
 	close(fd);
 	return rc;
+}
+
+/**
+ * ns_watch_open() - A descriptor that becomes readable when the target
+ *		     namespace may have gone away: then ask ns_gone()
+ * @t:		Target opened by path or PID
+ *
+ * A path under /proc/PID/ names the namespace of a process: a pidfd of it
+ * is readable once it exits. Another path (a bind mount, as ip-netns and
+ * Podman make) goes away by being unmounted and removed: inotify on its
+ * directory reports the removal. Either way the daemon needs no polling.
+ *
+ * Return: descriptor (non-blocking, close-on-exec), or negative errno
+ *
+ * System calls: pidfd_open, inotify_init1, inotify_add_watch
+ */
+int ns_watch_open(const struct ns_target *t)
+{
+	char dir[sizeof(t->netns_path)], *slash;
+	int pid, fd;
+
+	if (!t->netns_path[0])
+		return -ENOENT;
+	if (sscanf(t->netns_path, "/proc/%d/", &pid) == 1) {
+		fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	snprintf(dir, sizeof(dir), "%s", t->netns_path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*(slash == dir ? slash + 1 : slash) = 0;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, dir, IN_DELETE | IN_MOVED_FROM |
+			      IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 /**

@@ -43,5 +43,6 @@ int ns_call(const struct ns_target *t, int (*fn)(void *arg), void *arg,
 	    size_t arg_size);
 int ns_tap_open(const char *name, bool tso, bool *uso);
 bool ns_gone(const struct ns_target *t);
+int ns_watch_open(const struct ns_target *t);
 
 #endif /* NS_H */

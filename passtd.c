@@ -6,9 +6,16 @@
  * existing one given by PID or path), creates and configures the tap
  * inside it, then enters one loop: epoll_wait(), dispatch every event on
  * the type packed in its 64-bit reference, flush the frames protocols
- * queued toward the guest, repeat. Signals arrive through a signalfd and
- * the once-a-second housekeeping through a timerfd, so nothing runs
- * outside the loop.
+ * queued toward the guest, repeat. Signals arrive through a signalfd, so
+ * nothing runs outside the loop.
+ *
+ * Timers: epoll_wait() sleeps until the next deadline of anything
+ * (timers_run()): a flow's (flow.c's heap: TCP retransmission, keepalive,
+ * a spliced connect()), the least recently active UDP or ICMP flow's
+ * expiry, the next Router Advertisement, a socket pool refill. Only
+ * "auto" forwarding and pasta's look at whether its namespace is gone run
+ * once a second, and only when they are in use. A daemon with nothing due
+ * does not wake up at all.
  *
  * The daemon ends when the spawned command ends (with its exit status),
  * when the target namespace goes away, or on SIGTERM/SIGINT/SIGHUP when
@@ -29,7 +36,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -329,31 +335,122 @@ static void signal_handler(struct ctx *c, int sfd)
 	}
 }
 
-/*
- * Timers; sets *@listen_due when "auto" forwarding is to be brought in
- * step: that closes sockets, so it waits until the batch is done
- */
-static void timer_handler(struct ctx *c, int tfd, bool *listen_due)
-{
-	static uint64_t last_second_ms;
-	uint64_t expired;
+static int netns_watch = -1;	/* ns_watch_open(), -1: poll instead */
 
-	if (read(tfd, &expired, sizeof(expired)) < 0)
+/* Should pasta exit once the namespace it joined is gone? (A spawned
+ * command holds its namespace: its exit ends the daemon, with its status) */
+static bool netns_quit(void)
+{
+	return conf.mode == MODE_PASTA && !conf.no_netns_quit && !child_pid;
+}
+
+/* ...and, with nothing to tell it, poll for that? */
+static bool netns_poll(void)
+{
+	return netns_quit() && netns_watch < 0;
+}
+
+/* Once a second, while something needs it: "auto" forwarding follows the
+ * other side, and pasta, where nothing tells it, looks whether its
+ * namespace is gone */
+static bool second_wanted(const struct ctx *c)
+{
+	return listen_auto(c) || netns_poll();
+}
+
+/* Exit if the target namespace is gone */
+static void netns_check(struct ctx *c)
+{
+	if (!ns_gone(&target))
 		return;
-	tcp_timer(c);
-	if (c->now_ms - last_second_ms < 1000)
-		return;
-	last_second_ms = c->now_ms;
-	icmp_timer(c);
-	udp_timer(c);
-	ndp_timer(c);
-	*listen_due = true;
-	if (conf.mode == MODE_PASTA && !conf.no_netns_quit &&
-	    ns_gone(&target)) {
-		log_info("target namespace gone, exiting");
-		tcp_end(c);
-		quit(0);
+	log_info("target namespace gone, exiting");
+	tcp_end(c);
+	quit(0);
+}
+
+/*
+ * The namespace watch fired (a process exited, a file was removed): see
+ * whether it was the target. A pidfd stays readable once its process is
+ * gone: if the namespace outlives it, poll from then on.
+ */
+static void netns_watch_handler(struct ctx *c)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int err;
+
+	while (read(netns_watch, buf, sizeof(buf)) > 0)
+		;
+	err = errno;
+	netns_check(c);
+	if (err != EAGAIN) {		/* a pidfd: nothing to read */
+		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, netns_watch, NULL);
+		close(netns_watch);
+		netns_watch = -1;
 	}
+}
+
+/* Run the flows' deadlines that came, each by its protocol */
+static void flow_timers_run(struct ctx *c)
+{
+	int idx;
+
+	while ((idx = flow_timer_due(c->flows, c->now_ms)) != FLOW_NONE) {
+		switch (flow_at(c->flows, idx)->type) {
+		case FLOW_TCP:
+			tcp_flow_timer(c, idx);
+			break;
+		case FLOW_TCP_SPLICE:
+			tcp_splice_flow_timer(c, idx);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Timers that are due, once per loop: each is O(1) when nothing is (idle
+ * expiry looks at the least recently active flow only). Sets *@listen_due
+ * when "auto" forwarding is to be brought in step: that closes sockets,
+ * so it waits until the batch is done. Return: the next time anything is
+ * due, UINT64_MAX if nothing ever is
+ */
+static uint64_t timers_run(struct ctx *c, bool *listen_due)
+{
+	static uint64_t second_ms;
+	uint64_t next;
+
+	flow_timers_run(c);
+	if (c->now_ms >= tcp_splice_next_ms(c))
+		tcp_splice_timer(c);
+	if (c->now_ms >= udp_next_ms(c))
+		udp_timer(c);
+	if (c->now_ms >= icmp_next_ms(c))
+		icmp_timer(c);
+	if (c->now_ms >= ndp_next_ms(c))
+		ndp_timer(c);
+	if (second_wanted(c) && c->now_ms >= second_ms) {
+		second_ms = c->now_ms + 1000;
+		*listen_due = true;
+		if (netns_poll())
+			netns_check(c);
+	}
+	next = MIN(flow_timer_next(c->flows), tcp_splice_next_ms(c));
+	next = MIN(next, MIN(udp_next_ms(c), icmp_next_ms(c)));
+	next = MIN(next, ndp_next_ms(c));
+	if (second_wanted(c))
+		next = MIN(next, second_ms);
+	return next;
+}
+
+/* epoll_wait() timeout until @next_ms: -1 for never, 0 if past */
+static int loop_timeout(const struct ctx *c, uint64_t next_ms)
+{
+	if (next_ms == UINT64_MAX)
+		return -1;
+	if (next_ms <= c->now_ms)
+		return 0;
+	return (int)MIN(next_ms - c->now_ms, (uint64_t)INT32_MAX);
 }
 
 /* The command ended: exit once its connections delivered what it sent */
@@ -382,15 +479,24 @@ static void vm_guest_gone(struct ctx *c)
 	log_info("guest gone, waiting for the next one on %s", vm_socket);
 }
 
-static void loop(struct ctx *c, int sfd, int tfd)
+/*
+ * The loop: sleep until an event or the next deadline (an idle daemon
+ * does not wake up at all), handle the batch, run what is due, then, with
+ * no event of the batch left, what closes descriptors or frees slots
+ */
+static void loop(struct ctx *c, int sfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
-	uint64_t quit_by_ms = 0;
+	uint64_t quit_by_ms = 0, next_ms = 0;
 	bool listen_due;
-	int n, i, rc, lfd;
+	int n, i, rc, lfd, timeout;
 
 	for (;;) {
-		n = epoll_wait(c->epollfd, ev, EVENTS_MAX, -1);
+		timeout = loop_timeout(c, next_ms);
+		/* Quitting: look again at what drains, every tenth second */
+		if (quit_status >= 0 && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		n = epoll_wait(c->epollfd, ev, EVENTS_MAX, timeout);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait: %s", strerror(errno));
 		c->now_ms = now_ms();
@@ -433,13 +539,14 @@ static void loop(struct ctx *c, int sfd, int tfd)
 			case EPOLL_TYPE_SIGNAL:
 				signal_handler(c, sfd);
 				break;
-			case EPOLL_TYPE_TIMER:
-				timer_handler(c, tfd, &listen_due);
+			case EPOLL_TYPE_NETNS:
+				netns_watch_handler(c);
 				break;
 			default:
 				break;
 			}
 		}
+		next_ms = timers_run(c, &listen_due);
 		if (lfd >= 0 && (rc = stream_accept(c, lfd)) < 0)
 			log_warn("accept: %s", strerror(-rc));
 		/* No event of this batch is left for what closes now */
@@ -504,18 +611,6 @@ static void nofile_raise(void)
 	}
 }
 
-static int timer_setup(void)
-{
-	struct itimerspec its = {
-		{ 0, TCP_TIMER_MS * 1000000L }, { 0, TCP_TIMER_MS * 1000000L }
-	};
-	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-
-	if (tfd >= 0)
-		timerfd_settime(tfd, 0, &its, NULL);
-	return tfd;
-}
-
 static void log_setup(void)
 {
 	int fd;
@@ -545,6 +640,23 @@ static void ns_start(int *go_fd, struct ns_setup *setup)
 	if (rc)
 		die("namespace set-up failed (%s): %s",
 		    setup->step[0] ? setup->step : "joining", strerror(-rc));
+}
+
+/* Know without polling when the target namespace goes away, if we can */
+static void netns_watch_start(struct ctx *c)
+{
+	int fd = ns_watch_open(&target);
+
+	if (fd < 0) {
+		log_debug("namespace: no watch (%s), looking once a second",
+			  strerror(-fd));
+		return;
+	}
+	if (epoll_add(c->epollfd, fd, EPOLL_TYPE_NETNS)) {
+		close(fd);
+		return;
+	}
+	netns_watch = fd;
 }
 
 /* Namespace mode, once the queue exists: serve the tap, watch the ports */
@@ -605,7 +717,7 @@ int main(int argc, char *argv[])
 	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
 			 .ns_sockets = ns_sockets };
 	struct ns_setup setup = { .tap_fd = -1 };
-	int rc, nl, sfd, tfd, go_fd = -1;
+	int rc, nl, sfd, go_fd = -1;
 	int ns_proc[4] = { -1, -1, -1, -1 };
 
 	rc = conf_parse(&conf, argc, argv);
@@ -621,9 +733,8 @@ int main(int argc, char *argv[])
 
 	accept_init();
 	sfd = signals_setup();
-	tfd = timer_setup();
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || c.epollfd < 0)
+	if (sfd < 0 || c.epollfd < 0)
 		die("start-up: %s", strerror(errno));
 	if (conf.mode == MODE_PASTA)
 		ns_start(&go_fd, &setup);
@@ -636,9 +747,10 @@ int main(int argc, char *argv[])
 		ns_tap_start(&c, &setup, ns_proc);
 	else
 		vm_start(&c);
-	if (epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL) ||
-	    epoll_add(c.epollfd, tfd, EPOLL_TYPE_TIMER))
+	if (epoll_add(c.epollfd, sfd, EPOLL_TYPE_SIGNAL))
 		die("start-up: %s", strerror(errno));
+	if (netns_quit())
+		netns_watch_start(&c);
 	if (listen_init(&c, (const struct fwd_ports *const[4]){
 				&conf.tcp_in, &conf.tcp_out, &conf.udp_in,
 				&conf.udp_out }, ns_proc))
@@ -656,6 +768,6 @@ int main(int argc, char *argv[])
 		daemonize();
 	else if (pidfile_write())
 		die("cannot write PID file %s", conf.pidfile);
-	loop(&c, sfd, tfd);
+	loop(&c, sfd);
 	return 0;
 }

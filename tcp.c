@@ -34,9 +34,12 @@
  * this file's data path: tcp_splice.c relays them socket to socket.
  *
  * How a connection ends, and who ends it. Each connection has two timers,
- * both deadlines in struct tcp_conn checked by tcp_timer(): @deadline
- * (handshake, retransmission, zero window probe) and @life_deadline
- * (keepalive, half-close bound, inactivity).
+ * both deadlines in struct tcp_conn: @deadline (handshake,
+ * retransmission, zero window probe) and @life_deadline (keepalive,
+ * half-close bound, inactivity). The earlier of the two is the flow's
+ * deadline in flow.c's heap (tcp_timer_sync()), so the loop sleeps until
+ * it and calls tcp_flow_timer() for this connection alone: no timer scans
+ * the table.
  *  - Both FINs sent and acknowledged: the guest's ACK of our FIN, or its
  *    FIN after ours, closes the socket (tcp_conn_input()).
  *  - A RST from the guest at the next sequence number: the host socket is
@@ -476,9 +479,28 @@ static void tcp_conn_rst(struct ctx *c, int idx)
 	tcp_conn_close(c, idx, true);
 }
 
+/* Give the flow the earlier of the connection's two deadlines */
+static void tcp_timer_sync(struct ctx *c, const struct tcp_conn *conn)
+{
+	uint64_t due = conn->deadline;
+
+	if (conn->life_deadline && (!due || conn->life_deadline < due))
+		due = conn->life_deadline;
+	flow_timer_set(c->flows, (int)(conn - tcp_conns), due);
+}
+
+/* Arm the handshake, retransmission or probe timer @ms from now */
 static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
 {
 	conn->deadline = c->now_ms + ms;
+	tcp_timer_sync(c, conn);
+}
+
+/* Stop the handshake, retransmission or probe timer */
+static void tcp_timer_stop(struct ctx *c, struct tcp_conn *conn)
+{
+	conn->deadline = 0;
+	tcp_timer_sync(c, conn);
 }
 
 /**
@@ -560,13 +582,14 @@ static void tcp_active(const struct ctx *c, struct tcp_conn *conn)
 }
 
 /* A bound may have come closer (established, half-closed): arm again */
-static void tcp_life_arm(const struct ctx *c, struct tcp_conn *conn)
+static void tcp_life_arm(struct ctx *c, struct tcp_conn *conn)
 {
 	conn->life_deadline = tcp_life_due(c, conn);
+	tcp_timer_sync(c, conn);
 }
 
 /* Handshake done: the lifetime timer starts */
-static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
+static void tcp_established(struct ctx *c, struct tcp_conn *conn)
 {
 	conn->flags |= ESTABLISHED;
 	conn->deadline = 0;
@@ -620,7 +643,7 @@ static void tcp_life_timeout(struct ctx *c, int idx)
 			conn->ka_ms = now;
 		}
 	}
-	conn->life_deadline = tcp_life_due(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /* MSS toward the guest: its own MSS, capped by our MTU */
@@ -1043,9 +1066,10 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	conn->wnd_from_tap = wnd;
 	conn->dup_acks = 0;
 	conn->retries = 0;
-	conn->deadline = 0;
 	if (conn->seq_to_tap != conn->seq_ack_from_tap)
 		tcp_timer_set(c, conn, TCP_RTO_MS);
+	else
+		tcp_timer_stop(c, conn);
 	return true;
 }
 
@@ -1420,28 +1444,23 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 }
 
 /**
- * tcp_timer() - Retransmissions, SYN and zero window timers
+ * tcp_flow_timer() - The flow's deadline came: run what is due
  * @c:		Execution context
+ * @idx:	Flow index of a connection
  */
-void tcp_timer(struct ctx *c)
+void tcp_flow_timer(struct ctx *c, int idx)
 {
-	unsigned int i, hi = 0;
+	struct tcp_conn *conn = &tcp_conns[idx];
 
-	/* flow slots are reused lowest first: scan only up to the last one */
-	for (i = 0; i < tcp_conn_hi; i++) {
-		struct tcp_conn *conn = &tcp_conns[i];
-
-		if (conn->sock < 0)
-			continue;
-		hi = i + 1;
-		if (conn->deadline && c->now_ms >= conn->deadline)
-			tcp_conn_timeout(c, (int)i);
-		if (conn->sock >= 0 && conn->life_deadline &&
-		    c->now_ms >= conn->life_deadline)
-			tcp_life_timeout(c, (int)i);
-	}
-	tcp_conn_hi = hi;
-	tcp_splice_timer(c);
+	if (conn->sock < 0)
+		return;
+	if (conn->deadline && c->now_ms >= conn->deadline)
+		tcp_conn_timeout(c, idx);
+	if (conn->sock >= 0 && conn->life_deadline &&
+	    c->now_ms >= conn->life_deadline)
+		tcp_life_timeout(c, idx);
+	if (conn->sock >= 0)
+		tcp_timer_sync(c, conn);
 }
 
 /**

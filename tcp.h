@@ -5,7 +5,6 @@
 #include "ctx.h"
 #include "epoll_ref.h"
 
-#define TCP_TIMER_MS	100	/* tcp_timer() period */
 #define TCP_DRAIN_MS	10000	/* relaying after the command ended, at most */
 
 /* What a listener's epoll reference carries in its flow field */
@@ -19,7 +18,7 @@ void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events);
 void tcp_listen_handler(struct ctx *c, union epoll_ref ref);
 int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
-void tcp_timer(struct ctx *c);
+void tcp_flow_timer(struct ctx *c, int idx);
 void tcp_close_all(struct ctx *c);
 unsigned int tcp_draining(void);
 void tcp_end(struct ctx *c);

@@ -154,7 +154,6 @@ struct splice_pool {
 
 static struct tcp_splice_conn *splice_conns;
 static unsigned int splice_max;
-static unsigned int splice_connecting;	/* flows with SPL_CONNECTING */
 static struct splice_pool splice_pools[2];	/* AF_INET, AF_INET6 */
 
 /**
@@ -185,7 +184,6 @@ int tcp_splice_init(unsigned int flow_max)
 	for (i = 0; i < flow_max; i++)
 		splice_conn_reset(&splice_conns[i]);
 	splice_max = flow_max;
-	splice_connecting = 0;
 	return 0;
 }
 
@@ -378,8 +376,6 @@ static void splice_close(struct ctx *c, int idx, unsigned int rst)
 		if (conn->pw[i] >= 0)
 			close(conn->pw[i]);
 	}
-	if (conn->flags & SPL_CONNECTING)
-		splice_connecting--;
 	log_trace("tcp splice: flow %d closed%s: %llu bytes from the accepted "
 		  "side, %llu to it", idx, rst ? " with reset" : "",
 		  (unsigned long long)conn->bytes[0],
@@ -647,7 +643,8 @@ static int splice_conn_setup(struct ctx *c, int idx, int af, bool to_ns,
 	rc = splice_connect(conn->s[1], af, dport);
 	if (rc == -EINPROGRESS) {
 		conn->flags |= SPL_CONNECTING;
-		splice_connecting++;
+		flow_timer_set(c->flows, idx,
+			       c->now_ms + TCP_SPLICE_CONNECT_MS + 1);
 	} else if (rc) {
 		return rc;
 	}
@@ -734,7 +731,7 @@ static bool splice_connected(struct ctx *c, int idx, uint32_t events)
 	if (!(events & EPOLLOUT))
 		return false;
 	conn->flags &= ~SPL_CONNECTING;
-	splice_connecting--;
+	flow_timer_set(c->flows, idx, 0);
 	return true;
 }
 
@@ -809,16 +806,38 @@ void tcp_splice_timer(struct ctx *c)
 		    c->now_ms >= p->retry_ms)
 			splice_pool_fill(c, afs[i]);
 	}
+}
 
-	for (i = 0; splice_connecting && i < splice_max; i++) {
-		const struct flow *fl = flow_at(c->flows, (int)i);
+/**
+ * tcp_splice_next_ms() - When tcp_splice_timer() has work next
+ * @c:		Execution context
+ *
+ * Return: time in ms (now or earlier if due), UINT64_MAX if never
+ */
+uint64_t tcp_splice_next_ms(const struct ctx *c)
+{
+	uint64_t due = UINT64_MAX;
+	unsigned int i;
 
-		if (!(splice_conns[i].flags & SPL_CONNECTING) ||
-		    fl->type != FLOW_TCP_SPLICE ||
-		    c->now_ms - fl->last_ms <= TCP_SPLICE_CONNECT_MS)
-			continue;
-		splice_abort(c, (int)i, 1, ETIMEDOUT);
+	for (i = 0; i < ARRAY_SIZE(splice_pools); i++) {
+		const struct splice_pool *p = &splice_pools[i];
+
+		if (c->ns_sockets && p->used && p->n < TCP_SPLICE_POOL / 2)
+			due = MIN(due, p->retry_ms);
 	}
+	return due;
+}
+
+/**
+ * tcp_splice_flow_timer() - A flow's deadline came: connect() took longer
+ *			     than TCP_SPLICE_CONNECT_MS
+ * @c:		Execution context
+ * @idx:	Flow index of a spliced connection
+ */
+void tcp_splice_flow_timer(struct ctx *c, int idx)
+{
+	if (splice_conns[idx].flags & SPL_CONNECTING)
+		splice_abort(c, idx, 1, ETIMEDOUT);
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * Use: tcp_splice_init() once; tcp_splice_conn_new() for each connection
  * accepted from a loopback peer; tcp_splice_sock_handler() for every
- * EPOLL_TYPE_TCP_SPLICE event; tcp_splice_timer() about once a second;
+ * EPOLL_TYPE_TCP_SPLICE event; tcp_splice_timer() once tcp_splice_next_ms()
+ * is due, tcp_splice_flow_timer() once a flow's deadline is (flow.c);
  * tcp_splice_close_all() when the guest goes away. When the daemon stops:
  * keep relaying while tcp_splice_draining() is not 0, for at most
  * TCP_SPLICE_DRAIN_MS, then tcp_splice_end(). SIGPIPE must be ignored
@@ -31,6 +32,8 @@ int tcp_splice_conn_new(struct ctx *c, int accepted, int af, bool to_ns,
 void tcp_splice_sock_handler(struct ctx *c, union epoll_ref ref,
 			     uint32_t events);
 void tcp_splice_timer(struct ctx *c);
+uint64_t tcp_splice_next_ms(const struct ctx *c);
+void tcp_splice_flow_timer(struct ctx *c, int idx);
 void tcp_splice_close_all(struct ctx *c);
 unsigned int tcp_splice_draining(void);
 void tcp_splice_end(struct ctx *c);

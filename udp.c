@@ -1061,6 +1061,29 @@ void udp_timer(struct ctx *c)
 	udp_expire(c, FLOW_SHARE_UDP_IN, idle);
 }
 
+/* When the least recently active flow of share @sh expires */
+static uint64_t udp_share_next_ms(const struct ctx *c, enum flow_share sh)
+{
+	int idx = flow_oldest(c->flows, sh);
+
+	if (idx == FLOW_NONE)
+		return UINT64_MAX;
+	return flow_at(c->flows, idx)->last_ms +
+	       (uint64_t)c->net->udp_timeout_s * 1000 + 1;
+}
+
+/**
+ * udp_next_ms() - When udp_timer() has a flow to expire next
+ * @c:		Execution context
+ *
+ * Return: time in ms, UINT64_MAX if there is no flow
+ */
+uint64_t udp_next_ms(const struct ctx *c)
+{
+	return MIN(udp_share_next_ms(c, FLOW_SHARE_UDP_OUT),
+		   udp_share_next_ms(c, FLOW_SHARE_UDP_IN));
+}
+
 /**
  * udp_close_all() - Close every flow (guest went away)
  * @c:		Execution context

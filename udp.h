@@ -12,6 +12,7 @@ void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events);
 int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
 void udp_timer(struct ctx *c);
+uint64_t udp_next_ms(const struct ctx *c);
 void udp_close_all(struct ctx *c);
 void udp_listen_close(struct ctx *c, int fd);
 

@@ -13,6 +13,8 @@
 #    still open TCP connections, a new remote peer must still reach the
 #    guest (the least recently active inbound flow makes room), and the
 #    eviction is counted.
+# 3. An idle daemon sleeps in epoll_wait() until a deadline is due: no
+#    periodic tick (strace counts the calls).
 #
 # Peers are test/tools/lifetime_peer.py (python3), each ending by itself
 # after its own time limit.
@@ -27,10 +29,10 @@ R_UDP=6000		# the remote peer's source port
 R_TCP=8000		# the remote's TCP sink
 MARK=LEAK-MARKER	# what the guest sends after its service stopped
 
-require_tools ip nsenter unshare timeout ss grep python3
+require_tools ip nsenter unshare timeout ss grep awk python3
 require_passtd
 setup_sandbox
-ktap_plan 9
+ktap_plan 10
 
 # host_udp_bound() - Succeed if the sandbox host has a UDP socket on a port
 # $1:	Port
@@ -145,6 +147,42 @@ else
 	for i in 1 2 3 4; do
 		ktap_fail "--flows 256: check $i" "daemon did not start"
 	done
+fi
+
+# --- 3: an idle daemon sleeps ---------------------------------------------
+
+# epoll_wait_calls() - Print how many epoll_wait() calls a process makes
+# in a number of seconds (strace -c: no table at all for none), nothing
+# if strace could not attach
+# $1:	PID
+# $2:	Seconds
+epoll_wait_calls() {
+	local pid=$1; shift
+	local secs=$1; shift
+	local out=$SANDBOX_TMP/strace.$RANDOM calls
+
+	timeout -s INT "$secs" strace -c -e trace=epoll_wait -o "$out" \
+		-p "$pid" >/dev/null 2>"$out.err"
+	grep -q attached "$out.err" || return
+	calls=$(awk '$NF == "epoll_wait" { print $4 }' "$out" 2>/dev/null)
+	echo "${calls:-0}"
+}
+
+if ! command -v strace >/dev/null; then
+	ktap_skip "idle daemon: no wake-ups without a timer due" "no strace"
+elif start_daemon --config-net -t none -T none -u none \
+		-U none; then
+	# Let the guest's own start (DAD, router solicitation) pass
+	sleep 2
+	calls=$(epoll_wait_calls "$DAEMON_PID" 3)
+	[ -n "$calls" ] && [ "$calls" -le 5 ]
+	ktap_result "idle daemon: no wake-ups without a timer due" $? \
+		"${calls:-no} epoll_wait() calls in 3 s"
+	ktap_diag "idle daemon: ${calls:-no} epoll_wait() calls in 3 s"
+	stop_daemon
+else
+	ktap_fail "idle daemon: no wake-ups without a timer due" \
+		"daemon did not start"
 fi
 
 ktap_finish
