@@ -57,7 +57,8 @@ daemon_with() {
 	if [ "$mode" = none ]; then
 		printf '#!/bin/sh\nexec "%s" "$@"\n' "$PASSTD" >"$wrap"
 	else
-		printf '#!/bin/sh\nLD_PRELOAD=%s TUN_PRE62=%s TUN_PRE62_REPORT=%s exec "%s" "$@"\n' \
+		# An ASan build wants its runtime first: let it be second
+		printf '#!/bin/sh\nASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LD_PRELOAD=%s TUN_PRE62=%s TUN_PRE62_REPORT=%s exec "%s" "$@"\n' \
 			"$SHIM" "$mode" "$REPORT" "$PASSTD" >"$wrap"
 	fi
 	chmod 755 "$wrap"
