@@ -30,7 +30,7 @@
  * close, epoll_ctl.
  */
 #include <errno.h>
-#include <time.h>		/* before linux/errqueue.h, which needs timespec */
+#include <time.h>		/* linux/errqueue.h needs timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -252,7 +252,7 @@ static bool icmp_err_hdr(uint8_t *l4, bool v4,
 	l4[0] = ee->ee_type;
 	l4[1] = ee->ee_code;
 	if (v4) {
-		if (ee->ee_type == 3 && ee->ee_code == 4)	/* frag. needed */
+		if (ee->ee_type == 3 && ee->ee_code == 4)   /* frag. needed */
 			wr16(l4 + 6, (uint16_t)ee->ee_info);
 		else if (ee->ee_type == 12)	/* parameter problem */
 			l4[4] = (uint8_t)ee->ee_info;
