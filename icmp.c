@@ -14,15 +14,31 @@
  * families); when it excludes us, socket() fails with EACCES and the echo
  * is dropped with one warning.
  *
+ * Errors: the sockets ask for IP_RECVERR (IPV6_RECVERR), so an ICMP error
+ * about one of the guest's echo requests (destination or host
+ * unreachable, time exceeded, packet too big, parameter problem) is kept
+ * on the socket's error queue instead of being dropped. It is read with
+ * MSG_ERRQUEUE after the replies on every wake-up (a queued error makes
+ * the socket report EPOLLERR, whatever it was asked for) and relayed to
+ * the guest as the same ICMP error, from the router that sent it (from
+ * the address the guest pinged when that was the sender, or the host's
+ * loopback stood for it), around the echo request as the guest sent it:
+ * its own addresses and identifier, so its stack finds the socket.
+ *
  * Sockets idle for ICMP_IDLE_MS are closed by icmp_timer().
- * System calls: socket, bind, sendto, recvfrom, close, epoll_ctl.
+ * System calls: socket, setsockopt, bind, sendto, recvfrom, recvmsg,
+ * close, epoll_ctl.
  */
 #include <errno.h>
+#include <time.h>		/* linux/errqueue.h needs timespec */
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "icmp.h"
 #include "log.h"
 
@@ -33,6 +49,9 @@
 #define ICMP_ECHO_HDR		8
 #define ICMP_READ_BATCH		64	/* replies read per wake-up */
 #define ICMP_MAX_MSG		(65535 - IP4_HDR_LEN)
+#define ICMP_ERR_HDR		8	/* type, code, checksum, 4 more */
+/* Bytes of the original echo relayed in an error: all fits in 1280 */
+#define ICMP_ERR_DATA		(1280 - 2 * IP6_HDR_LEN - ICMP_ERR_HDR)
 
 /**
  * struct icmp_flow - Per-flow state, indexed by flow index
@@ -86,7 +105,7 @@ static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
 	struct sockaddr_storage sa;
 	union inany_addr any;
 	socklen_t sl;
-	int s;
+	int s, one = 1;
 
 	s = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
 	if (s < 0)
@@ -95,6 +114,10 @@ static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
 		close(s);
 		return -EMFILE;
 	}
+	if (setsockopt(s, af == AF_INET ? SOL_IP : SOL_IPV6,
+		       af == AF_INET ? IP_RECVERR : IPV6_RECVERR, &one,
+		       sizeof(one)))
+		log_debug("icmp: no IP_RECVERR: %s", strerror(errno));
 	if (af == AF_INET)
 		inany_from_v4(&any, (struct in_addr){ INADDR_ANY });
 	else
@@ -221,8 +244,138 @@ static int icmp_reply_one(struct ctx *c, int s, const struct flow *fl)
 	return frame_ip_end(c->q, (size_t)n);
 }
 
+/* ICMP error types we relay; the 4 bytes after the checksum from @info */
+static bool icmp_err_hdr(uint8_t *l4, bool v4,
+			 const struct sock_extended_err *ee)
+{
+	memset(l4, 0, ICMP_ERR_HDR);
+	l4[0] = ee->ee_type;
+	l4[1] = ee->ee_code;
+	if (v4) {
+		if (ee->ee_type == 3 && ee->ee_code == 4)   /* frag. needed */
+			wr16(l4 + 6, (uint16_t)ee->ee_info);
+		else if (ee->ee_type == 12)	/* parameter problem */
+			l4[4] = (uint8_t)ee->ee_info;
+		return ee->ee_origin == SO_EE_ORIGIN_ICMP &&
+		       (ee->ee_type == 3 || ee->ee_type == 11 ||
+			ee->ee_type == 12);
+	}
+	if (ee->ee_type == 2 || ee->ee_type == 4)  /* MTU, pointer */
+		wr32(l4 + 4, ee->ee_info);
+	return ee->ee_origin == SO_EE_ORIGIN_ICMP6 &&
+	       ee->ee_type >= 1 && ee->ee_type <= 4;
+}
+
+/*
+ * The guest's echo request, as it sent it, behind the error header: its
+ * addresses, our copy of the ICMP message with its identifier back (the
+ * kernel had put the socket's); the IPv4 ICMP checksum is adjusted for
+ * it (the ICMPv6 one also covers addresses the guest never used)
+ * Return: L4 length of the error message
+ */
+static size_t icmp_err_inner(uint8_t *l4, const struct flowside *ts,
+			     const uint8_t *orig, size_t n)
+{
+	bool v4 = inany_is_v4(&ts->src);
+	uint8_t *ip = l4 + ICMP_ERR_HDR, *in;
+
+	if (v4) {
+		memset(ip, 0, IP4_HDR_LEN);
+		ip[0] = 0x45;
+		wr16(ip + 2, (uint16_t)(IP4_HDR_LEN + n));
+		ip[8] = 64;
+		ip[9] = IPPROTO_ICMP;
+		memcpy(ip + 12, &ts->src.v4mapped.a4, 4);
+		memcpy(ip + 16, &ts->dst.v4mapped.a4, 4);
+		wr16(ip + 10, csum(ip, IP4_HDR_LEN, 0));
+		in = ip + IP4_HDR_LEN;
+	} else {
+		memset(ip, 0, IP6_HDR_LEN);
+		ip[0] = 0x60;
+		wr16(ip + 4, (uint16_t)n);
+		ip[6] = IPPROTO_ICMPV6;
+		ip[7] = 64;
+		memcpy(ip + 8, &ts->src.a6, 16);
+		memcpy(ip + 24, &ts->dst.a6, 16);
+		in = ip + IP6_HDR_LEN;
+	}
+	memcpy(in, orig, n);
+	if (n >= ICMP_ECHO_HDR) {
+		uint32_t sum = (uint16_t)~rd16(in + 2) +
+			       (uint16_t)~rd16(in + 4) + ts->sport;
+
+		wr16(in + 4, ts->sport);
+		if (v4)
+			wr16(in + 2, (uint16_t)~csum_fold(sum));
+	}
+	return (size_t)(in - l4) + n;
+}
+
+/*
+ * Read one error from the queue of @s (IP_RECVERR) and relay it
+ * Return: 0 if one was read (relayed or dropped), -1 if the queue is empty
+ */
+static int icmp_err_one(struct ctx *c, int s, const struct flow *fl)
+{
+	static uint8_t orig[ICMP_ERR_DATA];
+	const struct flowside *ts = &fl->side[TAPSIDE];
+	bool v4 = inany_is_v4(&ts->src);
+	union {
+		char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+				    sizeof(struct sockaddr_in6))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { orig, sizeof(orig) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = &ctl,
+			     .msg_controllen = sizeof(ctl) };
+	struct frame_ip_hdr h = { .dst = ts->src, .src = ts->dst,
+				  .proto = v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6 };
+	const struct sock_extended_err *ee = NULL;
+	struct sockaddr_storage off = { 0 };
+	struct cmsghdr *cm;
+	union inany_addr from;
+	uint8_t *l4;
+	ssize_t n;
+
+	n = recvmsg(s, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+	if (n < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if ((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+		    (cm->cmsg_level == SOL_IPV6 &&
+		     cm->cmsg_type == IPV6_RECVERR))
+			ee = (const void *)CMSG_DATA(cm);
+	if (!ee) {
+		drop(DROP_ICMP_BAD);
+		return 0;
+	}
+	/* From the router that sent it, unless that is who the guest pinged */
+	memcpy(&off, SO_EE_OFFENDER(ee), v4 ? sizeof(struct sockaddr_in) :
+						sizeof(struct sockaddr_in6));
+	inany_from_sockaddr(&from, NULL, &off);
+	if (off.ss_family == (v4 ? AF_INET : AF_INET6) &&
+	    !inany_is_loopback(&from) &&
+	    !inany_equal(&from, &fl->side[SOCKSIDE].dst))
+		h.src = from;
+	l4 = frame_ip_begin(c->q, &h, ICMP_ERR_HDR + IP6_HDR_LEN + (size_t)n);
+	if (!l4) {
+		drop(DROP_QUEUE_FULL);
+		return 0;
+	}
+	if (!icmp_err_hdr(l4, v4, ee)) {
+		frame_abort(c->q);
+		drop(DROP_ICMP_BAD);
+		return 0;
+	}
+	if (frame_ip_end(c->q, icmp_err_inner(l4, ts, orig, (size_t)n)))
+		drop(DROP_QUEUE_FULL);
+	return 0;
+}
+
 /**
- * icmp_sock_input() - Relay echo replies from a ping socket to the guest
+ * icmp_sock_input() - Relay echo replies and errors from a ping socket to
+ *		       the guest
  * @c:		Execution context
  * @ref:	Epoll reference of the socket
  */
@@ -237,6 +390,10 @@ void icmp_sock_input(struct ctx *c, union epoll_ref ref)
 	flow_touch(c->flows, (int)ref.flow, c->now_ms);
 	for (i = 0; i < ICMP_READ_BATCH; i++) {
 		if (icmp_reply_one(c, ref.fd, fl))
+			break;
+	}
+	for (i = 0; i < ICMP_READ_BATCH; i++) {
+		if (icmp_err_one(c, ref.fd, fl))
 			break;
 	}
 }

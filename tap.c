@@ -29,8 +29,9 @@
  * VIRTIO_NET_HDR_GSO_TCPV4/6 with the MSS as segment size, which the
  * namespace's TCP takes whole: one write() instead of one per datagram or
  * segment (--no-gso: never). Taps take UDP trains since Linux 6.2 only:
- * ns_tap_open() probes for it, and without it each datagram is a frame. With a capture, every frame gets its full
- * checksum and goes as it is, so the capture shows what the guest gets.
+ * ns_tap_open() probes for it, and without it each datagram is a frame.
+ * With a capture, every frame gets its full checksum and goes as it is,
+ * so the capture shows what the guest gets.
  * Frames longer than the MTU allows are dropped and counted, except those
  * the header marks for segmentation (the tap offers TSO, ns_tap_open()),
  * which may hold up to 64 KiB of IP packet. A write the tap refuses is

@@ -3,7 +3,8 @@
 # test/tap_uso.sh - UDP trains toward the tap are probed at start, with a
 # fallback: on a kernel that does not take them (before Linux 6.2) every
 # datagram still reaches the guest, one frame each, and a train the tap
-# refuses anyway is counted as such, not as a full output queue
+# refuses anyway is counted as such; no refused write is counted as a
+# full output queue
 #
 # The daemon hands the tap one frame marked VIRTIO_NET_HDR_GSO_UDP_L4 for
 # a run of equal datagrams of one flow (a train). A kernel before 6.2
@@ -17,7 +18,9 @@
 #   3. TUN_PRE62=write (the flags taken, the frames refused): the first
 #      refused train turns trains off; it is counted as "UDP train refused
 #      by the tap", not as "output queue full", and the next bursts arrive
-#      whole.
+#      whole;
+#   4. any other write the tap refuses (the guest's link down: EIO) is
+#      counted as a tap write failure, not as a full output queue.
 # The remote namespace sends bursts of 1400-byte datagrams to the daemon's
 # -u port; test/tools/udp_stream in the guest checks each one.
 
@@ -54,7 +57,8 @@ daemon_with() {
 	if [ "$mode" = none ]; then
 		printf '#!/bin/sh\nexec "%s" "$@"\n' "$PASSTD" >"$wrap"
 	else
-		printf '#!/bin/sh\nLD_PRELOAD=%s TUN_PRE62=%s TUN_PRE62_REPORT=%s exec "%s" "$@"\n' \
+		# An ASan build wants its runtime first: let it be second
+		printf '#!/bin/sh\nASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 LD_PRELOAD=%s TUN_PRE62=%s TUN_PRE62_REPORT=%s exec "%s" "$@"\n' \
 			"$SHIM" "$mode" "$REPORT" "$PASSTD" >"$wrap"
 	fi
 	chmod 755 "$wrap"
@@ -100,7 +104,7 @@ drops_logged() {
 	grep 'dropped:' "$DAEMON_LOG"
 }
 
-ktap_plan 12
+ktap_plan 14
 
 # --- 1: this kernel -------------------------------------------------------
 daemon_with none
@@ -150,6 +154,20 @@ ktap_result "trains refused at run time: counted as refused by the tap" $? \
 	"$drops" "shim: $(cat "$REPORT" 2>/dev/null)"
 ! grep -q 'output queue full' <<<"$drops"
 ktap_result "trains refused at run time: not counted as a full output queue" \
+	$? "$drops"
+stop_pid "$GUEST_PID"
+
+# --- 4: any other refused write --------------------------------------------
+# With the guest's link down, the tap refuses every frame (EIO)
+daemon_with none
+in_guest ip link set "$HOST_IF" down
+in_remote timeout 10 "$UDP_STREAM" -t 5 -n 20 -r 200 -z 100 \
+	send "$HOST_ADDR4" "$FWD" >/dev/null 2>&1
+ktap_result "guest link down: the remote sent 20 datagrams" $?
+drops=$(drops_logged)
+grep -q 'dropped: tap write failed: [1-9]' <<<"$drops" &&
+	! grep -q 'output queue full' <<<"$drops"
+ktap_result "guest link down: refused frames counted as tap write failures, not as a full output queue" \
 	$? "$drops"
 stop_pid "$GUEST_PID"
 

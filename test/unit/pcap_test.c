@@ -17,6 +17,32 @@
 static char path[] = "/tmp/pcap_test.XXXXXX";
 static uint8_t big[BIG_LEN];
 
+/*
+ * Wait until the wall clock has just entered a new second (at most one
+ * second): the records are then written right after a second boundary,
+ * where a coarse clock (time() is one, updated once a tick) still shows
+ * the second before. The bounds are read from the clock pcap.c uses,
+ * before and after, so they hold every record by construction.
+ */
+static void second_boundary_wait(void)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_REALTIME, &a);
+	do
+		clock_gettime(CLOCK_REALTIME, &b);
+	while (b.tv_sec == a.tv_sec);
+}
+
+/* Seconds of the clock pcap.c stamps records with, CLOCK_REALTIME */
+static time_t now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 /* Read the whole capture file; *len set to its size; NULL on error */
 static uint8_t *slurp(size_t *len)
 {
@@ -127,7 +153,8 @@ static void test_records(void)
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i * 7);
 
-	t0 = time(NULL);
+	second_boundary_wait();
+	t0 = now_sec();
 	CHECK(pcap_open(path) == 0);
 	CHECK(pcap_open(path) == -EBUSY);
 	pcap_frame(f1, sizeof(f1));
@@ -137,7 +164,7 @@ static void test_records(void)
 	pcap_frame(f1, 0);
 	pcap_close();
 	pcap_frame(f1, sizeof(f1));		/* closed: not written */
-	t1 = time(NULL);
+	t1 = now_sec();
 
 	f = slurp(&flen);
 	CHECK(f != NULL);
