@@ -595,6 +595,94 @@ static void test_batch_sendmmsg(void)
 	close(srv);
 }
 
+/* --no-mmsg: one call per datagram, both ways */
+static void test_no_mmsg(void)
+{
+	int srv = usock(AF_INET, 6002);
+	uint16_t port = 0;
+	uint8_t buf[CAP_LEN];
+	int i, good = 0;
+
+	CHECK(srv >= 0);
+	net.no_mmsg = true;
+	c.now_ms = T0;
+	CHECK(batch(srv, 10, size_mixed) == 10);
+	CHECK(sendmmsg_calls == 0 && sendmsg_calls == 10);
+	gsend(G4, 40002, GW4, 6002, pat(0, 10), 10);
+	guest_flush();
+	CHECK(urecv(srv, buf, sizeof(buf), 500, &port) == 10);
+	for (i = 0; i < 5; i++)
+		CHECK(usend(srv, AF_INET, port, pat((unsigned int)i, 99), 99));
+	CHECK(wait_frames(5, 1000));
+	for (i = 0; i < 5 && cap_n == 5; i++)
+		good += cap_is((unsigned int)i, GW4, 6002, G4, 40002,
+			       pat((unsigned int)i, 99), 99);
+	CHECK(good == 5);
+	net.no_mmsg = false;
+	reset_flows();
+	close(srv);
+}
+
+/* What the MTU lets through toward the guest: longer is a counted drop */
+static void test_too_long(void)
+{
+	size_t max = 1500 - IP4_HDR_LEN - UDP_HLEN;
+	uint64_t d = drop_counters[DROP_UDP_TRUNC];
+	int srv = usock(AF_INET, 6005);
+	uint16_t port = 0;
+	uint8_t buf[CAP_LEN];
+
+	CHECK(srv >= 0);
+	c.now_ms = T0;
+	gsend(G4, 40005, GW4, 6005, pat(0, 10), 10);
+	guest_flush();
+	CHECK(urecv(srv, buf, sizeof(buf), 500, &port) == 10);
+	CHECK(usend(srv, AF_INET, port, pat(1, max), max));
+	CHECK(usend(srv, AF_INET, port, pat(2, max + 1), max + 1));
+	CHECK(usend(srv, AF_INET, port, pat(3, 20), 20));
+	CHECK(wait_frames(2, 1000));
+	settle();
+	CHECK(cap_n == 2);
+	CHECK(cap_is(0, GW4, 6005, G4, 40005, pat(1, max), max));
+	CHECK(cap_is(1, GW4, 6005, G4, 40005, pat(3, 20), 20));
+	CHECK(drop_counters[DROP_UDP_TRUNC] == d + 1);
+	reset_flows();
+	close(srv);
+}
+
+/* A table full of other flows: the guest's datagram is a counted drop,
+ * and works again once there is room
+ */
+static void test_table_full(void)
+{
+	static int held[FLOWS + 1];
+	uint64_t d = drop_counters[DROP_FLOW_FULL];
+	int srv = usock(AF_INET, 6006), n = 0, fds = fd_count();
+	uint8_t buf[CAP_LEN];
+
+	CHECK(srv >= 0);
+	while ((held[n] = flow_alloc(&flows, FLOW_TCP, IPPROTO_TCP,
+				     FLOW_SHARE_TCP_OUT)) != FLOW_NONE)
+		n++;
+	CHECK(n == FLOWS);
+	c.now_ms = T0;
+	gsend(G4, 40006, GW4, 6006, pat(0, 10), 10);
+	guest_flush();
+	CHECK(drop_counters[DROP_FLOW_FULL] == d + 1);
+	CHECK(flows.count == FLOWS && fd_count() == fds && uempty(srv));
+	flow_free(&flows, held[--n]);
+	flow_reap(&flows);
+	gsend(G4, 40006, GW4, 6006, pat(0, 10), 10);
+	guest_flush();
+	CHECK(urecv(srv, buf, sizeof(buf), 500, NULL) == 10);
+	reset_flows();
+	while (n--)
+		flow_free(&flows, held[n]);
+	flow_reap(&flows);
+	CHECK(flows.count == 0);
+	close(srv);
+}
+
 /* -u: a peer's datagram makes a flow; the guest's reply leaves through
  * the forwarding socket, so the peer sees it from the port it used
  */
@@ -725,6 +813,21 @@ static void test_expiry(void)
 	udp_timer(&c);
 	CHECK(flows.share_count[FLOW_SHARE_UDP_IN] == 1);
 	c.now_ms = t + 10001;
+	udp_timer(&c);
+	CHECK(flows.share_count[FLOW_SHARE_UDP_IN] == 0);
+
+	/* ...and the peer's datagrams are activity */
+	t += 100000;
+	c.now_ms = t;
+	CHECK(usend(peer, AF_INET, 5004, p, 50));
+	settle();
+	c.now_ms = t + 5000;
+	CHECK(usend(peer, AF_INET, 5004, p, 50));
+	settle();
+	c.now_ms = t + 10001;
+	udp_timer(&c);
+	CHECK(flows.share_count[FLOW_SHARE_UDP_IN] == 1);
+	c.now_ms = t + 15001;
 	udp_timer(&c);
 	CHECK(flows.share_count[FLOW_SHARE_UDP_IN] == 0);
 
@@ -1343,10 +1446,13 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(12);
+	UNIT_PLAN(15);
 	UNIT_RUN(test_outbound_v4);
 	UNIT_RUN(test_outbound_v6);
 	UNIT_RUN(test_batch_sendmmsg);
+	UNIT_RUN(test_no_mmsg);
+	UNIT_RUN(test_too_long);
+	UNIT_RUN(test_table_full);
 	UNIT_RUN(test_inbound);
 	UNIT_RUN(test_expiry);
 	UNIT_RUN(test_evict);
