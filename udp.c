@@ -526,7 +526,11 @@ void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 		drop(DROP_L4_PROTO);
 		return;
 	}
-	if (!key.dport || udp_is_broadcast(c->net, &f->dst)) {
+	/* Not to multicast or broadcast, and not from there or from no
+	 * address at all: no host sends that (RFC 1122 3.2.1.3) */
+	if (!key.dport || udp_is_broadcast(c->net, &f->dst) ||
+	    udp_is_broadcast(c->net, &f->src) ||
+	    inany_is_unspecified(&f->src)) {
 		drop(DROP_UDP_MCAST);
 		return;
 	}
