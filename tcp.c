@@ -26,6 +26,11 @@
  * guest retransmit at once instead of waiting for its retransmission
  * timeout.
  *
+ * Toward the guest the MSS is the one it announced, but at least 536
+ * (IPv4) or 1220 (IPv6) bytes: a guest MSS of 1 would otherwise cost one
+ * frame per byte. A SYN-ACK carries window scaling only if the guest's
+ * SYN did (RFC 7323, 2.2).
+ *
  * Sockets are registered edge-triggered: peeked data stays readable, so a
  * level-triggered EPOLLIN would fire until the guest acknowledges it.
  * Reading resumes when new data arrives or the guest opens its window.
@@ -43,11 +48,15 @@
  *    closed with a reset (SO_LINGER 0). An error or reset on the host
  *    socket: a RST to the guest.
  *  - Handshake (@deadline): our SYN-ACK (outbound) or SYN (inbound) is
- *    sent again every TCP_SYN_MS, then both sides reset; a refused
- *    connect() answers the guest's SYN with a RST. A full table gives up
- *    the oldest connection still connecting (tcp_evict_connecting()).
+ *    sent again every TCP_SYN_MS, as many times as the host's TCP would
+ *    (net.ipv4.tcp_synack_retries, tcp_syn_retries, read at start), then
+ *    both sides reset; a refused connect() answers the guest's SYN with a
+ *    RST. A full table gives up the oldest connection still connecting
+ *    (tcp_evict_connecting()).
  *  - Retransmission (@deadline): TCP_RETRIES timeouts without progress,
- *    then both sides reset.
+ *    then both sides reset. The timeout follows the guest's round-trip
+ *    time (RFC 6298: one segment timed at a time, the handshake first;
+ *    none once anything was sent again, Karn's rule), doubled each time.
  *  - Lifetime (@life_deadline, tcp_life_timeout()): after
  *    --tcp-keepalive seconds without a segment from the guest, keepalives
  *    (an ACK one below the next sequence number, as Linux sends); a guest
@@ -62,9 +71,11 @@
  *    tcp_end().
  *
  * System calls: socket, connect, accept4, bind, listen, setsockopt,
- * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
+ * getsockopt, recvmsg, recv, sendmsg, shutdown, close, epoll_ctl; at
+ * start only: open, read (the host's SYN retry sysctls).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -81,14 +92,23 @@
 
 #define TCP_HDR_LEN	20
 #define TCP_OPT_LEN	12	/* MSS (4), NOP + window scale (4), pad */
+#define TCP_OPT_MSS_LEN	4	/* MSS alone (SYN-ACK, no window scaling) */
 #define TCP_WS_OURS	8	/* our window scale toward the guest */
 #define TCP_WND_MAX	((1U << (16 + TCP_WS_OURS)) - 1)
-#define TCP_MSS_NONE	536	/* RFC 9293, 3.7.1: no MSS option */
-#define TCP_RTO_MS	250	/* first retransmission timeout */
+/* Smallest MSS we send with: what every TCP takes from a peer that sends
+ * no MSS option (RFC 9293, 3.7.1), and for IPv6 what every link carries
+ * (RFC 8200, 5: 1280 bytes). A smaller MSS from the guest (1 is valid on
+ * the wire) would make one frame per byte. Our own MTU still caps it.
+ */
+#define TCP_MSS4_MIN	536
+#define TCP_MSS6_MIN	1220
+#define TCP_RTO_INIT_MS	1000	/* RFC 6298, 2.1: before any RTT sample */
+#define TCP_RTO_MIN_MS	200	/* as Linux: ACK delays stay below */
 #define TCP_RTO_MAX_MS	8000
 #define TCP_RETRIES	10	/* then the connection is reset */
 #define TCP_SYN_MS	1000
-#define TCP_SYN_RETRIES	3
+#define TCP_SYN_RETRIES	3	/* if the host's sysctls cannot be read */
+#define TCP_SYN_RETRIES_MAX 100
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
 #define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
 #define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
@@ -118,6 +138,7 @@ enum {
 	WND_CLOSED	= 1 << 11,	/* we advertised a zero window */
 	PEEK_OFF	= 1 << 12,	/* SO_PEEK_OFF set on the socket */
 	TAP_FIN_EVER	= 1 << 13,	/* FIN sent at least once */
+	RTT_TIMED	= 1 << 14,	/* @rtt_seq, @rtt_ms: a sample due */
 };
 
 /**
@@ -129,6 +150,7 @@ enum {
  * @mss:		Largest payload per frame toward the guest
  * @dup_acks:		Duplicate ACKs seen from the guest
  * @retries:		Retransmissions without progress
+ * @ka_sent:		Keepalives sent since the guest last answered
  * @seq_to_tap:		Next sequence number we send to the guest
  * @seq_max_to_tap:	Highest sequence number sent so far (plus one)
  * @seq_ack_from_tap:	Last sequence number the guest acknowledged
@@ -138,14 +160,18 @@ enum {
  * @wnd_from_tap:	Guest's window, bytes
  * @wnd_to_tap:		Window we advertised last, bytes
  * @events:		Events registered with epoll
+ * @rtt_seq:		Sequence number whose ACK gives an RTT sample
+ * @srtt8:		Smoothed RTT (RFC 6298), 1/8 ms
+ * @rttvar8:		RTT variation, 1/8 ms
+ * @rto_ms:		Retransmission timeout, 0 before the first sample
  * @deadline:		Timer expiry (ms), 0 if none: handshake,
  *			retransmission, zero window probe
- * @ka_sent:		Keepalives sent since the guest last answered
+ * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
+ *			half-close bound, inactivity timeout
  * @tap_ms:		Last segment from the guest (ms)
  * @act_ms:		Last data or FIN, either way (ms)
  * @ka_ms:		Last keepalive sent (ms)
- * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
- *			half-close bound, inactivity timeout
+ * @rtt_ms:		When the segment ending at @rtt_seq was sent (ms)
  */
 struct tcp_conn {
 	int sock;
@@ -155,6 +181,7 @@ struct tcp_conn {
 	uint16_t mss;
 	uint8_t dup_acks;
 	uint8_t retries;
+	uint8_t ka_sent;
 	uint32_t seq_to_tap;
 	uint32_t seq_max_to_tap;
 	uint32_t seq_ack_from_tap;
@@ -164,12 +191,16 @@ struct tcp_conn {
 	uint32_t wnd_from_tap;
 	uint32_t wnd_to_tap;
 	uint32_t events;
+	uint32_t rtt_seq;
+	uint32_t srtt8;
+	uint32_t rttvar8;
+	uint32_t rto_ms;
 	uint64_t deadline;
-	uint8_t ka_sent;
+	uint64_t life_deadline;
 	uint64_t tap_ms;
 	uint64_t act_ms;
 	uint64_t ka_ms;
-	uint64_t life_deadline;
+	uint64_t rtt_ms;
 };
 
 /**
@@ -199,6 +230,8 @@ static unsigned int tcp_conn_max;
 static unsigned int tcp_conn_hi;	/* no connection at or above this */
 static bool tcp_peek_off_ok;
 static uint8_t *tcp_discard;
+static unsigned int tcp_syn_retries = TCP_SYN_RETRIES;	/* our SYN */
+static unsigned int tcp_synack_retries = TCP_SYN_RETRIES;
 
 /* Sequence comparisons, modulo 2^32 (RFC 9293, 3.4) */
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -230,6 +263,35 @@ bool tcp_peek_offset_supported(void)
 }
 
 /**
+ * tcp_sysctl() - Read a retry count of the host's TCP
+ * @name:	File under /proc/sys/net/ipv4 (of the daemon's namespace)
+ * @fallback:	Value if it cannot be read
+ *
+ * Return: the value, at most TCP_SYN_RETRIES_MAX, or @fallback
+ */
+static unsigned int tcp_sysctl(const char *name, unsigned int fallback)
+{
+	char path[64], buf[16], *end;
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fallback;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return fallback;
+	buf[n] = '\0';
+	v = strtoul(buf, &end, 10);
+	if (end == buf || !v)
+		return fallback;
+	return (unsigned int)MIN(v, TCP_SYN_RETRIES_MAX);
+}
+
+/**
  * tcp_init() - Allocate per-connection state and probe kernel features
  * @c:		Execution context
  * @flow_max:	Size of the flow table
@@ -256,6 +318,12 @@ int tcp_init(struct ctx *c, unsigned int flow_max)
 	log_debug("tcp: SO_PEEK_OFF %s", tcp_peek_off_ok ? "in use" :
 		  c->net->no_peek_offset ? "disabled (--no-peek-offset)" :
 		  "not supported, sent data is peeked again and discarded");
+	/* As the host's TCP would retry toward an unanswering peer */
+	tcp_syn_retries = tcp_sysctl("tcp_syn_retries", TCP_SYN_RETRIES);
+	tcp_synack_retries = tcp_sysctl("tcp_synack_retries",
+					TCP_SYN_RETRIES);
+	log_debug("tcp: SYN retries %u, SYN-ACK retries %u", tcp_syn_retries,
+		  tcp_synack_retries);
 	return tcp_splice_init(flow_max);
 }
 
@@ -304,6 +372,19 @@ static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
 	return MIN(wnd, max);
 }
 
+/*
+ * Options of a SYN: MSS and window scale; a SYN-ACK carries window
+ * scaling only if the guest's SYN did (RFC 7323, 2.2)
+ */
+static size_t tcp_opt_len(const struct tcp_conn *conn, uint8_t flags)
+{
+	if (!(flags & TH_SYN))
+		return 0;
+	if (flags & TH_ACK && !(conn->flags & WS_ON))
+		return TCP_OPT_MSS_LEN;
+	return TCP_OPT_LEN;
+}
+
 /**
  * tcp_build_wnd() - Queue a segment toward the guest, with a given window
  * @c:		Execution context
@@ -323,7 +404,7 @@ static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 	struct tcp_conn *conn = &tcp_conns[idx];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
 				  .proto = IPPROTO_TCP };
-	size_t optlen = flags & TH_SYN ? TCP_OPT_LEN : 0;
+	size_t optlen = tcp_opt_len(conn, flags);
 	uint8_t *th = frame_ip_begin(c->q, &h, TCP_HDR_LEN + optlen + len);
 
 	if (!th)
@@ -346,11 +427,15 @@ static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 		o[0] = 2;			/* MSS */
 		o[1] = 4;
 		wr16(o + 2, conn->mss);
-		o[4] = 1;			/* NOP */
-		o[5] = 3;			/* window scale */
-		o[6] = 3;
-		o[7] = conn->ws_to_tap;
-		memset(o + 8, 1, 4);		/* NOPs */
+	}
+	if (optlen > TCP_OPT_MSS_LEN) {
+		uint8_t *o = th + TCP_HDR_LEN + TCP_OPT_MSS_LEN;
+
+		o[0] = 1;			/* NOP */
+		o[1] = 3;			/* window scale */
+		o[2] = 3;
+		o[3] = conn->ws_to_tap;
+		memset(o + 4, 1, 4);		/* NOPs */
 	}
 	if (len)
 		memcpy(th + TCP_HDR_LEN + optlen, payload, len);
@@ -477,6 +562,63 @@ static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
 	conn->deadline = c->now_ms + ms;
 }
 
+/* Retransmission timeout: from the RTT samples, TCP_RTO_INIT_MS before */
+static uint64_t tcp_rto(const struct tcp_conn *conn)
+{
+	return conn->rto_ms ? conn->rto_ms : TCP_RTO_INIT_MS;
+}
+
+/* Time a segment ending at @seq, sent now, unless one is timed already */
+static void tcp_rtt_start(const struct ctx *c, struct tcp_conn *conn,
+			  uint32_t seq)
+{
+	if (conn->flags & RTT_TIMED)
+		return;
+	conn->flags |= RTT_TIMED;
+	conn->rtt_seq = seq;
+	conn->rtt_ms = c->now_ms;
+}
+
+/* Karn's algorithm: once anything is sent again, its ACK may be for
+ * either copy, so the timed segment gives no sample (RFC 6298, 3)
+ */
+static void tcp_rtt_cancel(struct tcp_conn *conn)
+{
+	conn->flags &= (uint16_t)~RTT_TIMED;
+}
+
+/**
+ * tcp_rtt_ack() - The guest acknowledged up to @ack: RTT sample, new RTO
+ * @c:		Execution context
+ * @conn:	Connection
+ * @ack:	Acknowledgement number
+ *
+ * RFC 6298, 2: SRTT and RTTVAR, in 1/8 ms. The RTO is SRTT plus four
+ * RTTVAR, but as in Linux at least TCP_RTO_MIN_MS above SRTT: a guest's
+ * delayed ACK must not look like a loss when its RTT varies little.
+ */
+static void tcp_rtt_ack(const struct ctx *c, struct tcp_conn *conn,
+			uint32_t ack)
+{
+	uint32_t r8, err8;
+	uint64_t rto;
+
+	if (!(conn->flags & RTT_TIMED) || seq_lt(ack, conn->rtt_seq))
+		return;
+	tcp_rtt_cancel(conn);
+	r8 = (uint32_t)MIN(c->now_ms - conn->rtt_ms, TCP_RTO_MAX_MS) * 8;
+	if (!conn->rto_ms) {
+		conn->srtt8 = r8;
+		conn->rttvar8 = r8 / 2;
+	} else {
+		err8 = r8 > conn->srtt8 ? r8 - conn->srtt8 : conn->srtt8 - r8;
+		conn->rttvar8 = conn->rttvar8 - conn->rttvar8 / 4 + err8 / 4;
+		conn->srtt8 = conn->srtt8 - conn->srtt8 / 8 + r8 / 8;
+	}
+	rto = conn->srtt8 / 8 + MAX(conn->rttvar8 / 2, TCP_RTO_MIN_MS);
+	conn->rto_ms = (uint32_t)MIN(rto, TCP_RTO_MAX_MS);
+}
+
 /**
  * tcp_log_end() - Say why a connection is ended (debug level)
  * @c:		Execution context
@@ -566,6 +708,7 @@ static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
 {
 	conn->flags |= ESTABLISHED;
 	conn->deadline = 0;
+	tcp_rtt_ack(c, conn, conn->seq_isn + 1);	/* SYN or SYN-ACK timed */
 	conn->tap_ms = conn->act_ms = c->now_ms;
 	tcp_life_arm(c, conn);
 }
@@ -619,15 +762,16 @@ static void tcp_life_timeout(struct ctx *c, int idx)
 	conn->life_deadline = tcp_life_due(c, conn);
 }
 
-/* MSS toward the guest: its own MSS, capped by our MTU */
+/* MSS toward the guest: its own MSS (none: the floor), at least the
+ * floor, capped by our MTU
+ */
 static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
 {
 	int mtu = c->net->mtu ? c->net->mtu : 65520;
 	int mss = mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - TCP_HDR_LEN;
+	int floor = v4 ? TCP_MSS4_MIN : TCP_MSS6_MIN;
 
-	if (!guest_mss)
-		guest_mss = TCP_MSS_NONE;
-	return (uint16_t)MIN(mss, guest_mss);
+	return (uint16_t)MIN(mss, MAX(guest_mss, floor));
 }
 
 /* Initial sequence number: keyed hash of the tuple plus a clock (RFC 6528) */
@@ -768,6 +912,7 @@ static void tcp_connected(struct ctx *c, int idx)
 	conn->flags |= SYNACK_SENT;
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_send_flags(c, idx, TH_SYN | TH_ACK);
+	tcp_rtt_start(c, conn, conn->seq_isn + 1);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 
@@ -782,6 +927,7 @@ static void tcp_seq_sent(struct tcp_conn *conn)
 static void tcp_rewind(struct tcp_conn *conn)
 {
 	conn->seq_to_tap = conn->seq_ack_from_tap;
+	tcp_rtt_cancel(conn);
 	if (conn->flags & TAP_FIN_SENT && !(conn->flags & TAP_FIN_ACKED))
 		conn->flags &= (uint16_t)~TAP_FIN_SENT;
 	if (conn->flags & PEEK_OFF) {
@@ -810,7 +956,7 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 	conn->seq_to_tap++;
 	tcp_seq_sent(conn);
 	if (!conn->deadline)
-		tcp_timer_set(c, conn, TCP_RTO_MS);
+		tcp_timer_set(c, conn, tcp_rto(conn));
 }
 
 /*
@@ -917,8 +1063,10 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		got -= len;
 	}
 	tcp_seq_sent(conn);
-	if (conn->seq_max_to_tap != max)
+	if (conn->seq_max_to_tap != max) {
 		tcp_active(c, conn);	/* new data, not a retransmission */
+		tcp_rtt_start(c, conn, conn->seq_max_to_tap);
+	}
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
 
@@ -946,7 +1094,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		if (conn->wnd_from_tap <= in_flight) {
 			if (!conn->deadline)
 				tcp_timer_set(c, conn, in_flight ?
-					      TCP_RTO_MS : TCP_PROBE_MS);
+					      tcp_rto(conn) : TCP_PROBE_MS);
 			return;
 		}
 		want = MIN(conn->wnd_from_tap - in_flight, TCP_BATCH_BYTES);
@@ -984,7 +1132,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		 * the guest starts on it while we peek the next batch */
 		c->q->flush(c->q);
 		if (!conn->deadline)
-			tcp_timer_set(c, conn, TCP_RTO_MS);
+			tcp_timer_set(c, conn, tcp_rto(conn));
 		if ((size_t)got < want)
 			return;
 	}
@@ -1034,13 +1182,14 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	}
 	if (acked)
 		recv(conn->sock, NULL, acked, MSG_TRUNC | MSG_DONTWAIT);
+	tcp_rtt_ack(c, conn, s->ack);
 	conn->seq_ack_from_tap = s->ack;
 	conn->wnd_from_tap = wnd;
 	conn->dup_acks = 0;
 	conn->retries = 0;
 	conn->deadline = 0;
 	if (conn->seq_to_tap != conn->seq_ack_from_tap)
-		tcp_timer_set(c, conn, TCP_RTO_MS);
+		tcp_timer_set(c, conn, tcp_rto(conn));
 	return true;
 }
 
@@ -1202,10 +1351,12 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 			 */
 			if (!(conn->flags & ESTABLISHED) &&
 			    (conn->flags & SYNACK_SENT) &&
-			    s->seq + 1 == conn->seq_from_tap)
+			    s->seq + 1 == conn->seq_from_tap) {
 				tcp_send_flags(c, idx, TH_SYN | TH_ACK);
-			else
+				tcp_rtt_cancel(conn);
+			} else {
 				challenge = true;
+			}
 			continue;
 		}
 		/*
@@ -1385,13 +1536,15 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 
 	conn->deadline = 0;
 	if (!(conn->flags & ESTABLISHED)) {
-		if (++conn->retries > TCP_SYN_RETRIES) {
+		if (++conn->retries > (conn->flags & SOCK_ACCEPTED ?
+				       tcp_syn_retries : tcp_synack_retries)) {
 			tcp_conn_rst(c, idx);
 			return;
 		}
 		if (conn->flags & (SOCK_ACCEPTED | SYNACK_SENT))
 			tcp_send_flags(c, idx, TH_SYN |
 				       (conn->flags & SYNACK_SENT ? TH_ACK : 0));
+		tcp_rtt_cancel(conn);
 		tcp_timer_set(c, conn, TCP_SYN_MS);
 		return;
 	}
@@ -1404,7 +1557,8 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		/* sends the FIN again too, once all data is out */
 		tcp_data_from_sock(c, idx);
 		if (conn->sock >= 0)
-			tcp_timer_set(c, conn, MIN(TCP_RTO_MS << conn->retries,
+			tcp_timer_set(c, conn, MIN(tcp_rto(conn) <<
+						   conn->retries,
 						   TCP_RTO_MAX_MS));
 		return;
 	}
@@ -1578,6 +1732,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
 		return;
 	}
 	tcp_send_flags(c, idx, TH_SYN);
+	tcp_rtt_start(c, conn, conn->seq_isn + 1);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 
