@@ -41,7 +41,8 @@
  * How a connection ends, and who ends it. Each connection has two timers,
  * both deadlines in struct tcp_conn checked by tcp_timer(): @deadline
  * (handshake, retransmission, zero window probe) and @life_deadline
- * (keepalive, half-close bound, inactivity).
+ * (keepalive, half-close bound, inactivity); their arithmetic (RTT
+ * estimate, what a lifetime bound calls for) is in tcp_timer.c.
  *  - Both FINs sent and acknowledged: the guest's ACK of our FIN, or its
  *    FIN after ours, closes the socket (tcp_conn_input()).
  *  - A RST from the guest at the next sequence number: the host socket is
@@ -89,6 +90,7 @@
 #include "log.h"
 #include "tcp.h"
 #include "tcp_splice.h"
+#include "tcp_timer.h"
 
 #define TCP_HDR_LEN	20
 #define TCP_OPT_LEN	12	/* MSS (4), NOP + window scale (4), pad */
@@ -102,16 +104,11 @@
  */
 #define TCP_MSS4_MIN	536
 #define TCP_MSS6_MIN	1220
-#define TCP_RTO_INIT_MS	1000	/* RFC 6298, 2.1: before any RTT sample */
-#define TCP_RTO_MIN_MS	200	/* as Linux: ACK delays stay below */
-#define TCP_RTO_MAX_MS	8000
 #define TCP_RETRIES	10	/* then the connection is reset */
 #define TCP_SYN_MS	1000
 #define TCP_SYN_RETRIES	3	/* if the host's sysctls cannot be read */
 #define TCP_SYN_RETRIES_MAX 100
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
-#define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
-#define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
 #define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
@@ -138,7 +135,6 @@ enum {
 	WND_CLOSED	= 1 << 11,	/* we advertised a zero window */
 	PEEK_OFF	= 1 << 12,	/* SO_PEEK_OFF set on the socket */
 	TAP_FIN_EVER	= 1 << 13,	/* FIN sent at least once */
-	RTT_TIMED	= 1 << 14,	/* @rtt_seq, @rtt_ms: a sample due */
 };
 
 /**
@@ -150,7 +146,6 @@ enum {
  * @mss:		Largest payload per frame toward the guest
  * @dup_acks:		Duplicate ACKs seen from the guest
  * @retries:		Retransmissions without progress
- * @ka_sent:		Keepalives sent since the guest last answered
  * @seq_to_tap:		Next sequence number we send to the guest
  * @seq_max_to_tap:	Highest sequence number sent so far (plus one)
  * @seq_ack_from_tap:	Last sequence number the guest acknowledged
@@ -160,18 +155,12 @@ enum {
  * @wnd_from_tap:	Guest's window, bytes
  * @wnd_to_tap:		Window we advertised last, bytes
  * @events:		Events registered with epoll
- * @rtt_seq:		Sequence number whose ACK gives an RTT sample
- * @srtt8:		Smoothed RTT (RFC 6298), 1/8 ms
- * @rttvar8:		RTT variation, 1/8 ms
- * @rto_ms:		Retransmission timeout, 0 before the first sample
  * @deadline:		Timer expiry (ms), 0 if none: handshake,
  *			retransmission, zero window probe
  * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
  *			half-close bound, inactivity timeout
- * @tap_ms:		Last segment from the guest (ms)
- * @act_ms:		Last data or FIN, either way (ms)
- * @ka_ms:		Last keepalive sent (ms)
- * @rtt_ms:		When the segment ending at @rtt_seq was sent (ms)
+ * @rtt:		Round-trip time estimate, retransmission timeout
+ * @life:		What the lifetime timer looks at
  */
 struct tcp_conn {
 	int sock;
@@ -181,7 +170,6 @@ struct tcp_conn {
 	uint16_t mss;
 	uint8_t dup_acks;
 	uint8_t retries;
-	uint8_t ka_sent;
 	uint32_t seq_to_tap;
 	uint32_t seq_max_to_tap;
 	uint32_t seq_ack_from_tap;
@@ -191,16 +179,10 @@ struct tcp_conn {
 	uint32_t wnd_from_tap;
 	uint32_t wnd_to_tap;
 	uint32_t events;
-	uint32_t rtt_seq;
-	uint32_t srtt8;
-	uint32_t rttvar8;
-	uint32_t rto_ms;
 	uint64_t deadline;
 	uint64_t life_deadline;
-	uint64_t tap_ms;
-	uint64_t act_ms;
-	uint64_t ka_ms;
-	uint64_t rtt_ms;
+	struct tcp_rtt rtt;
+	struct tcp_life life;
 };
 
 /**
@@ -562,63 +544,6 @@ static void tcp_timer_set(struct ctx *c, struct tcp_conn *conn, uint64_t ms)
 	conn->deadline = c->now_ms + ms;
 }
 
-/* Retransmission timeout: from the RTT samples, TCP_RTO_INIT_MS before */
-static uint64_t tcp_rto(const struct tcp_conn *conn)
-{
-	return conn->rto_ms ? conn->rto_ms : TCP_RTO_INIT_MS;
-}
-
-/* Time a segment ending at @seq, sent now, unless one is timed already */
-static void tcp_rtt_start(const struct ctx *c, struct tcp_conn *conn,
-			  uint32_t seq)
-{
-	if (conn->flags & RTT_TIMED)
-		return;
-	conn->flags |= RTT_TIMED;
-	conn->rtt_seq = seq;
-	conn->rtt_ms = c->now_ms;
-}
-
-/* Karn's algorithm: once anything is sent again, its ACK may be for
- * either copy, so the timed segment gives no sample (RFC 6298, 3)
- */
-static void tcp_rtt_cancel(struct tcp_conn *conn)
-{
-	conn->flags &= (uint16_t)~RTT_TIMED;
-}
-
-/**
- * tcp_rtt_ack() - The guest acknowledged up to @ack: RTT sample, new RTO
- * @c:		Execution context
- * @conn:	Connection
- * @ack:	Acknowledgement number
- *
- * RFC 6298, 2: SRTT and RTTVAR, in 1/8 ms. The RTO is SRTT plus four
- * RTTVAR, but as in Linux at least TCP_RTO_MIN_MS above SRTT: a guest's
- * delayed ACK must not look like a loss when its RTT varies little.
- */
-static void tcp_rtt_ack(const struct ctx *c, struct tcp_conn *conn,
-			uint32_t ack)
-{
-	uint32_t r8, err8;
-	uint64_t rto;
-
-	if (!(conn->flags & RTT_TIMED) || seq_lt(ack, conn->rtt_seq))
-		return;
-	tcp_rtt_cancel(conn);
-	r8 = (uint32_t)MIN(c->now_ms - conn->rtt_ms, TCP_RTO_MAX_MS) * 8;
-	if (!conn->rto_ms) {
-		conn->srtt8 = r8;
-		conn->rttvar8 = r8 / 2;
-	} else {
-		err8 = r8 > conn->srtt8 ? r8 - conn->srtt8 : conn->srtt8 - r8;
-		conn->rttvar8 = conn->rttvar8 - conn->rttvar8 / 4 + err8 / 4;
-		conn->srtt8 = conn->srtt8 - conn->srtt8 / 8 + r8 / 8;
-	}
-	rto = conn->srtt8 / 8 + MAX(conn->rttvar8 / 2, TCP_RTO_MIN_MS);
-	conn->rto_ms = (uint32_t)MIN(rto, TCP_RTO_MAX_MS);
-}
-
 /**
  * tcp_log_end() - Say why a connection is ended (debug level)
  * @c:		Execution context
@@ -649,58 +574,24 @@ static void tcp_send_probe(struct ctx *c, int idx)
 	tcp_build(c, idx, TH_ACK, tcp_conns[idx].seq_to_tap - 1, NULL, 0);
 }
 
-/* Time between two keepalives: --tcp-keepalive, at most TCP_KA_INTVL_MS */
-static uint64_t tcp_ka_intvl(const struct ctx *c)
-{
-	return MIN(c->net->tcp_keepalive_s * 1000ULL, TCP_KA_INTVL_MS);
-}
-
-/* Has one side sent its FIN? (we only send ours once all data is out) */
-static bool tcp_half_closed(const struct tcp_conn *conn)
-{
-	return conn->flags & (TAP_FIN_RCVD | TAP_FIN_EVER);
-}
-
-/**
- * tcp_life_due() - When the lifetime timer of a connection is due
- * @c:		Execution context
- * @conn:	Connection
- *
- * Data and segments only ever move these times later, so a timer armed
- * for the time computed here can only fire early: tcp_life_timeout()
- * then arms it again, and the data path only updates timestamps.
- *
- * Return: expiry (ms), 0 if none
- */
-static uint64_t tcp_life_due(const struct ctx *c, const struct tcp_conn *conn)
-{
-	const struct net_conf *nc = c->net;
-	uint64_t due = UINT64_MAX;
-
-	if (nc->tcp_timeout_s)
-		due = conn->act_ms + nc->tcp_timeout_s * 1000ULL;
-	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn))
-		due = MIN(due, conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL);
-	if (nc->tcp_keepalive_s) {
-		if (conn->ka_sent && conn->tap_ms < conn->ka_ms)
-			due = MIN(due, conn->ka_ms + tcp_ka_intvl(c));
-		else
-			due = MIN(due, conn->tap_ms +
-				       nc->tcp_keepalive_s * 1000ULL);
-	}
-	return due == UINT64_MAX ? 0 : due;
-}
-
 /* Data or a FIN moved, either way: the connection is not idle */
 static void tcp_active(const struct ctx *c, struct tcp_conn *conn)
 {
-	conn->act_ms = c->now_ms;
+	conn->life.act_ms = c->now_ms;
 }
 
 /* A bound may have come closer (established, half-closed): arm again */
 static void tcp_life_arm(const struct ctx *c, struct tcp_conn *conn)
 {
-	conn->life_deadline = tcp_life_due(c, conn);
+	conn->life_deadline = tcp_life_due(c->net, &conn->life);
+}
+
+/* One side sent its FIN: the half-close bound applies from now */
+static void tcp_half_closed(const struct ctx *c, struct tcp_conn *conn)
+{
+	conn->life.half_closed = true;
+	tcp_active(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /* Handshake done: the lifetime timer starts */
@@ -708,8 +599,9 @@ static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
 {
 	conn->flags |= ESTABLISHED;
 	conn->deadline = 0;
-	tcp_rtt_ack(c, conn, conn->seq_isn + 1);	/* SYN or SYN-ACK timed */
-	conn->tap_ms = conn->act_ms = c->now_ms;
+	/* the SYN or SYN-ACK was timed, unless sent again */
+	tcp_rtt_ack(&conn->rtt, conn->seq_isn + 1, c->now_ms);
+	conn->life.tap_ms = conn->life.act_ms = c->now_ms;
 	tcp_life_arm(c, conn);
 }
 
@@ -718,48 +610,38 @@ static void tcp_established(const struct ctx *c, struct tcp_conn *conn)
  * @c:		Execution context
  * @idx:	Flow index
  *
- * No data either way for --tcp-timeout, or for --tcp-fin-timeout once
- * half-closed: reset both sides. Nothing from the guest for
- * --tcp-keepalive: probe it; TCP_KA_PROBES probes without an answer: the
- * guest is gone (a guest that forgot the connection answers with a RST,
- * which ends it at once in tcp_segs_acceptable()).
+ * Resets both sides, or sends a keepalive, as tcp_life_check() finds (a
+ * guest that forgot the connection answers the keepalive with a RST,
+ * which ends it at once in tcp_segs_acceptable()), then arms the timer
+ * for what is due next.
  */
 static void tcp_life_timeout(struct ctx *c, int idx)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	const struct net_conf *nc = c->net;
-	uint64_t now = c->now_ms;
 
-	if (nc->tcp_timeout_s &&
-	    now >= conn->act_ms + nc->tcp_timeout_s * 1000ULL) {
+	switch (tcp_life_check(nc, &conn->life, c->now_ms)) {
+	case TCP_LIFE_IDLE:
 		tcp_log_end(c, idx, "no data for %u s", nc->tcp_timeout_s);
 		tcp_conn_rst(c, idx);
 		return;
-	}
-	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn) &&
-	    now >= conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL) {
+	case TCP_LIFE_HALF:
 		tcp_log_end(c, idx, "half-closed, no data for %u s",
 			    nc->tcp_fin_timeout_s);
 		tcp_conn_rst(c, idx);
 		return;
+	case TCP_LIFE_GONE:
+		tcp_log_end(c, idx, "no answer to %u keepalives",
+			    TCP_KA_PROBES);
+		tcp_conn_rst(c, idx);
+		return;
+	case TCP_LIFE_PROBE:
+		tcp_send_probe(c, idx);
+		break;
+	case TCP_LIFE_NONE:
+		break;
 	}
-	if (nc->tcp_keepalive_s) {
-		if (conn->ka_sent && conn->tap_ms >= conn->ka_ms)
-			conn->ka_sent = 0;		/* answered */
-		if (conn->ka_sent ? now >= conn->ka_ms + tcp_ka_intvl(c) :
-		    now >= conn->tap_ms + nc->tcp_keepalive_s * 1000ULL) {
-			if (conn->ka_sent >= TCP_KA_PROBES) {
-				tcp_log_end(c, idx, "no answer to %u keepalives",
-					    TCP_KA_PROBES);
-				tcp_conn_rst(c, idx);
-				return;
-			}
-			tcp_send_probe(c, idx);
-			conn->ka_sent++;
-			conn->ka_ms = now;
-		}
-	}
-	conn->life_deadline = tcp_life_due(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /* MSS toward the guest: its own MSS (none: the floor), at least the
@@ -912,7 +794,7 @@ static void tcp_connected(struct ctx *c, int idx)
 	conn->flags |= SYNACK_SENT;
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_send_flags(c, idx, TH_SYN | TH_ACK);
-	tcp_rtt_start(c, conn, conn->seq_isn + 1);
+	tcp_rtt_start(&conn->rtt, conn->seq_isn + 1, c->now_ms);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 
@@ -927,7 +809,7 @@ static void tcp_seq_sent(struct tcp_conn *conn)
 static void tcp_rewind(struct tcp_conn *conn)
 {
 	conn->seq_to_tap = conn->seq_ack_from_tap;
-	tcp_rtt_cancel(conn);
+	tcp_rtt_cancel(&conn->rtt);
 	if (conn->flags & TAP_FIN_SENT && !(conn->flags & TAP_FIN_ACKED))
 		conn->flags &= (uint16_t)~TAP_FIN_SENT;
 	if (conn->flags & PEEK_OFF) {
@@ -949,14 +831,13 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 		return;
 	if (!(conn->flags & TAP_FIN_EVER)) {
 		conn->flags |= TAP_FIN_EVER;
-		tcp_active(c, conn);
-		tcp_life_arm(c, conn);
+		tcp_half_closed(c, conn);
 	}
 	conn->flags |= TAP_FIN_SENT;
 	conn->seq_to_tap++;
 	tcp_seq_sent(conn);
 	if (!conn->deadline)
-		tcp_timer_set(c, conn, tcp_rto(conn));
+		tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 }
 
 /*
@@ -1065,7 +946,7 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 	tcp_seq_sent(conn);
 	if (conn->seq_max_to_tap != max) {
 		tcp_active(c, conn);	/* new data, not a retransmission */
-		tcp_rtt_start(c, conn, conn->seq_max_to_tap);
+		tcp_rtt_start(&conn->rtt, conn->seq_max_to_tap, c->now_ms);
 	}
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
@@ -1094,7 +975,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		if (conn->wnd_from_tap <= in_flight) {
 			if (!conn->deadline)
 				tcp_timer_set(c, conn, in_flight ?
-					      tcp_rto(conn) : TCP_PROBE_MS);
+					      tcp_rtt_rto(&conn->rtt) :
+					      TCP_PROBE_MS);
 			return;
 		}
 		want = MIN(conn->wnd_from_tap - in_flight, TCP_BATCH_BYTES);
@@ -1132,7 +1014,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		 * the guest starts on it while we peek the next batch */
 		c->q->flush(c->q);
 		if (!conn->deadline)
-			tcp_timer_set(c, conn, tcp_rto(conn));
+			tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 		if ((size_t)got < want)
 			return;
 	}
@@ -1182,14 +1064,14 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	}
 	if (acked)
 		recv(conn->sock, NULL, acked, MSG_TRUNC | MSG_DONTWAIT);
-	tcp_rtt_ack(c, conn, s->ack);
+	tcp_rtt_ack(&conn->rtt, s->ack, c->now_ms);
 	conn->seq_ack_from_tap = s->ack;
 	conn->wnd_from_tap = wnd;
 	conn->dup_acks = 0;
 	conn->retries = 0;
 	conn->deadline = 0;
 	if (conn->seq_to_tap != conn->seq_ack_from_tap)
-		tcp_timer_set(c, conn, tcp_rto(conn));
+		tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 	return true;
 }
 
@@ -1204,8 +1086,7 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
 	conn->flags |= TAP_FIN_RCVD;
 	if (!shutdown(conn->sock, SHUT_WR))
 		conn->flags |= SOCK_FIN_SENT;
-	tcp_active(c, conn);
-	tcp_life_arm(c, conn);
+	tcp_half_closed(c, conn);
 }
 
 /**
@@ -1353,7 +1234,7 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 			    (conn->flags & SYNACK_SENT) &&
 			    s->seq + 1 == conn->seq_from_tap) {
 				tcp_send_flags(c, idx, TH_SYN | TH_ACK);
-				tcp_rtt_cancel(conn);
+				tcp_rtt_cancel(&conn->rtt);
 			} else {
 				challenge = true;
 			}
@@ -1385,7 +1266,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
-	conn->tap_ms = c->now_ms;	/* the guest is there: see keepalives */
+	conn->life.tap_ms = c->now_ms;	/* the guest is there (keepalives) */
 	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
 		tcp_synack_from_tap(c, idx, &segs[0]);
 		return;
@@ -1544,7 +1425,7 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		if (conn->flags & (SOCK_ACCEPTED | SYNACK_SENT))
 			tcp_send_flags(c, idx, TH_SYN |
 				       (conn->flags & SYNACK_SENT ? TH_ACK : 0));
-		tcp_rtt_cancel(conn);
+		tcp_rtt_cancel(&conn->rtt);
 		tcp_timer_set(c, conn, TCP_SYN_MS);
 		return;
 	}
@@ -1557,7 +1438,7 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		/* sends the FIN again too, once all data is out */
 		tcp_data_from_sock(c, idx);
 		if (conn->sock >= 0)
-			tcp_timer_set(c, conn, MIN(tcp_rto(conn) <<
+			tcp_timer_set(c, conn, MIN(tcp_rtt_rto(&conn->rtt) <<
 						   conn->retries,
 						   TCP_RTO_MAX_MS));
 		return;
@@ -1569,7 +1450,7 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 }
 
 /**
- * tcp_timer() - Retransmissions, SYN and zero window timers
+ * tcp_timer() - Handshake, retransmission, zero window and lifetime timers
  * @c:		Execution context
  */
 void tcp_timer(struct ctx *c)
@@ -1732,7 +1613,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd, union inany_addr *peer,
 		return;
 	}
 	tcp_send_flags(c, idx, TH_SYN);
-	tcp_rtt_start(c, conn, conn->seq_isn + 1);
+	tcp_rtt_start(&conn->rtt, conn->seq_isn + 1, c->now_ms);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 
