@@ -26,6 +26,11 @@
  * guest retransmit at once instead of waiting for its retransmission
  * timeout.
  *
+ * Toward the guest the MSS is the one it announced, but at least 536
+ * (IPv4) or 1220 (IPv6) bytes: a guest MSS of 1 would otherwise cost one
+ * frame per byte. A SYN-ACK carries window scaling only if the guest's
+ * SYN did (RFC 7323, 2.2).
+ *
  * Sockets are registered edge-triggered: peeked data stays readable, so a
  * level-triggered EPOLLIN would fire until the guest acknowledges it.
  * Reading resumes when new data arrives or the guest opens its window.
@@ -36,21 +41,26 @@
  * How a connection ends, and who ends it. Each connection has two timers,
  * both deadlines in struct tcp_conn: @deadline (handshake,
  * retransmission, zero window probe) and @life_deadline (keepalive,
- * half-close bound, inactivity). The earlier of the two is the flow's
- * deadline in flow.c's heap (tcp_timer_sync()), so the loop sleeps until
- * it and calls tcp_flow_timer() for this connection alone: no timer scans
- * the table.
+ * half-close bound, inactivity); their arithmetic (RTT estimate, what a
+ * lifetime bound calls for) is in tcp_timer.c. The earlier of the two is
+ * the flow's deadline in flow.c's heap (tcp_timer_sync()), so the loop
+ * sleeps until it and calls tcp_flow_timer() for this connection alone:
+ * no timer scans the table.
  *  - Both FINs sent and acknowledged: the guest's ACK of our FIN, or its
  *    FIN after ours, closes the socket (tcp_conn_input()).
  *  - A RST from the guest at the next sequence number: the host socket is
  *    closed with a reset (SO_LINGER 0). An error or reset on the host
  *    socket: a RST to the guest.
  *  - Handshake (@deadline): our SYN-ACK (outbound) or SYN (inbound) is
- *    sent again every TCP_SYN_MS, then both sides reset; a refused
- *    connect() answers the guest's SYN with a RST. A full table gives up
- *    the oldest connection still connecting (tcp_evict_connecting()).
+ *    sent again every TCP_SYN_MS, as many times as the host's TCP would
+ *    (net.ipv4.tcp_synack_retries, tcp_syn_retries, read at start), then
+ *    both sides reset; a refused connect() answers the guest's SYN with a
+ *    RST. A full table gives up the oldest connection still connecting
+ *    (tcp_evict_connecting()).
  *  - Retransmission (@deadline): TCP_RETRIES timeouts without progress,
- *    then both sides reset.
+ *    then both sides reset. The timeout follows the guest's round-trip
+ *    time (RFC 6298: one segment timed at a time, the handshake first;
+ *    none once anything was sent again, Karn's rule), doubled each time.
  *  - Lifetime (@life_deadline, tcp_life_timeout()): after
  *    --tcp-keepalive seconds without a segment from the guest, keepalives
  *    (an ACK one below the next sequence number, as Linux sends); a guest
@@ -68,9 +78,11 @@
  * without spinning when the daemon is out of descriptors.
  *
  * System calls: socket, connect, bind, listen, setsockopt, getsockopt,
- * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl.
+ * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl; at start only:
+ * open, read (the host's SYN retry sysctls).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -85,20 +97,25 @@
 #include "log.h"
 #include "tcp.h"
 #include "tcp_splice.h"
+#include "tcp_timer.h"
 
 #define TCP_HDR_LEN	20
 #define TCP_OPT_LEN	12	/* MSS (4), NOP + window scale (4), pad */
+#define TCP_OPT_MSS_LEN	4	/* MSS alone (SYN-ACK, no window scaling) */
 #define TCP_WS_OURS	8	/* our window scale toward the guest */
 #define TCP_WND_MAX	((1U << (16 + TCP_WS_OURS)) - 1)
-#define TCP_MSS_NONE	536	/* RFC 9293, 3.7.1: no MSS option */
-#define TCP_RTO_MS	250	/* first retransmission timeout */
-#define TCP_RTO_MAX_MS	8000
+/* Smallest MSS we send with: what every TCP takes from a peer that sends
+ * no MSS option (RFC 9293, 3.7.1), and for IPv6 what every link carries
+ * (RFC 8200, 5: 1280 bytes). A smaller MSS from the guest (1 is valid on
+ * the wire) would make one frame per byte. Our own MTU still caps it.
+ */
+#define TCP_MSS4_MIN	536
+#define TCP_MSS6_MIN	1220
 #define TCP_RETRIES	10	/* then the connection is reset */
 #define TCP_SYN_MS	1000
-#define TCP_SYN_RETRIES	3
+#define TCP_SYN_RETRIES	3	/* if the host's sysctls cannot be read */
+#define TCP_SYN_RETRIES_MAX 100
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
-#define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
-#define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
 #define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
@@ -147,12 +164,10 @@ enum {
  * @events:		Events registered with epoll
  * @deadline:		Timer expiry (ms), 0 if none: handshake,
  *			retransmission, zero window probe
- * @ka_sent:		Keepalives sent since the guest last answered
- * @tap_ms:		Last segment from the guest (ms)
- * @act_ms:		Last data or FIN, either way (ms)
- * @ka_ms:		Last keepalive sent (ms)
  * @life_deadline:	Lifetime timer expiry (ms), 0 if none: keepalive,
  *			half-close bound, inactivity timeout
+ * @rtt:		Round-trip time estimate, retransmission timeout
+ * @life:		What the lifetime timer looks at
  */
 struct tcp_conn {
 	int sock;
@@ -172,11 +187,9 @@ struct tcp_conn {
 	uint32_t wnd_to_tap;
 	uint32_t events;
 	uint64_t deadline;
-	uint8_t ka_sent;
-	uint64_t tap_ms;
-	uint64_t act_ms;
-	uint64_t ka_ms;
 	uint64_t life_deadline;
+	struct tcp_rtt rtt;
+	struct tcp_life life;
 };
 
 /**
@@ -206,6 +219,8 @@ static unsigned int tcp_conn_max;
 static unsigned int tcp_conn_hi;	/* no connection at or above this */
 static bool tcp_peek_off_ok;
 static uint8_t *tcp_discard;
+static unsigned int tcp_syn_retries = TCP_SYN_RETRIES;	/* our SYN */
+static unsigned int tcp_synack_retries = TCP_SYN_RETRIES;
 
 /* Sequence comparisons, modulo 2^32 (RFC 9293, 3.4) */
 static inline bool seq_lt(uint32_t a, uint32_t b)
@@ -237,6 +252,35 @@ bool tcp_peek_offset_supported(void)
 }
 
 /**
+ * tcp_sysctl() - Read a retry count of the host's TCP
+ * @name:	File under /proc/sys/net/ipv4 (of the daemon's namespace)
+ * @fallback:	Value if it cannot be read
+ *
+ * Return: the value, at most TCP_SYN_RETRIES_MAX, or @fallback
+ */
+static unsigned int tcp_sysctl(const char *name, unsigned int fallback)
+{
+	char path[64], buf[16], *end;
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fallback;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return fallback;
+	buf[n] = '\0';
+	v = strtoul(buf, &end, 10);
+	if (end == buf || !v)
+		return fallback;
+	return (unsigned int)MIN(v, TCP_SYN_RETRIES_MAX);
+}
+
+/**
  * tcp_init() - Allocate per-connection state and probe kernel features
  * @c:		Execution context
  * @flow_max:	Size of the flow table
@@ -263,6 +307,12 @@ int tcp_init(struct ctx *c, unsigned int flow_max)
 	log_debug("tcp: SO_PEEK_OFF %s", tcp_peek_off_ok ? "in use" :
 		  c->net->no_peek_offset ? "disabled (--no-peek-offset)" :
 		  "not supported, sent data is peeked again and discarded");
+	/* As the host's TCP would retry toward an unanswering peer */
+	tcp_syn_retries = tcp_sysctl("tcp_syn_retries", TCP_SYN_RETRIES);
+	tcp_synack_retries = tcp_sysctl("tcp_synack_retries",
+					TCP_SYN_RETRIES);
+	log_debug("tcp: SYN retries %u, SYN-ACK retries %u", tcp_syn_retries,
+		  tcp_synack_retries);
 	return tcp_splice_init(flow_max);
 }
 
@@ -311,6 +361,19 @@ static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
 	return MIN(wnd, max);
 }
 
+/*
+ * Options of a SYN: MSS and window scale; a SYN-ACK carries window
+ * scaling only if the guest's SYN did (RFC 7323, 2.2)
+ */
+static size_t tcp_opt_len(const struct tcp_conn *conn, uint8_t flags)
+{
+	if (!(flags & TH_SYN))
+		return 0;
+	if (flags & TH_ACK && !(conn->flags & WS_ON))
+		return TCP_OPT_MSS_LEN;
+	return TCP_OPT_LEN;
+}
+
 /**
  * tcp_build_wnd() - Queue a segment toward the guest, with a given window
  * @c:		Execution context
@@ -330,7 +393,7 @@ static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 	struct tcp_conn *conn = &tcp_conns[idx];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
 				  .proto = IPPROTO_TCP };
-	size_t optlen = flags & TH_SYN ? TCP_OPT_LEN : 0;
+	size_t optlen = tcp_opt_len(conn, flags);
 	uint8_t *th = frame_ip_begin(c->q, &h, TCP_HDR_LEN + optlen + len);
 
 	if (!th)
@@ -353,11 +416,15 @@ static int tcp_build_wnd(struct ctx *c, int idx, uint8_t flags, uint32_t seq,
 		o[0] = 2;			/* MSS */
 		o[1] = 4;
 		wr16(o + 2, conn->mss);
-		o[4] = 1;			/* NOP */
-		o[5] = 3;			/* window scale */
-		o[6] = 3;
-		o[7] = conn->ws_to_tap;
-		memset(o + 8, 1, 4);		/* NOPs */
+	}
+	if (optlen > TCP_OPT_MSS_LEN) {
+		uint8_t *o = th + TCP_HDR_LEN + TCP_OPT_MSS_LEN;
+
+		o[0] = 1;			/* NOP */
+		o[1] = 3;			/* window scale */
+		o[2] = 3;
+		o[3] = conn->ws_to_tap;
+		memset(o + 4, 1, 4);		/* NOPs */
 	}
 	if (len)
 		memcpy(th + TCP_HDR_LEN + optlen, payload, len);
@@ -533,59 +600,25 @@ static void tcp_send_probe(struct ctx *c, int idx)
 	tcp_build(c, idx, TH_ACK, tcp_conns[idx].seq_to_tap - 1, NULL, 0);
 }
 
-/* Time between two keepalives: --tcp-keepalive, at most TCP_KA_INTVL_MS */
-static uint64_t tcp_ka_intvl(const struct ctx *c)
-{
-	return MIN(c->net->tcp_keepalive_s * 1000ULL, TCP_KA_INTVL_MS);
-}
-
-/* Has one side sent its FIN? (we only send ours once all data is out) */
-static bool tcp_half_closed(const struct tcp_conn *conn)
-{
-	return conn->flags & (TAP_FIN_RCVD | TAP_FIN_EVER);
-}
-
-/**
- * tcp_life_due() - When the lifetime timer of a connection is due
- * @c:		Execution context
- * @conn:	Connection
- *
- * Data and segments only ever move these times later, so a timer armed
- * for the time computed here can only fire early: tcp_life_timeout()
- * then arms it again, and the data path only updates timestamps.
- *
- * Return: expiry (ms), 0 if none
- */
-static uint64_t tcp_life_due(const struct ctx *c, const struct tcp_conn *conn)
-{
-	const struct net_conf *nc = c->net;
-	uint64_t due = UINT64_MAX;
-
-	if (nc->tcp_timeout_s)
-		due = conn->act_ms + nc->tcp_timeout_s * 1000ULL;
-	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn))
-		due = MIN(due, conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL);
-	if (nc->tcp_keepalive_s) {
-		if (conn->ka_sent && conn->tap_ms < conn->ka_ms)
-			due = MIN(due, conn->ka_ms + tcp_ka_intvl(c));
-		else
-			due = MIN(due, conn->tap_ms +
-				       nc->tcp_keepalive_s * 1000ULL);
-	}
-	return due == UINT64_MAX ? 0 : due;
-}
-
 /* Data or a FIN moved, either way: the connection is not idle */
 static void tcp_active(const struct ctx *c, struct tcp_conn *conn)
 {
-	conn->act_ms = c->now_ms;
+	conn->life.act_ms = c->now_ms;
 }
 
 /* A bound may have come closer (established, half-closed): arm again */
 static void tcp_life_arm(struct ctx *c, struct tcp_conn *conn)
 {
-	conn->life_deadline = tcp_life_due(c, conn);
+	conn->life_deadline = tcp_life_due(c->net, &conn->life);
 	tcp_timer_sync(c, conn);
+}
+
+/* One side sent its FIN: the half-close bound applies from now */
+static void tcp_half_closed(struct ctx *c, struct tcp_conn *conn)
+{
+	conn->life.half_closed = true;
+	tcp_active(c, conn);
+	tcp_life_arm(c, conn);
 }
 
 /* Handshake done: the lifetime timer starts */
@@ -593,7 +626,9 @@ static void tcp_established(struct ctx *c, struct tcp_conn *conn)
 {
 	conn->flags |= ESTABLISHED;
 	conn->deadline = 0;
-	conn->tap_ms = conn->act_ms = c->now_ms;
+	/* the SYN or SYN-ACK was timed, unless sent again */
+	tcp_rtt_ack(&conn->rtt, conn->seq_isn + 1, c->now_ms);
+	conn->life.tap_ms = conn->life.act_ms = c->now_ms;
 	tcp_life_arm(c, conn);
 }
 
@@ -602,59 +637,50 @@ static void tcp_established(struct ctx *c, struct tcp_conn *conn)
  * @c:		Execution context
  * @idx:	Flow index
  *
- * No data either way for --tcp-timeout, or for --tcp-fin-timeout once
- * half-closed: reset both sides. Nothing from the guest for
- * --tcp-keepalive: probe it; TCP_KA_PROBES probes without an answer: the
- * guest is gone (a guest that forgot the connection answers with a RST,
- * which ends it at once in tcp_segs_acceptable()).
+ * Resets both sides, or sends a keepalive, as tcp_life_check() finds (a
+ * guest that forgot the connection answers the keepalive with a RST,
+ * which ends it at once in tcp_segs_acceptable()), then arms the timer
+ * for what is due next.
  */
 static void tcp_life_timeout(struct ctx *c, int idx)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	const struct net_conf *nc = c->net;
-	uint64_t now = c->now_ms;
 
-	if (nc->tcp_timeout_s &&
-	    now >= conn->act_ms + nc->tcp_timeout_s * 1000ULL) {
+	switch (tcp_life_check(nc, &conn->life, c->now_ms)) {
+	case TCP_LIFE_IDLE:
 		tcp_log_end(c, idx, "no data for %u s", nc->tcp_timeout_s);
 		tcp_conn_rst(c, idx);
 		return;
-	}
-	if (nc->tcp_fin_timeout_s && tcp_half_closed(conn) &&
-	    now >= conn->act_ms + nc->tcp_fin_timeout_s * 1000ULL) {
+	case TCP_LIFE_HALF:
 		tcp_log_end(c, idx, "half-closed, no data for %u s",
 			    nc->tcp_fin_timeout_s);
 		tcp_conn_rst(c, idx);
 		return;
-	}
-	if (nc->tcp_keepalive_s) {
-		if (conn->ka_sent && conn->tap_ms >= conn->ka_ms)
-			conn->ka_sent = 0;		/* answered */
-		if (conn->ka_sent ? now >= conn->ka_ms + tcp_ka_intvl(c) :
-		    now >= conn->tap_ms + nc->tcp_keepalive_s * 1000ULL) {
-			if (conn->ka_sent >= TCP_KA_PROBES) {
-				tcp_log_end(c, idx, "no answer to %u keepalives",
-					    TCP_KA_PROBES);
-				tcp_conn_rst(c, idx);
-				return;
-			}
-			tcp_send_probe(c, idx);
-			conn->ka_sent++;
-			conn->ka_ms = now;
-		}
+	case TCP_LIFE_GONE:
+		tcp_log_end(c, idx, "no answer to %u keepalives",
+			    TCP_KA_PROBES);
+		tcp_conn_rst(c, idx);
+		return;
+	case TCP_LIFE_PROBE:
+		tcp_send_probe(c, idx);
+		break;
+	case TCP_LIFE_NONE:
+		break;
 	}
 	tcp_life_arm(c, conn);
 }
 
-/* MSS toward the guest: its own MSS, capped by our MTU */
+/* MSS toward the guest: its own MSS (none: the floor), at least the
+ * floor, capped by our MTU
+ */
 static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
 {
 	int mtu = c->net->mtu ? c->net->mtu : 65520;
 	int mss = mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - TCP_HDR_LEN;
+	int floor = v4 ? TCP_MSS4_MIN : TCP_MSS6_MIN;
 
-	if (!guest_mss)
-		guest_mss = TCP_MSS_NONE;
-	return (uint16_t)MIN(mss, guest_mss);
+	return (uint16_t)MIN(mss, MAX(guest_mss, floor));
 }
 
 /* Initial sequence number: keyed hash of the tuple plus a clock (RFC 6528) */
@@ -796,6 +822,7 @@ static void tcp_connected(struct ctx *c, int idx)
 	conn->flags |= SYNACK_SENT;
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_send_flags(c, idx, TH_SYN | TH_ACK);
+	tcp_rtt_start(&conn->rtt, conn->seq_isn + 1, c->now_ms);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 
@@ -810,6 +837,7 @@ static void tcp_seq_sent(struct tcp_conn *conn)
 static void tcp_rewind(struct tcp_conn *conn)
 {
 	conn->seq_to_tap = conn->seq_ack_from_tap;
+	tcp_rtt_cancel(&conn->rtt);
 	if (conn->flags & TAP_FIN_SENT && !(conn->flags & TAP_FIN_ACKED))
 		conn->flags &= (uint16_t)~TAP_FIN_SENT;
 	if (conn->flags & PEEK_OFF) {
@@ -831,14 +859,13 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
 		return;
 	if (!(conn->flags & TAP_FIN_EVER)) {
 		conn->flags |= TAP_FIN_EVER;
-		tcp_active(c, conn);
-		tcp_life_arm(c, conn);
+		tcp_half_closed(c, conn);
 	}
 	conn->flags |= TAP_FIN_SENT;
 	conn->seq_to_tap++;
 	tcp_seq_sent(conn);
 	if (!conn->deadline)
-		tcp_timer_set(c, conn, TCP_RTO_MS);
+		tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 }
 
 /*
@@ -945,8 +972,10 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		got -= len;
 	}
 	tcp_seq_sent(conn);
-	if (conn->seq_max_to_tap != max)
+	if (conn->seq_max_to_tap != max) {
 		tcp_active(c, conn);	/* new data, not a retransmission */
+		tcp_rtt_start(&conn->rtt, conn->seq_max_to_tap, c->now_ms);
+	}
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
 
@@ -974,7 +1003,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		if (conn->wnd_from_tap <= in_flight) {
 			if (!conn->deadline)
 				tcp_timer_set(c, conn, in_flight ?
-					      TCP_RTO_MS : TCP_PROBE_MS);
+					      tcp_rtt_rto(&conn->rtt) :
+					      TCP_PROBE_MS);
 			return;
 		}
 		want = MIN(conn->wnd_from_tap - in_flight, TCP_BATCH_BYTES);
@@ -1012,7 +1042,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		 * the guest starts on it while we peek the next batch */
 		c->q->flush(c->q);
 		if (!conn->deadline)
-			tcp_timer_set(c, conn, TCP_RTO_MS);
+			tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 		if ((size_t)got < want)
 			return;
 	}
@@ -1062,12 +1092,13 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	}
 	if (acked)
 		recv(conn->sock, NULL, acked, MSG_TRUNC | MSG_DONTWAIT);
+	tcp_rtt_ack(&conn->rtt, s->ack, c->now_ms);
 	conn->seq_ack_from_tap = s->ack;
 	conn->wnd_from_tap = wnd;
 	conn->dup_acks = 0;
 	conn->retries = 0;
 	if (conn->seq_to_tap != conn->seq_ack_from_tap)
-		tcp_timer_set(c, conn, TCP_RTO_MS);
+		tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
 	else
 		tcp_timer_stop(c, conn);
 	return true;
@@ -1084,8 +1115,7 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
 	conn->flags |= TAP_FIN_RCVD;
 	if (!shutdown(conn->sock, SHUT_WR))
 		conn->flags |= SOCK_FIN_SENT;
-	tcp_active(c, conn);
-	tcp_life_arm(c, conn);
+	tcp_half_closed(c, conn);
 }
 
 /**
@@ -1231,10 +1261,12 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 			 */
 			if (!(conn->flags & ESTABLISHED) &&
 			    (conn->flags & SYNACK_SENT) &&
-			    s->seq + 1 == conn->seq_from_tap)
+			    s->seq + 1 == conn->seq_from_tap) {
 				tcp_send_flags(c, idx, TH_SYN | TH_ACK);
-			else
+				tcp_rtt_cancel(&conn->rtt);
+			} else {
 				challenge = true;
+			}
 			continue;
 		}
 		/*
@@ -1263,7 +1295,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
-	conn->tap_ms = c->now_ms;	/* the guest is there: see keepalives */
+	conn->life.tap_ms = c->now_ms;	/* the guest is there (keepalives) */
 	if (conn->flags & SOCK_ACCEPTED && !(conn->flags & ESTABLISHED)) {
 		tcp_synack_from_tap(c, idx, &segs[0]);
 		return;
@@ -1414,13 +1446,15 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 
 	conn->deadline = 0;
 	if (!(conn->flags & ESTABLISHED)) {
-		if (++conn->retries > TCP_SYN_RETRIES) {
+		if (++conn->retries > (conn->flags & SOCK_ACCEPTED ?
+				       tcp_syn_retries : tcp_synack_retries)) {
 			tcp_conn_rst(c, idx);
 			return;
 		}
 		if (conn->flags & (SOCK_ACCEPTED | SYNACK_SENT))
 			tcp_send_flags(c, idx, TH_SYN |
 				       (conn->flags & SYNACK_SENT ? TH_ACK : 0));
+		tcp_rtt_cancel(&conn->rtt);
 		tcp_timer_set(c, conn, TCP_SYN_MS);
 		return;
 	}
@@ -1433,7 +1467,8 @@ static void tcp_conn_timeout(struct ctx *c, int idx)
 		/* sends the FIN again too, once all data is out */
 		tcp_data_from_sock(c, idx);
 		if (conn->sock >= 0)
-			tcp_timer_set(c, conn, MIN(TCP_RTO_MS << conn->retries,
+			tcp_timer_set(c, conn, MIN(tcp_rtt_rto(&conn->rtt) <<
+						   conn->retries,
 						   TCP_RTO_MAX_MS));
 		return;
 	}
@@ -1579,6 +1614,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd,
 		return;
 	}
 	tcp_send_flags(c, idx, TH_SYN);
+	tcp_rtt_start(&conn->rtt, conn->seq_isn + 1, c->now_ms);
 	tcp_timer_set(c, conn, TCP_SYN_MS);
 }
 

@@ -18,10 +18,10 @@
 #			count SYN-ACKs and the RST that ends the attempt
 #   recv BYTES		handshake, receive BYTES, ACK every segment (after
 #			-D MS), print segment sizes and retransmissions
-#   stall BYTES		handshake, send BYTES at once whatever the window;
-#			once the daemon is quiet, count the duplicate ACKs
-#			(as Linux counts them) it sends when its socket
-#			takes data again
+#   stall BYTES		handshake, send BYTES at once whatever the window,
+#			then count the duplicate ACKs (as Linux counts them)
+#			after the last window update: what the daemon sends
+#			once its socket takes data again
 #   syns		count the SYNs toward DPORT (any address) from the
 #			daemon and the RST after them, answering none (DST
 #			only picks the family)
@@ -34,7 +34,8 @@
 #   -D MS	delay of every ACK we send, handshake included (default 0)
 #   -w SECS	synack, syns: how long to watch (default 10)
 #   -t SECS	give up after SECS (default 30)
-# Output: one line of key=value pairs; "error: ..." on failure.
+# Output: one line of key=value pairs; "error: ..." on failure. syns
+# prints "ready" first, once it watches.
 # Exit status: 0, 1 if the exchange failed, 2 on usage errors.
 
 import fcntl
@@ -282,18 +283,6 @@ def mode_recv(r, want):
     return 0 if got >= want else 1
 
 
-def quiet(r, secs):
-    """Read until the daemon says nothing for SECS; return the last ACK"""
-    last = None
-    while r.left():
-        seg = r.p.recv(secs)
-        if seg is None:
-            return last
-        if seg.flags & ACK:
-            last = seg
-    return last
-
-
 def mode_stall(r, total):
     """Overrun the daemon's socket, then count duplicate ACKs"""
     if r.handshake() is None:
@@ -306,34 +295,37 @@ def mode_stall(r, total):
         nxt += chunk
         if i % 64 == 63:
             time.sleep(0.001)	# the tap's queue is long, not endless
-    last = quiet(r, 0.5)
-    if last is None or last.ack == nxt:
-        out(stalled=0, sent=nxt - r.snd,
-            acked=(last.ack - r.snd) if last else 0, dupacks=0)
-        r.reset()
-        return 1
-    # Linux (tcp_ack()): a duplicate has no data, acknowledges nothing
-    # new and leaves the window as it was; count them in a row
-    una, wnd, dups, best, acks = last.ack, last.win, 0, 0, 0
+    # Every ACK since the burst, in order, judged as Linux (tcp_ack(),
+    # tcp_may_update_window()) would: a duplicate has no data,
+    # acknowledges nothing new and leaves the window as it was, and a
+    # zero window is always an update; count them in a row
+    una, wnd, dups, best, acks, stalled = r.snd, None, 0, 0, 0, 0
+    tail, update = [], 0
     while r.left():
-        seg = r.p.recv(min(r.left(), 2))
+        seg = r.p.recv(min(r.left(), 5))
         if seg is None:
             break
         if not seg.flags & ACK or seg.plen or seg.flags & (SYN | FIN):
             continue
         acks += 1
-        if seg.ack == una and seg.win == wnd:
+        tail = (tail + ["%d/%d" % (seg.ack - r.snd, seg.win)])[-8:]
+        if seg.ack == una and seg.win == wnd and seg.win and una != nxt:
             dups += 1
             best = max(best, dups)
         else:
+            # a window update: what follows it is what the guest acts on
+            update = int(seg.ack == una and seg.win != wnd and
+                         seg.win != 0)
             dups = 0
+        if seg.win == 0:
+            stalled = 1
         if (seg.ack - una) & 0x80000000 == 0:
             una = seg.ack
         wnd = seg.win
         if una == nxt:
             break
-    out(stalled=1, sent=nxt - r.snd, acked=last.ack - r.snd,
-        acks_after=acks, dupacks=best)
+    out(stalled=stalled, sent=nxt - r.snd, acked=una - r.snd, acks=acks,
+        most=best, update=update, dupacks=dups, last=",".join(tail))
     r.reset()
     return 0
 
@@ -354,6 +346,7 @@ def syn_flags(f, port):
 def mode_syns(p, port, watch):
     """Count SYNs toward a port without answering any"""
     n, rst, t0, t1 = 0, 0, None, None
+    print("ready", flush=True)
     end = time.monotonic() + watch
     while time.monotonic() < end:
         if not select.select([p.s], [], [], end - time.monotonic())[0]:
