@@ -102,7 +102,7 @@ report() {
 			ktap_ok "$name"
 			continue
 		fi
-		ktap_fail "$name" "exit status $rc; end of $log:"
+		ktap_fail "$name" "exit status $rc; end of its log:"
 		tail -n 40 "$log" | grep -v '^ *#[0-9]* 0x' | tail -n 25 |
 			sed 's/^/#   /'
 		grep -o "Test unit written to .*" "$log" | sed 's/^/# /'
