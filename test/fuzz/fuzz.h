@@ -13,6 +13,9 @@
 
 /* Where the peers of the harness listen (TCP and UDP, any address) */
 #define FUZZ_PORT	8080
+/* Forwarded to the guest (-t, -u), and where inbound peers come from */
+#define FUZZ_FWD_PORT	9000
+#define FUZZ_IN_SPORT	41000
 
 /* Guest side, as the harness builds frames: the guest uses these */
 extern const uint8_t fuzz_guest_mac[MAC_LEN];
@@ -35,6 +38,7 @@ extern struct fuzz_tcp_seen fuzz_tcp_seen;
 void fuzz_init(void);
 void fuzz_netns(void);
 void fuzz_pump(void);
+void fuzz_peer_inbound(void);
 void fuzz_peer_close(int rst);
 void fuzz_tick(unsigned int ms);
 void fuzz_reset(void);

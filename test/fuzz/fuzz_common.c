@@ -42,6 +42,7 @@
 #include "epoll_ref.h"
 #include "fuzz.h"
 #include "icmp.h"
+#include "listen.h"
 #include "log.h"
 #include "ndp.h"
 #include "netlink.h"
@@ -237,6 +238,9 @@ static void fuzz_flush(struct frame_queue *q)
 				     (uint32_t)(ip_len > hl ? ip_len - hl : 0) +
 				     !!(l4[13] & 0x02) + !!(l4[13] & 0x01);
 		fuzz_tcp_seen.ack = rd32(l4 + 8);
+		log_trace("fuzz: TCP %u > %u flags 0x%02x seq %u ack %u",
+			  rd16(l4), rd16(l4 + 2), l4[13], rd32(l4 + 4),
+			  rd32(l4 + 8));
 	}
 	frame_queue_reset(q);
 }
@@ -252,7 +256,9 @@ void fuzz_init(void)
 		"-a", "2001:db8::1", "-g", "2001:db8::2",
 		"-D", "192.0.2.53", "-D", "2001:db8::53", "-S", "example.test",
 		"-H", "guest", "--fqdn", "guest.example.test",
-		"--dns-forward", "192.0.2.54", "-i", "lo", NULL
+		"--dns-forward", "192.0.2.54", "-i", "lo",
+		"-t", "9000", "-u", "9000", "-T", "none", "-U", "none",
+		"--no-splice", NULL
 	};
 	struct ctx *c = &fuzz_ctx;
 	int nl;
@@ -284,6 +290,10 @@ void fuzz_init(void)
 	    tcp_init(c, conf.flows) || udp_init(c, conf.flows))
 		abort();
 	memcpy(queue.our_mac, conf.net.our_mac, MAC_LEN);
+	if (listen_init(c, (const struct fwd_ports *const[4]){
+				&conf.tcp_in, &conf.tcp_out, &conf.udp_in,
+				&conf.udp_out }, (const int[4]){ -1, -1, -1, -1 }))
+		abort();
 	queue.flush = fuzz_flush;
 	queue.csum_skip = true;		/* as with a tap */
 	net_saved = conf.net;
@@ -376,6 +386,53 @@ void fuzz_pump(void)
 	for (i = 0; i < FUZZ_ROUNDS; i++) {
 		peers_serve();
 		daemon_events();
+	}
+}
+
+/* A peer socket from 127.0.0.1 @sport to the forwarded port, or -1 */
+static int peer_connect(int type, uint16_t sport)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(FUZZ_FWD_PORT),
+				  .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	struct sockaddr_in from = to;
+	int one = 1, s;
+
+	from.sin_port = htons(sport);
+	s = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&from, sizeof(from)) ||
+	    (connect(s, (struct sockaddr *)&to, sizeof(to)) &&
+	     errno != EINPROGRESS)) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/**
+ * fuzz_peer_inbound() - A peer connects to the forwarded TCP port, and
+ *			 one sends a datagram to the forwarded UDP port
+ *
+ * From 127.0.0.1, source port FUZZ_IN_SPORT (TCP) and FUZZ_IN_SPORT + 1
+ * (UDP), so that the guest's replies can name the flow. Both are peers
+ * like the accepted ones: they echo what comes back.
+ */
+void fuzz_peer_inbound(void)
+{
+	int i, s;
+
+	for (i = 0; i < 2 && peers_n < FUZZ_PEERS; i++) {
+		s = peer_connect(i ? SOCK_DGRAM : SOCK_STREAM,
+				 (uint16_t)(FUZZ_IN_SPORT + i));
+		if (s < 0)
+			continue;
+		peers[peers_n++] = s;
+		/* TCP: before the connection is up, this fails; no matter */
+		if (send(s, "inbound\n", 8, MSG_NOSIGNAL) < 0)
+			continue;
 	}
 }
 

@@ -14,7 +14,9 @@
  *   byte 1	bits 0-3: advance the clock by 2^n ms and run the timers
  *		(0: not); bit 4: peers shut down their side; bit 5: peers
  *		reset; bit 6: (TCP) the sequence number is the one the
- *		daemon acknowledged last
+ *		daemon acknowledged last; bit 7: peers connect to the
+ *		forwarded TCP port and send to the forwarded UDP port
+ *		(-t/-u FUZZ_FWD_PORT: inbound flows toward the guest)
  *   byte 2-3	length of what follows (big-endian, cut to what is left)
  *   then	the protocol's bytes: for ARP the ARP packet, for DHCP and
  *		DHCPv6 the UDP payload, for the others the L4 header and
@@ -237,6 +239,8 @@ static void after_batch(uint8_t act)
 {
 	if (act & 0x30)
 		fuzz_peer_close(act & 0x20);
+	if (act & 0x80)
+		fuzz_peer_inbound();
 	fuzz_pump();
 	if (act & 0x0f)
 		fuzz_tick(1U << (act & 0x0f));

@@ -165,6 +165,19 @@ def main():
     write('fuzz_tcp', 'syn_remote', rec(tcp(40001, 80, 5, 0, 0x02),
                                        2 << 5 | END, 0x0f))
     write('fuzz_tcp', 'syn_refused', rec(tcp(40002, 9, 5, 0, 0x02)))
+    # inbound: a peer connects to -t/-u 9000 from 127.0.0.1:41000/41001,
+    # which the guest sees from the gateway; the guest answers
+    write('fuzz_tcp', 'inbound',
+          rec(b'', END, 0x80) +
+          rec(tcp(9000, 41000, 7000, 0, 0x12,
+                  opts=bytes([2, 4, 0x05, 0xb4, 1, 3, 3, 7])),
+              END | ACK_FIX) +
+          rec(tcp(9000, 41000, 7001, 0, 0x18, b'hello from the guest\n'),
+              END | ACK_FIX) +
+          rec(tcp(9000, 41000, 7022, 0, 0x11), END | ACK_FIX, 0x04))
+    write('fuzz_udp', 'inbound',
+          rec(b'', END, 0x80) +
+          rec(udp(9000, 41001, b'reply from the guest'), END, 0x0c))
     write('fuzz_udp', 'datagram4', rec(udp(40000, 8080, b'hello')))
     write('fuzz_udp', 'datagram6', rec(udp(40000, 8080, b'hello'), END | 1))
     write('fuzz_udp', 'dns_query', rec(udp(40000, 53, bytes.fromhex(
