@@ -19,7 +19,8 @@ HDRS	:= $(wildcard *.h)
 UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
-.PHONY: all deps run check unit bench install uninstall clean
+.PHONY: all deps run check unit bench install uninstall clean \
+	fuzz fuzz-build asan
 
 all: passtd pasta passt
 
@@ -65,8 +66,81 @@ deps:
 run: deps all
 	./passtd --config-net
 
-check: deps all unit $(TOOLS)
+check: deps all unit $(TOOLS) fuzz-build asan
 	@bash test/run.sh
+
+# Fuzzing (test/fuzz/) and the sanitizer build: clang, objects of their
+# own under build/ so they never mix with the -O2 ones above
+FUZZ_CC	?= clang
+FUZZ_S	?= 20
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	     -fno-sanitize-recover=all
+FUZZ_DIR := build/fuzz
+ASAN_DIR := build/asan
+FUZZ_PROTOS := arp ndp dhcp dhcpv6 icmp tcp udp
+FUZZ_TARGETS := $(addprefix fuzz_,$(FUZZ_PROTOS)) fuzz_stream fuzz_conf \
+		fuzz_ports
+FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+FUZZ_HDRS := $(HDRS) test/fuzz/fuzz.h
+
+$(FUZZ_DIR)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link \
+		-c -o $@ $<
+
+$(FUZZ_DIR)/libpasstd.a: $(addprefix $(FUZZ_DIR)/,$(OBJS))
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_common.o: test/fuzz/fuzz_common.c $(FUZZ_HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer-no-link -I. \
+		-c -o $@ $<
+
+# One frame harness per protocol, from one source
+$(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_PROTOS)): $(FUZZ_DIR)/fuzz_%: \
+		test/fuzz/fuzz_frame.c $(FUZZ_DIR)/fuzz_common.o \
+		$(FUZZ_DIR)/libpasstd.a $(FUZZ_HDRS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -I. \
+		-DFUZZ_PROTO=FUZZ_$(shell echo $* | tr a-z A-Z) -o $@ $< \
+		$(FUZZ_DIR)/fuzz_common.o $(FUZZ_DIR)/libpasstd.a
+
+$(FUZZ_DIR)/fuzz_stream $(FUZZ_DIR)/fuzz_conf: $(FUZZ_DIR)/fuzz_%: \
+		test/fuzz/fuzz_%.c $(FUZZ_DIR)/fuzz_common.o \
+		$(FUZZ_DIR)/libpasstd.a $(FUZZ_HDRS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -I. -o $@ $< \
+		$(FUZZ_DIR)/fuzz_common.o $(FUZZ_DIR)/libpasstd.a
+
+$(FUZZ_DIR)/fuzz_ports: test/fuzz/fuzz_ports.c $(FUZZ_DIR)/libpasstd.a \
+		$(FUZZ_HDRS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -I. -o $@ $< \
+		$(FUZZ_DIR)/libpasstd.a
+
+fuzz-build: $(FUZZ_BINS)
+
+# Every harness for FUZZ_S seconds, two at a time; fails on any crash
+fuzz: deps fuzz-build
+	@FUZZ_S=$(FUZZ_S) bash test/fuzz.sh
+
+# The daemon and the unit tests with ASan and UBSan (test/sanitizers.sh)
+ASAN_UNITS := $(addprefix $(ASAN_DIR)/,$(UNIT_BINS))
+
+$(ASAN_DIR)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+$(ASAN_DIR)/libpasstd.a: $(addprefix $(ASAN_DIR)/,$(OBJS))
+	$(AR) rcs $@ $^
+
+$(ASAN_DIR)/passtd: $(ASAN_DIR)/passtd.o $(ASAN_DIR)/libpasstd.a
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/test/unit/%_test: test/unit/%_test.c $(ASAN_DIR)/libpasstd.a \
+		$(HDRS) test/unit/unit.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -I. -o $@ $< \
+		$(ASAN_DIR)/libpasstd.a $(LDLIBS)
+
+asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 
 bench: deps all
 	@bash test/perf/bench.sh
@@ -84,3 +158,4 @@ uninstall:
 
 clean:
 	rm -f *.o libpasstd.a passtd pasta passt $(UNIT_BINS) $(TOOLS)
+	rm -rf build

@@ -8,9 +8,12 @@
 
 set -u
 
+# clang, libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) and
+# llvm (llvm-symbolizer, for readable reports): make fuzz, make asan
 PKGS="gcc make libc6-dev iproute2 busybox-static iputils-ping nftables
       tshark iperf3 passt procps util-linux kmod ethtool python3
-      qemu-system-x86 linux-image-amd64 cpio strace"
+      qemu-system-x86 linux-image-amd64 cpio strace
+      clang libclang-rt-14-dev llvm"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# shellcheck disable=SC2086 # one line, words separated by spaces

@@ -214,7 +214,7 @@ static void test_parse_truncations(void)
 
 static void test_queue(void)
 {
-	struct frame_queue q;
+	static struct frame_queue q;	/* lives as long as the daemon's */
 	struct frame_ip_hdr h = { .proto = IPPROTO_UDP };
 	struct frame_in f;
 	uint8_t *l4;
@@ -261,7 +261,7 @@ static void test_queue(void)
 /* A slot of the frame list reused by another kind of frame keeps nothing */
 static void test_queue_reuse(void)
 {
-	struct frame_queue q;
+	static struct frame_queue q;
 	struct frame_ip_hdr h = { .proto = IPPROTO_UDP };
 	uint8_t *slot, *l4;
 
