@@ -336,6 +336,7 @@ static void daemon_events(void)
 			break;
 		}
 	}
+	flow_reap(c->flows);	/* the batch is done, as in the loop */
 	c->q->flush(c->q);
 }
 
@@ -465,11 +466,20 @@ void fuzz_tick(unsigned int ms)
 {
 	struct ctx *c = &fuzz_ctx;
 
+	int idx;
+
 	c->now_ms += ms;
-	tcp_timer(c);
+	while ((idx = flow_timer_due(c->flows, c->now_ms)) != FLOW_NONE) {
+		if (flow_at(c->flows, idx)->type == FLOW_TCP)
+			tcp_flow_timer(c, idx);
+		else if (flow_at(c->flows, idx)->type == FLOW_TCP_SPLICE)
+			tcp_splice_flow_timer(c, idx);
+	}
+	tcp_splice_timer(c);
 	icmp_timer(c);
 	udp_timer(c);
 	ndp_timer(c);
+	flow_reap(c->flows);
 	c->q->flush(c->q);
 }
 
@@ -484,6 +494,7 @@ void fuzz_reset(void)
 	tcp_close_all(c);
 	udp_close_all(c);
 	icmp_close_all(c);
+	flow_reap(c->flows);
 	for (i = 0; i < peers_n; i++)
 		close(peers[i]);
 	peers_n = 0;
