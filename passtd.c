@@ -408,18 +408,16 @@ static void flow_timers_run(struct ctx *c)
 	}
 }
 
+static uint64_t second_ms;	/* next once-a-second run */
+
 /*
  * Timers that are due, once per loop: each is O(1) when nothing is (idle
  * expiry looks at the least recently active flow only). Sets *@listen_due
  * when "auto" forwarding is to be brought in step: that closes sockets,
- * so it waits until the batch is done. Return: the next time anything is
- * due, UINT64_MAX if nothing ever is
+ * so it waits until the batch is done.
  */
-static uint64_t timers_run(struct ctx *c, bool *listen_due)
+static void timers_run(struct ctx *c, bool *listen_due)
 {
-	static uint64_t second_ms;
-	uint64_t next;
-
 	flow_timers_run(c);
 	if (c->now_ms >= tcp_splice_next_ms(c))
 		tcp_splice_timer(c);
@@ -435,6 +433,14 @@ static uint64_t timers_run(struct ctx *c, bool *listen_due)
 		if (netns_poll())
 			netns_check(c);
 	}
+}
+
+/* The next time anything is due, UINT64_MAX if nothing ever is: asked
+ * right before sleeping, after whatever the batch and its aftermath set */
+static uint64_t timers_next(const struct ctx *c)
+{
+	uint64_t next;
+
 	next = MIN(flow_timer_next(c->flows), tcp_splice_next_ms(c));
 	next = MIN(next, MIN(udp_next_ms(c), icmp_next_ms(c)));
 	next = MIN(next, ndp_next_ms(c));
@@ -487,12 +493,13 @@ static void vm_guest_gone(struct ctx *c)
 static void loop(struct ctx *c, int sfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
-	uint64_t quit_by_ms = 0, next_ms = 0;
+	uint64_t quit_by_ms = 0;
 	bool listen_due;
 	int n, i, rc, lfd, timeout;
 
 	for (;;) {
-		timeout = loop_timeout(c, next_ms);
+		c->now_ms = now_ms();
+		timeout = loop_timeout(c, timers_next(c));
 		/* Quitting: look again at what drains, every tenth second */
 		if (quit_status >= 0 && (timeout < 0 || timeout > 100))
 			timeout = 100;
@@ -546,7 +553,7 @@ static void loop(struct ctx *c, int sfd)
 				break;
 			}
 		}
-		next_ms = timers_run(c, &listen_due);
+		timers_run(c, &listen_due);
 		if (lfd >= 0 && (rc = stream_accept(c, lfd)) < 0)
 			log_warn("accept: %s", strerror(-rc));
 		/* No event of this batch is left for what closes now */
