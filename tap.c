@@ -287,7 +287,7 @@ static struct frame_buf *tap_buf_get(void)
 void tap_handler(struct ctx *c)
 {
 	static struct frame_in frames[TAP_FRAMES_MAX];
-	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	size_t max = ETH_HDR_LEN + (size_t)net_mtu(c->net);
 	/* segmentation offload frames may be longer than the MTU */
 	size_t rd = MAX(max, ETH_HDR_LEN + IP6_HDR_LEN + 65535);
 	struct frame_buf *b = tap_buf_get();

@@ -676,7 +676,7 @@ static void tcp_life_timeout(struct ctx *c, int idx)
  */
 static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
 {
-	int mtu = c->net->mtu ? c->net->mtu : 65520;
+	int mtu = net_mtu(c->net);
 	int mss = mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - TCP_HDR_LEN;
 	int floor = v4 ? TCP_MSS4_MIN : TCP_MSS6_MIN;
 
@@ -761,7 +761,7 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 
 	s_fd = socket(f->af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		      IPPROTO_TCP);
-	if (s_fd < 0 || s_fd >= (1 << 23) ||
+	if (s_fd < 0 || s_fd >= EPOLL_REF_FD_MAX ||
 	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		if (s_fd >= 0)
 			close(s_fd);
@@ -1581,8 +1581,6 @@ static void tcp_conn_from_sock(struct ctx *c, int fd,
 		return;
 	}
 	fl = flow_at(c->flows, idx);
-	inany_from_sockaddr(&fl->side[SOCKSIDE].src, NULL,
-			    &(struct sockaddr_storage){ 0 });
 	fl->side[SOCKSIDE].src = *peer;
 	fl->side[SOCKSIDE].sport = pport;
 	fwd_host_to_guest(nc, peer, &key.dst, &key.src);
@@ -1642,7 +1640,7 @@ void tcp_listen_handler(struct ctx *c, union epoll_ref ref)
 			continue;
 		if (fd < 0)
 			return;
-		if (fd >= (1 << 23)) {
+		if (fd >= EPOLL_REF_FD_MAX) {
 			close(fd);
 			drop(DROP_SOCK_ERR);
 			continue;
