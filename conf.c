@@ -34,9 +34,9 @@
 #include "log.h"
 #include "netlink.h"
 
-#define MTU_DEFAULT	65520
+#define MTU_DEFAULT	NET_MTU_MAX
 #define MTU_MIN		68
-#define MTU_MAX		65520
+#define MTU_MAX		NET_MTU_MAX
 
 static const uint8_t MAC_OURS_DEFAULT[MAC_LEN] = {
 	0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55

@@ -31,6 +31,9 @@ union epoll_ref {
 	uint64_t u64;
 };
 
+/* Descriptors beyond what @fd's 24 bits hold cannot be registered */
+#define EPOLL_REF_FD_MAX	(1 << 23)
+
 _Static_assert(sizeof(union epoll_ref) == sizeof(uint64_t),
 	       "epoll reference must fit epoll_data");
 

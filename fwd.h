@@ -61,6 +61,9 @@ struct net6 {
 	struct in6_addr addr_ll_seen;	/* last link-local source */
 };
 
+/* Largest MTU, and the frames' size limit where none is advertised */
+#define NET_MTU_MAX	65520
+
 struct net_conf {
 	struct net4 v4;
 	struct net6 v6;
@@ -86,6 +89,12 @@ struct net_conf {
 	bool dhcp_dns;			/* announce DNS via DHCP/NDP/DHCPv6 */
 	bool dhcp_search;		/* announce search list */
 };
+
+/* The MTU frames are built for: -m, or the largest when none is set */
+static inline int net_mtu(const struct net_conf *nc)
+{
+	return nc->mtu ? nc->mtu : NET_MTU_MAX;
+}
 
 #define FWD_PORTS	65536			/* port numbers, 0 included */
 #define FWD_MAP_SIZE	(FWD_PORTS / 8)		/* bytes of a port bitmap */

@@ -67,8 +67,8 @@ int fwdsock_open(struct ctx *c, int af, int type, int proto,
 			(socklen_t)strlen(ifname) + 1)) ||
 	    bind(fd, (struct sockaddr *)&sa, sl) ||
 	    ((type & SOCK_STREAM) == SOCK_STREAM && listen(fd, 1024)) ||
-	    fd >= (1 << 23) || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
-		rc = fd >= (1 << 23) ? -EMFILE : -errno;
+	    fd >= EPOLL_REF_FD_MAX || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
+		rc = fd >= EPOLL_REF_FD_MAX ? -EMFILE : -errno;
 		close(fd);
 		return rc ? rc : -EIO;
 	}

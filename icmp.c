@@ -110,7 +110,7 @@ static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
 	s = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
 	if (s < 0)
 		return -errno;
-	if (s >= (1 << 23)) {
+	if (s >= EPOLL_REF_FD_MAX) {
 		close(s);
 		return -EMFILE;
 	}

@@ -530,7 +530,7 @@ static struct frame_buf *stream_buf_get(void)
 static int stream_read(struct ctx *c)
 {
 	static struct frame_in frames[STREAM_FRAMES_MAX];
-	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	size_t max = ETH_HDR_LEN + (size_t)net_mtu(c->net);
 	struct frame_buf *b = stream_cur;
 	size_t end, off = 0;
 	unsigned int nf = 0;

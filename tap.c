@@ -214,36 +214,134 @@ static void tap_dispatch_one(struct ctx *c, const struct frame_in *f)
 }
 
 /**
- * tap_dispatch() - Hand parsed frames to protocols, TCP in per-flow runs
+ * struct tap_group - Frames of one flow in a batch, linked in order
+ * @first:	Index of its first frame
+ * @last:	Index of its last frame
+ * @n:		Number of frames
+ * @bucket:	Its bucket in tap_group_bucket[]
+ */
+struct tap_group {
+	unsigned int first;
+	unsigned int last;
+	unsigned int n;
+	uint32_t bucket;
+};
+
+#define TAP_GROUP_BUCKETS	(2 * TAP_FRAMES_MAX)	/* a power of two */
+
+static struct tap_group tap_groups[TAP_FRAMES_MAX];
+static unsigned int tap_group_next[TAP_FRAMES_MAX];	/* next of a flow */
+static int tap_group_of[TAP_FRAMES_MAX];	/* -1: not TCP or UDP */
+static uint16_t tap_group_bucket[TAP_GROUP_BUCKETS];	/* group + 1 */
+static struct frame_in tap_group_frames[TAP_FRAMES_MAX];
+
+/* Does this frame go to tcp.c or udp.c, in a batch of its flow? */
+static bool tap_is_flow(const struct frame_in *f)
+{
+	return f->af && (f->proto == IPPROTO_TCP ||
+			 (f->proto == IPPROTO_UDP && !tap_is_dhcp(f)));
+}
+
+/*
+ * Sort @n frames into groups, one per flow, in order within each; a
+ * keyed hash of the tuple finds a frame's group (the guest picks tuples:
+ * with a fixed hash it could make every frame probe every group).
+ * Return: number of groups
+ */
+static unsigned int tap_group(struct ctx *c, const struct frame_in *f,
+			      unsigned int n)
+{
+	const uint32_t mask = TAP_GROUP_BUCKETS - 1;
+	unsigned int i, ng = 0, g;
+	uint32_t h;
+
+	for (i = 0; i < n; i++) {
+		struct flowside fs = { .src = f[i].src, .dst = f[i].dst };
+
+		tap_group_of[i] = -1;
+		if (!tap_is_flow(&f[i]))
+			continue;
+		fs.sport = rd16(f[i].l4);
+		fs.dport = rd16(f[i].l4 + 2);
+		h = (uint32_t)flow_hash(c->flows, f[i].proto, &fs) & mask;
+		while (tap_group_bucket[h] &&
+		       !frame_same_flow(&f[tap_groups[tap_group_bucket[h] -
+						      1].first], &f[i]))
+			h = (h + 1) & mask;
+		if (!tap_group_bucket[h]) {
+			tap_group_bucket[h] = (uint16_t)(ng + 1);
+			tap_groups[ng++] = (struct tap_group){
+				.first = i, .last = i, .bucket = h };
+		} else {
+			g = tap_group_bucket[h] - 1U;
+			tap_group_next[tap_groups[g].last] = i;
+			tap_groups[g].last = i;
+		}
+		g = tap_group_bucket[h] - 1U;
+		tap_groups[g].n++;
+		tap_group_of[i] = (int)g;
+	}
+	return ng;
+}
+
+/* Empty the buckets tap_group() filled */
+static void tap_group_clear(unsigned int ng)
+{
+	unsigned int g;
+
+	for (g = 0; g < ng; g++)
+		tap_group_bucket[tap_groups[g].bucket] = 0;
+	memset(tap_groups, 0, ng * sizeof(tap_groups[0]));
+}
+
+/* Hand group @g, the frames of one flow, to its protocol at once */
+static void tap_group_dispatch(struct ctx *c, const struct frame_in *f,
+			       unsigned int g)
+{
+	const struct tap_group *gr = &tap_groups[g];
+	const struct frame_in *run = &f[gr->first];
+	unsigned int i, k;
+
+	if (gr->last - gr->first + 1 != gr->n) {	/* interleaved: gather */
+		for (i = gr->first, k = 0; k < gr->n;
+		     i = tap_group_next[i], k++)
+			tap_group_frames[k] = f[i];
+		run = tap_group_frames;
+	}
+	if (run->proto == IPPROTO_TCP)
+		tcp_tap_input(c, run, gr->n);
+	else
+		udp_tap_input(c, run, gr->n);
+}
+
+/**
+ * tap_dispatch() - Hand parsed frames to protocols, TCP and UDP per flow
  * @c:		Execution context
  * @f:		Parsed frames
  * @n:		Number of frames
  *
- * Consecutive TCP or UDP frames of one flow go to their protocol
- * together, so that their payload reaches the socket with one sendmsg()
- * or sendmmsg().
+ * All TCP or UDP frames of one flow in the batch go to their protocol
+ * together, in order, adjacent or not (several flows sending at once
+ * interleave theirs), so that their payload reaches the socket with one
+ * sendmsg() or sendmmsg(). A flow goes where its first frame stood.
  */
 void tap_dispatch(struct ctx *c, const struct frame_in *f, unsigned int n)
 {
-	unsigned int i = 0, j;
+	unsigned int i, ng;
 
-	while (i < n) {
-		bool tcp = f[i].proto == IPPROTO_TCP && f[i].af;
-		bool udp = f[i].proto == IPPROTO_UDP && f[i].af &&
-			   !tap_is_dhcp(&f[i]);
-
-		if (!tcp && !udp) {
-			tap_dispatch_one(c, &f[i++]);
-			continue;
-		}
-		for (j = i + 1; j < n && frame_same_flow(&f[i], &f[j]); j++)
-			;
-		if (tcp)
-			tcp_tap_input(c, &f[i], j - i);
-		else
-			udp_tap_input(c, &f[i], j - i);
-		i = j;
+	while (n > TAP_FRAMES_MAX) {
+		tap_dispatch(c, f, TAP_FRAMES_MAX);
+		f += TAP_FRAMES_MAX;
+		n -= TAP_FRAMES_MAX;
 	}
+	ng = tap_group(c, f, n);
+	for (i = 0; i < n; i++) {
+		if (tap_group_of[i] < 0)
+			tap_dispatch_one(c, &f[i]);
+		else if (tap_groups[tap_group_of[i]].first == i)
+			tap_group_dispatch(c, f, (unsigned int)tap_group_of[i]);
+	}
+	tap_group_clear(ng);
 }
 
 /**
@@ -287,7 +385,7 @@ static struct frame_buf *tap_buf_get(void)
 void tap_handler(struct ctx *c)
 {
 	static struct frame_in frames[TAP_FRAMES_MAX];
-	size_t max = ETH_HDR_LEN + (size_t)(c->net->mtu ? c->net->mtu : 65520);
+	size_t max = ETH_HDR_LEN + (size_t)net_mtu(c->net);
 	/* segmentation offload frames may be longer than the MTU */
 	size_t rd = MAX(max, ETH_HDR_LEN + IP6_HDR_LEN + 65535);
 	struct frame_buf *b = tap_buf_get();

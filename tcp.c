@@ -142,6 +142,7 @@ enum {
 	WND_CLOSED	= 1 << 11,	/* we advertised a zero window */
 	PEEK_OFF	= 1 << 12,	/* SO_PEEK_OFF set on the socket */
 	TAP_FIN_EVER	= 1 << 13,	/* FIN sent at least once */
+	SOCK_UNREAD	= 1 << 14,	/* socket may hold data not peeked */
 };
 
 /**
@@ -624,7 +625,7 @@ static void tcp_half_closed(struct ctx *c, struct tcp_conn *conn)
 /* Handshake done: the lifetime timer starts */
 static void tcp_established(struct ctx *c, struct tcp_conn *conn)
 {
-	conn->flags |= ESTABLISHED;
+	conn->flags |= ESTABLISHED | SOCK_UNREAD;	/* data may wait */
 	conn->deadline = 0;
 	/* the SYN or SYN-ACK was timed, unless sent again */
 	tcp_rtt_ack(&conn->rtt, conn->seq_isn + 1, c->now_ms);
@@ -676,7 +677,7 @@ static void tcp_life_timeout(struct ctx *c, int idx)
  */
 static uint16_t tcp_mss(const struct ctx *c, bool v4, uint16_t guest_mss)
 {
-	int mtu = c->net->mtu ? c->net->mtu : 65520;
+	int mtu = net_mtu(c->net);
 	int mss = mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - TCP_HDR_LEN;
 	int floor = v4 ? TCP_MSS4_MIN : TCP_MSS6_MIN;
 
@@ -761,7 +762,7 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 
 	s_fd = socket(f->af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		      IPPROTO_TCP);
-	if (s_fd < 0 || s_fd >= (1 << 23) ||
+	if (s_fd < 0 || s_fd >= EPOLL_REF_FD_MAX ||
 	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		if (s_fd >= 0)
 			close(s_fd);
@@ -837,6 +838,7 @@ static void tcp_seq_sent(struct tcp_conn *conn)
 static void tcp_rewind(struct tcp_conn *conn)
 {
 	conn->seq_to_tap = conn->seq_ack_from_tap;
+	conn->flags |= SOCK_UNREAD;	/* what was sent is to be peeked again */
 	tcp_rtt_cancel(&conn->rtt);
 	if (conn->flags & TAP_FIN_SENT && !(conn->flags & TAP_FIN_ACKED))
 		conn->flags &= (uint16_t)~TAP_FIN_SENT;
@@ -1015,6 +1017,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			n = 1;
 		}
 		want = MIN(want, (size_t)n * seg);
+		if (!(conn->flags & PEEK_OFF) && in_flight > TCP_DISCARD)
+			return;		/* unread data stays: SOCK_UNREAD */
 		region = frame_reserve(c->q, n * slot_len);
 		if (!region)
 			return;
@@ -1026,6 +1030,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_conn_rst(c, idx);
 			return;
 		}
+		if (got != (ssize_t)want)	/* drained, or at its end */
+			conn->flags &= (uint16_t)~SOCK_UNREAD;
 		if (got < 0)
 			return;
 		if (!got) {
@@ -1062,7 +1068,8 @@ static bool tcp_conn_finished(const struct tcp_conn *conn)
  *
  * Return: true if the acknowledgement moved forward
  */
-static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
+static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s,
+			     uint32_t *trunc)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	uint32_t acked, wnd = (uint32_t)s->wnd << conn->ws_from_tap;
@@ -1090,8 +1097,7 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 		conn->flags |= TAP_FIN_SENT | TAP_FIN_ACKED;
 		acked--;
 	}
-	if (acked)
-		recv(conn->sock, NULL, acked, MSG_TRUNC | MSG_DONTWAIT);
+	*trunc += acked;	/* dropped from the socket once per batch */
 	tcp_rtt_ack(&conn->rtt, s->ack, c->now_ms);
 	conn->seq_ack_from_tap = s->ack;
 	conn->wnd_from_tap = wnd;
@@ -1292,6 +1298,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	bool need_ack, acked = false;
+	uint32_t trunc = 0;
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
@@ -1315,7 +1322,9 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 				     conn->ws_from_tap;
 	}
 	for (i = 0; i < n; i++)
-		acked |= tcp_ack_from_tap(c, idx, &segs[i]);
+		acked |= tcp_ack_from_tap(c, idx, &segs[i], &trunc);
+	if (trunc)
+		recv(conn->sock, NULL, trunc, MSG_TRUNC | MSG_DONTWAIT);
 	need_ack = tcp_data_to_sock(c, idx, segs, n);
 	if (conn->sock < 0)
 		return;
@@ -1326,7 +1335,9 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	}
 	if (need_ack || conn->seq_ack_to_tap != conn->seq_from_tap)
 		tcp_send_flags(c, idx, TH_ACK);
-	if (acked || conn->seq_to_tap == conn->seq_ack_from_tap)
+	/* Peek only if the socket may have data for the guest: an upload
+	 * would otherwise peek in vain for every batch of its frames */
+	if (conn->flags & SOCK_UNREAD)
 		tcp_data_from_sock(c, idx);
 }
 
@@ -1435,8 +1446,10 @@ void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 	}
 	if (events & EPOLLRDHUP)
 		conn->flags |= SOCK_FIN_RCVD;
-	if (events & (EPOLLIN | EPOLLRDHUP))
+	if (events & (EPOLLIN | EPOLLRDHUP)) {
+		conn->flags |= SOCK_UNREAD;
 		tcp_data_from_sock(c, idx);
+	}
 }
 
 /* Timer of one connection expired */
@@ -1581,8 +1594,6 @@ static void tcp_conn_from_sock(struct ctx *c, int fd,
 		return;
 	}
 	fl = flow_at(c->flows, idx);
-	inany_from_sockaddr(&fl->side[SOCKSIDE].src, NULL,
-			    &(struct sockaddr_storage){ 0 });
 	fl->side[SOCKSIDE].src = *peer;
 	fl->side[SOCKSIDE].sport = pport;
 	fwd_host_to_guest(nc, peer, &key.dst, &key.src);
@@ -1642,7 +1653,7 @@ void tcp_listen_handler(struct ctx *c, union epoll_ref ref)
 			continue;
 		if (fd < 0)
 			return;
-		if (fd >= (1 << 23)) {
+		if (fd >= EPOLL_REF_FD_MAX) {
 			close(fd);
 			drop(DROP_SOCK_ERR);
 			continue;

@@ -92,7 +92,7 @@
 #include "log.h"
 #include "tcp_splice.h"
 
-#define SPLICE_FD_MAX		(1 << 23)	/* epoll_ref.fd is 24 bits */
+#define SPLICE_FD_MAX		EPOLL_REF_FD_MAX
 #define SPLICE_PIPE_SIZE	(1 << 20)	/* grown pipe, bytes */
 #define SPLICE_GROW_AFTER	(256 << 10)	/* grow once this much moved */
 #define SPLICE_CHUNK		SPLICE_PIPE_SIZE /* asked per splice() read */

@@ -279,9 +279,9 @@ static int udp_sock_new(struct ctx *c, int idx, int af,
 	sl = inany_to_sockaddr(dst, dport, 0, &sa);
 	ref.fd = s;
 	ev.data.u64 = ref.u64;
-	if (s >= (1 << 23) || connect(s, (struct sockaddr *)&sa, sl) ||
+	if (s >= EPOLL_REF_FD_MAX || connect(s, (struct sockaddr *)&sa, sl) ||
 	    epoll_ctl(c->epollfd, EPOLL_CTL_ADD, s, &ev)) {
-		rc = s >= (1 << 23) ? -EMFILE : -errno;
+		rc = s >= EPOLL_REF_FD_MAX ? -EMFILE : -errno;
 		close(s);
 		return rc;
 	}
@@ -555,7 +555,7 @@ void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 /* Largest payload that fits one frame toward the guest */
 static size_t udp_payload_max(const struct ctx *c, bool v4)
 {
-	int mtu = c->net->mtu ? c->net->mtu : 65520;
+	int mtu = net_mtu(c->net);
 
 	return (size_t)mtu - (v4 ? IP4_HDR_LEN : IP6_HDR_LEN) - UDP_HDR_LEN;
 }
