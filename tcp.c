@@ -1030,10 +1030,13 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_conn_rst(c, idx);
 			return;
 		}
-		if (got != (ssize_t)want)	/* drained, or at its end */
+		if (got < 0) {
+			/* Nothing new: the next event says when there is.
+			 * Not on a short read: the end of stream may come
+			 * after the last data, with no event of its own */
 			conn->flags &= (uint16_t)~SOCK_UNREAD;
-		if (got < 0)
 			return;
+		}
 		if (!got) {
 			log_trace("tcp: flow %d: end of stream from socket "
 				  "(want %zu, flags 0x%x)", idx, want,
