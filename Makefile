@@ -145,6 +145,13 @@ asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 bench: deps all
 	@bash test/perf/bench.sh
 
+# Mixed load on one daemon for SOAK_S seconds, then resources back to
+# their start (test/soak.sh); not part of check
+SOAK_S	?= 600
+.PHONY: soak
+soak: deps all $(TOOLS)
+	@SOAK_S=$(SOAK_S) TEST_TIMEOUT=$$(($(SOAK_S) + 400)) bash test/run.sh soak
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 passtd $(DESTDIR)$(BINDIR)/passtd

@@ -4,13 +4,14 @@
  * queue, time from a fake clock (c.now_ms)
  *
  * Covered: an outbound flow with its own connected socket, both ways and
- * both IP versions; a batch of datagrams leaving with one sendmmsg();
- * inbound flows through a forwarding socket (-u) and a namespace one
- * (-U); idle expiry in order of activity; eviction of inbound flows when
- * their share is full, the guest's flows untouched; closing a forwarding
- * socket closes its flows, and no reply reaches a socket that later got
- * its descriptor number; malformed and hostile datagrams from the guest;
- * udp_close_all(); no descriptor leaked.
+ * both IP versions; a batch of datagrams leaving with one sendmmsg(), and
+ * --no-mmsg; datagrams too long for the MTU, a full table; inbound flows
+ * through a forwarding socket (-u) and a namespace one (-U); idle expiry
+ * in order of activity; eviction of inbound flows when their share is
+ * full, the guest's flows untouched; closing a forwarding socket closes
+ * its flows, and no reply reaches a socket that later got its descriptor
+ * number; malformed and hostile datagrams from the guest; ICMP errors
+ * relayed; udp_close_all(); no descriptor leaked.
  *
  * Everything runs in a user and network namespace of the test's own
  * (unshare(2)), on its loopback only: ports are fixed, nothing leaves.
