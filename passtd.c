@@ -41,6 +41,7 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "dispatch.h"
 #include "epoll_ref.h"
 #include "icmp.h"
 #include "listen.h"
@@ -389,25 +390,6 @@ static void netns_watch_handler(struct ctx *c)
 	}
 }
 
-/* Run the flows' deadlines that came, each by its protocol */
-static void flow_timers_run(struct ctx *c)
-{
-	int idx;
-
-	while ((idx = flow_timer_due(c->flows, c->now_ms)) != FLOW_NONE) {
-		switch (flow_at(c->flows, idx)->type) {
-		case FLOW_TCP:
-			tcp_flow_timer(c, idx);
-			break;
-		case FLOW_TCP_SPLICE:
-			tcp_splice_flow_timer(c, idx);
-			break;
-		default:
-			break;
-		}
-	}
-}
-
 static uint64_t second_ms;	/* next once-a-second run */
 
 /*
@@ -418,7 +400,7 @@ static uint64_t second_ms;	/* next once-a-second run */
  */
 static void timers_run(struct ctx *c, bool *listen_due)
 {
-	flow_timers_run(c);
+	dispatch_timers(c);
 	if (c->now_ms >= tcp_splice_next_ms(c))
 		tcp_splice_timer(c);
 	if (c->now_ms >= udp_next_ms(c))
@@ -525,24 +507,6 @@ static void loop(struct ctx *c, int sfd)
 				 * it must be gone before the next one */
 				lfd = ref.fd;
 				break;
-			case EPOLL_TYPE_PING:
-				icmp_sock_input(c, ref);
-				break;
-			case EPOLL_TYPE_TCP:
-				tcp_sock_handler(c, ref, ev[i].events);
-				break;
-			case EPOLL_TYPE_TCP_LISTEN:
-				tcp_listen_handler(c, ref);
-				break;
-			case EPOLL_TYPE_UDP:
-				udp_sock_handler(c, ref, ev[i].events);
-				break;
-			case EPOLL_TYPE_UDP_LISTEN:
-				udp_listen_handler(c, ref, ev[i].events);
-				break;
-			case EPOLL_TYPE_TCP_SPLICE:
-				tcp_splice_sock_handler(c, ref, ev[i].events);
-				break;
 			case EPOLL_TYPE_SIGNAL:
 				signal_handler(c, sfd);
 				break;
@@ -550,6 +514,7 @@ static void loop(struct ctx *c, int sfd)
 				netns_watch_handler(c);
 				break;
 			default:
+				dispatch_event(c, ref, ev[i].events);
 				break;
 			}
 		}

@@ -1068,6 +1068,8 @@ static bool tcp_conn_finished(const struct tcp_conn *conn)
  * @c:		Execution context
  * @idx:	Flow index
  * @s:		Segment
+ * @trunc:	Bytes newly acknowledged are added here: the caller drops
+ *		them from the socket once for the whole batch
  *
  * Return: true if the acknowledgement moved forward
  */
@@ -1300,8 +1302,8 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 			   unsigned int n)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
-	bool need_ack, acked = false;
 	uint32_t trunc = 0;
+	bool need_ack;
 	unsigned int i;
 
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
@@ -1325,7 +1327,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 				     conn->ws_from_tap;
 	}
 	for (i = 0; i < n; i++)
-		acked |= tcp_ack_from_tap(c, idx, &segs[i], &trunc);
+		tcp_ack_from_tap(c, idx, &segs[i], &trunc);
 	if (trunc)
 		recv(conn->sock, NULL, trunc, MSG_TRUNC | MSG_DONTWAIT);
 	need_ack = tcp_data_to_sock(c, idx, segs, n);

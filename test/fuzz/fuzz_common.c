@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "dispatch.h"
 #include "epoll_ref.h"
 #include "fuzz.h"
 #include "icmp.h"
@@ -310,32 +311,9 @@ static void daemon_events(void)
 	int n, i;
 
 	n = epoll_wait(c->epollfd, ev, 64, 0);
-	for (i = 0; i < n; i++) {
-		union epoll_ref ref = { .u64 = ev[i].data.u64 };
-
-		switch (ref.type) {
-		case EPOLL_TYPE_PING:
-			icmp_sock_input(c, ref);
-			break;
-		case EPOLL_TYPE_TCP:
-			tcp_sock_handler(c, ref, ev[i].events);
-			break;
-		case EPOLL_TYPE_TCP_LISTEN:
-			tcp_listen_handler(c, ref);
-			break;
-		case EPOLL_TYPE_UDP:
-			udp_sock_handler(c, ref, ev[i].events);
-			break;
-		case EPOLL_TYPE_UDP_LISTEN:
-			udp_listen_handler(c, ref, ev[i].events);
-			break;
-		case EPOLL_TYPE_TCP_SPLICE:
-			tcp_splice_sock_handler(c, ref, ev[i].events);
-			break;
-		default:
-			break;
-		}
-	}
+	for (i = 0; i < n; i++)
+		dispatch_event(c, (union epoll_ref){ .u64 = ev[i].data.u64 },
+			       ev[i].events);
 	flow_reap(c->flows);	/* the batch is done, as in the loop */
 	c->q->flush(c->q);
 }
@@ -466,15 +444,8 @@ void fuzz_tick(unsigned int ms)
 {
 	struct ctx *c = &fuzz_ctx;
 
-	int idx;
-
 	c->now_ms += ms;
-	while ((idx = flow_timer_due(c->flows, c->now_ms)) != FLOW_NONE) {
-		if (flow_at(c->flows, idx)->type == FLOW_TCP)
-			tcp_flow_timer(c, idx);
-		else if (flow_at(c->flows, idx)->type == FLOW_TCP_SPLICE)
-			tcp_splice_flow_timer(c, idx);
-	}
+	dispatch_timers(c);
 	tcp_splice_timer(c);
 	icmp_timer(c);
 	udp_timer(c);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "dispatch.h"
 #include "log.h"
 #include "tcp_splice.h"
 #include "unit.h"
@@ -159,10 +160,7 @@ static int loop_once(int ms)
 /* What the daemon's loop does with flows whose deadline came */
 static void flow_timers_run(void)
 {
-	int idx;
-
-	while ((idx = flow_timer_due(&flows, c.now_ms)) != FLOW_NONE)
-		tcp_splice_flow_timer(&c, idx);
+	dispatch_timers(&c);
 	flow_reap(&flows);
 }
 
