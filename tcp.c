@@ -1052,7 +1052,11 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		c->q->flush(c->q);
 		if (!conn->deadline)
 			tcp_timer_set(c, conn, tcp_rtt_rto(&conn->rtt));
-		if ((size_t)got < want)
+		/* all there is for now, unless the end of stream came with
+		 * it (EPOLLRDHUP): then the next peek finds it, and the FIN
+		 * need not wait for the guest's ACK of this data
+		 */
+		if ((size_t)got < want && !(conn->flags & SOCK_FIN_RCVD))
 			return;
 	}
 }
@@ -1091,7 +1095,11 @@ static bool tcp_ack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s,
 			tcp_rewind(conn);
 			conn->dup_acks = 0;
 		}
-		conn->wnd_from_tap = wnd;
+		/* an older ACK, reordered, says nothing of the window now
+		 * (RFC 9293 3.10.7.4: SND.WL2 =< SEG.ACK)
+		 */
+		if (s->ack == conn->seq_ack_from_tap)
+			conn->wnd_from_tap = wnd;
 		return false;
 	}
 	acked = s->ack - conn->seq_ack_from_tap;

@@ -956,6 +956,103 @@ static void test_zero_window(void)
 	done(&t);
 }
 
+/* An ACK older than the last one, arriving late (reordered), does not
+ * update the window (RFC 9293 3.10.7.4, SND.WL2 =< SEG.ACK): after the
+ * guest closed its window, an old segment's open window lets nothing out
+ */
+static void test_old_ack_window(void)
+{
+	const uint8_t *down = pat(12, 4000);
+	unsigned int from;
+	struct tconn t;
+	struct seg old;
+
+	c.now_ms = T0;
+	CHECK(open_conn(&t, 40017, 6017, 9, MSS, 0, 1000));
+	from = cap_n;
+	CHECK(send(t.srv, down, 4000, 0) == 4000);
+	CHECK(wait_bytes(from, 1000, 1000));
+	settle();
+	CHECK(cap_bytes(from) == 1000);
+	old = gseg(&t, TH_ACK);		/* acknowledges nothing new yet */
+	old.wnd = 3000;
+	t.rcv += 1000;
+	t.wnd = 0;			/* everything, and the window closes */
+	from = cap_n;
+	gack(&t);
+	CHECK(cap_bytes(from) == 0);
+	gsend(&old);			/* the old one, late */
+	CHECK(cap_bytes(from) == 0);
+	t.wnd = 3000;
+	gack(&t);
+	CHECK(wait_bytes(from, 3000, 1000) && cap_bytes(from) == 3000);
+	t.rcv += 3000;
+	gack(&t);
+	CHECK(alive(&t));
+	done(&t);
+}
+
+/* Data on the ACK that completes the handshake, data with the FIN, and
+ * the FIN again: taken once each
+ */
+static void test_data_fin(void)
+{
+	const uint8_t *p = pat(13, 700);
+	uint8_t buf[800];
+	unsigned int from;
+	struct tconn t;
+	struct seg s;
+
+	c.now_ms = T0;
+	t = (struct tconn){ .gport = 40018, .port = 6018, .gseq = 1,
+			    .wnd = 65535, .ws = 7, .srv = -1 };
+	t.lfd = listener(6018);
+	CHECK(t.lfd >= 0 && syn(&t, MSS));
+	s = gseg(&t, TH_ACK | TH_PSH);
+	s.pl = p;
+	s.len = 300;
+	gsend(&s);
+	t.gseq += 300;
+	CHECK(conn_idx(40018) >= 0);
+	CHECK(sread(t.srv, buf, 300, 1000) && !memcmp(buf, p, 300));
+
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_PSH | TH_FIN);
+	s.pl = p + 300;
+	s.len = 400;
+	gsend(&s);
+	t.gseq += 401;
+	CHECK(cap_find(from, TH_ACK, &s) >= 0 && s.ack == t.gseq);
+	CHECK(sread(t.srv, buf, 400, 1000) && !memcmp(buf, p + 300, 400));
+	CHECK(recv(t.srv, buf, 1, MSG_DONTWAIT) == 0);
+
+	/* the FIN again, with its data: an ACK, nothing else */
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_FIN);
+	s.seq = t.gseq - 401;
+	s.pl = p + 300;
+	s.len = 400;
+	gsend(&s);
+	CHECK(cap_find(from, TH_ACK, &s) >= 0 && s.ack == t.gseq);
+	CHECK(conn_idx(40018) >= 0);
+
+	/* the server still sends, then closes: FIN, the guest's ACK ends it */
+	from = cap_n;
+	CHECK(send(t.srv, p, 200, 0) == 200);
+	close(t.srv);
+	t.srv = -1;
+	CHECK(wait_bytes(from, 200, 1000));
+	settle();
+	/* the end of stream came with the data, in one event: the FIN
+	 * follows the data at once, not only after the guest's ACK of it
+	 */
+	CHECK(cap_find(from, TH_FIN, &s) >= 0 && s.seq == t.rcv + 200);
+	t.rcv += 201;
+	gack(&t);
+	CHECK(conn_idx(40018) < 0 && flows.count == 0);
+	done(&t);
+}
+
 /* Flags the guest may send on an established connection, one by one */
 static void test_flags_established(void)
 {
@@ -1638,12 +1735,14 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(16);
+	UNIT_PLAN(18);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_wrap);
 	UNIT_RUN(test_window_scale);
 	UNIT_RUN(test_zero_window);
+	UNIT_RUN(test_old_ack_window);
+	UNIT_RUN(test_data_fin);
 	UNIT_RUN(test_flags_established);
 	UNIT_RUN(test_flags_handshake);
 	UNIT_RUN(test_inbound);
