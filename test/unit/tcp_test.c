@@ -5,11 +5,14 @@
  * flow_timer_due() and tcp_flow_timer() with a fake clock (c.now_ms)
  *
  * Covered: the outbound handshake with and without MSS and window scale
- * options, payload both ways; sequence numbers across 2^32 both ways, old
- * and duplicate segments on either side of the wrap; the guest's scaled
- * window bounding what is sent, zero window, window update, zero window
- * probes; flag combinations (RFC 9293 3.10.7.4, RFC 5961) in the
- * handshake and once established; retransmission, its give-up, SYN-ACK
+ * options (and odd ones: scale 20, MSS 1, a closed port), payload both
+ * ways; sequence numbers across 2^32 both ways, old and duplicate
+ * segments on either side of the wrap; the guest's scaled window bounding
+ * what is sent, zero window, window update, zero window probes, a late
+ * old ACK; data with the handshake's ACK and with the FIN, FIN again;
+ * flag combinations (RFC 9293 3.10.7.4, RFC 5961) in SYN-RECEIVED,
+ * SYN-SENT (inbound, through a -t listener) and once established;
+ * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
  * bounds; deferred slot reuse and stale events; tcp_close_all().
  *
@@ -771,6 +774,41 @@ static void test_handshake_no_opts(void)
 	done(&t);
 }
 
+/* A window scale above 14 counts as 14 (RFC 7323 2.3); an MSS of 1 as
+ * 536 (tcp.c's floor: one frame per byte otherwise); a SYN to a port
+ * nothing listens on draws a RST the guest's SYN-SENT accepts
+ */
+static void test_odd_options(void)
+{
+	static uint8_t big[20000];
+	unsigned int from, i;
+	struct tconn t;
+	struct seg s;
+	int fds = fd_count();
+
+	memcpy(big, pat(14, 20000), 20000);
+	c.now_ms = T0;
+	CHECK(open_conn(&t, 40019, 6019, 1, 1, 20, 1));	/* 1 << 14 */
+	from = cap_n;
+	CHECK(send(t.srv, big, 20000, 0) == 20000);
+	settle();
+	CHECK(cap_bytes(from) == 16384);
+	for (i = from; i < cap_n; i++)
+		if (cap_seg(i, &s) && s.len && s.seq + s.len != t.rcv + 16384)
+			CHECK(s.len == 536);
+	done(&t);
+
+	from = cap_n;
+	s = (struct seg){ .sport = 40019, .dport = 6099, .seq = 0xabcdef,
+			  .flags = TH_SYN, .wnd = 100, .ws = -1 };
+	gsend(&s);
+	settle();
+	CHECK(cap_find(from, TH_RST | TH_ACK, &s) >= 0 &&
+	      s.ack == 0xabcdef + 1 && s.sport == 6099 && s.dport == 40019);
+	CHECK(flows.count == 0 && fd_count() == fds);
+	cap_clear();
+}
+
 /* Sequence numbers across 2^32 both ways: the guest's ISN just below it,
  * ours placed below it through the fake clock (tcp.c's ISN is a keyed
  * hash of the tuple plus 250 per ms: RFC 6528)
@@ -1047,7 +1085,14 @@ static void test_data_fin(void)
 	 * follows the data at once, not only after the guest's ACK of it
 	 */
 	CHECK(cap_find(from, TH_FIN, &s) >= 0 && s.seq == t.rcv + 200);
-	t.rcv += 201;
+	/* only the data acknowledged: the FIN again on the timeout */
+	t.rcv += 200;
+	gack(&t);
+	from = cap_n;
+	CHECK(timer_next());
+	CHECK(cap_find(from, TH_FIN, &s) >= 0 && s.seq == t.rcv);
+	CHECK(cap_bytes(from) == 0 && conn_idx(40018) >= 0);
+	t.rcv++;
 	gack(&t);
 	CHECK(conn_idx(40018) < 0 && flows.count == 0);
 	done(&t);
@@ -1735,9 +1780,10 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(18);
+	UNIT_PLAN(19);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
+	UNIT_RUN(test_odd_options);
 	UNIT_RUN(test_wrap);
 	UNIT_RUN(test_window_scale);
 	UNIT_RUN(test_zero_window);
