@@ -1,8 +1,9 @@
 /* test/unit/tcp_test.c - tcp.c's connections as a state machine, driven as
  * the daemon drives them: the guest's segments through tap_parse() and
- * tap_dispatch(), socket events through tcp_sock_handler(), segments
- * toward the guest read from the output queue, timers through
- * flow_timer_due() and tcp_flow_timer() with a fake clock (c.now_ms)
+ * tap_dispatch(), socket events and due deadlines through dispatch.c
+ * (tcp_sock_handler(), tcp_listen_handler(); flow_timer_due() and
+ * tcp_flow_timer()) with a fake clock (c.now_ms), segments toward the
+ * guest read from the output queue
  *
  * Covered: the outbound handshake with and without MSS and window scale
  * options (and odd ones: scale 20, MSS 1, a closed port), payload both
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "dispatch.h"
 #include "log.h"
 #include "tap.h"
 #include "tcp.h"
@@ -301,7 +303,9 @@ static void gsend(const struct seg *s)
 	guest_flush();
 }
 
-/* One round of the daemon's loop, TCP socket and listener events only */
+/* One round of the daemon's loop: the protocols' events, as it hands
+ * them on; the clock stays
+ */
 static int loop_once(int ms)
 {
 	struct epoll_event ev[64];
@@ -311,10 +315,7 @@ static int loop_once(int ms)
 	for (i = 0; i < n; i++) {
 		union epoll_ref ref = { .u64 = ev[i].data.u64 };
 
-		if (ref.type == EPOLL_TYPE_TCP)
-			tcp_sock_handler(&c, ref, ev[i].events);
-		else if (ref.type == EPOLL_TYPE_TCP_LISTEN)
-			tcp_listen_handler(&c, ref);
+		dispatch_event(&c, ref, ev[i].events);
 	}
 	batch_end();
 	return n;
@@ -329,19 +330,13 @@ static void settle(void)
 		;
 }
 
-/* The loop's timers at fake time @now, as flow_timers_run() does */
+/* The loop's timers at fake time @now: flow_timer_due(), then
+ * tcp_flow_timer() for each due connection, as the daemon runs them
+ */
 static void timers_at(uint64_t now)
 {
-	int idx, i;
-
 	c.now_ms = now;
-	for (i = 0; i < 4 * FLOWS; i++) {
-		idx = flow_timer_due(&flows, now);
-		if (idx == FLOW_NONE)
-			break;
-		if (flow_at(&flows, idx)->type == FLOW_TCP)
-			tcp_flow_timer(&c, idx);
-	}
+	dispatch_timers(&c);
 	batch_end();
 }
 
