@@ -15,7 +15,9 @@
  * SYN-SENT (inbound, through a -t listener) and once established;
  * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
- * bounds; deferred slot reuse and stale events; tcp_close_all().
+ * bounds; counted drops (port 0, --no-tcp, a long header, a full share,
+ * eviction of a connection still connecting); deferred slot reuse and
+ * stale events; tcp_close_all().
  *
  * The connection state of tcp.c is private: each check looks at what a
  * peer sees (frames toward the guest, the server's socket) and at the flow
@@ -1581,6 +1583,79 @@ static void test_inactivity(void)
 	done(&t);
 }
 
+/* What tcp.c refuses, each a counted drop: a SYN to port 0, --no-tcp,
+ * a header longer than the segment, a full share of the table (a RST to
+ * the guest, or the oldest connection still connecting given up for it)
+ */
+static void test_drops(void)
+{
+	uint64_t proto = drop_counters[DROP_L4_PROTO];
+	uint64_t shrt = drop_counters[DROP_L4_SHORT];
+	uint64_t full = drop_counters[DROP_FLOW_FULL];
+	int held[FLOWS], n = 0, lfd = listener(6030), fds;
+	unsigned int from;
+	struct seg s = { .sport = 40040, .dport = 0, .seq = 1000,
+			 .flags = TH_SYN, .wnd = 100, .ws = -1 };
+
+	CHECK(lfd >= 0);
+	fds = fd_count();
+	c.now_ms = T0;
+	gsend(&s);
+	CHECK(drop_counters[DROP_L4_PROTO] == proto + 1 && flows.count == 0);
+	net.no_tcp = true;
+	s.dport = 6030;
+	gsend(&s);
+	CHECK(drop_counters[DROP_L4_PROTO] == proto + 2 && flows.count == 0);
+	net.no_tcp = false;
+	gq_add(&s);
+	gq[0][ETH_HDR_LEN + IP4_HDR_LEN + 12] = 0xf0;	/* 60-byte header */
+	guest_flush();
+	CHECK(drop_counters[DROP_L4_SHORT] == shrt + 1 && flows.count == 0);
+	CHECK(fd_count() == fds && cap_n == 0);
+
+	/* the guest's share full of other flows: a RST, counted */
+	while (n < FLOWS && (held[n] = flow_alloc(&flows, FLOW_TCP,
+						  IPPROTO_TCP,
+						  FLOW_SHARE_TCP_OUT)) !=
+	       FLOW_NONE)
+		n++;
+	CHECK(n > 0 && flows.share_count[FLOW_SHARE_TCP_OUT] == (unsigned int)n);
+	gsend(&s);
+	CHECK(drop_counters[DROP_FLOW_FULL] == full + 1);
+	CHECK(cap_find(0, TH_RST | TH_ACK, &s) >= 0 && s.ack == 1001);
+	CHECK(fd_count() == fds);
+
+	/* one slot for a connection still connecting: given up, after
+	 * TCP_SYN_MS, for the next SYN, which takes the slot after the batch
+	 */
+	flow_free(&flows, held[--n]);
+	flow_reap(&flows);
+	s = (struct seg){ .sport = 40041, .dport = 6030, .seq = 5,
+			  .flags = TH_SYN, .wnd = 100, .ws = -1 };
+	gsend(&s);			/* no loop: connect() not seen */
+	CHECK(conn_idx(40041) >= 0);
+	c.now_ms = T0 + 1000;
+	from = cap_n;
+	s.sport = 40042;
+	gsend(&s);
+	CHECK(drop_counters[DROP_FLOW_FULL] == full + 2);
+	CHECK(conn_idx(40041) < 0 && conn_idx(40042) < 0);
+	CHECK(cap_find(from, TH_RST | TH_ACK, &s) >= 0 && s.dport == 40041 &&
+	      s.ack == 6);
+	s = (struct seg){ .sport = 40042, .dport = 6030, .seq = 5,
+			  .flags = TH_SYN, .wnd = 100, .ws = -1 };
+	gsend(&s);			/* its SYN again */
+	CHECK(conn_idx(40042) >= 0);
+	tcp_close_all(&c);
+	while (n--)
+		flow_free(&flows, held[n]);
+	batch_end();
+	settle();
+	CHECK(flows.count == 0 && fd_count() == fds);
+	close(lfd);
+	cap_clear();
+}
+
 /* A connection closed in a batch keeps its slot until flow_reap(): a new
  * one in the same batch, which gets the old descriptor number, is not
  * touched by a stale event of the old one
@@ -1775,7 +1850,7 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(19);
+	UNIT_PLAN(20);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_odd_options);
@@ -1792,6 +1867,7 @@ int main(void)
 	UNIT_RUN(test_keepalive);
 	UNIT_RUN(test_half_close);
 	UNIT_RUN(test_inactivity);
+	UNIT_RUN(test_drops);
 	UNIT_RUN(test_stale_event);
 	UNIT_RUN(test_close_all);
 	UNIT_RUN(test_no_fd_leak);
