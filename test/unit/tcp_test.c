@@ -1619,7 +1619,8 @@ static void test_drops(void)
 						  FLOW_SHARE_TCP_OUT)) !=
 	       FLOW_NONE)
 		n++;
-	CHECK(n > 0 && flows.share_count[FLOW_SHARE_TCP_OUT] == (unsigned int)n);
+	CHECK(n > 0);
+	CHECK(flows.share_count[FLOW_SHARE_TCP_OUT] == (unsigned int)n);
 	gsend(&s);
 	CHECK(drop_counters[DROP_FLOW_FULL] == full + 1);
 	CHECK(cap_find(0, TH_RST | TH_ACK, &s) >= 0 && s.ack == 1001);
