@@ -1254,6 +1254,15 @@ static void test_flags_handshake(void)
 	s = gseg(&t, TH_RST);
 	s.seq = t.gseq + 1000;
 	gsend(&s);
+	/* SYN+FIN as the SYN again, SYN+RST off the sequence, no flags */
+	s = gseg(&t, TH_SYN | TH_FIN);
+	s.seq = t.gseq - 1;
+	gsend(&s);
+	s = gseg(&t, TH_SYN | TH_RST);
+	s.seq = t.gseq + 1000;
+	gsend(&s);
+	s = gseg(&t, 0);
+	gsend(&s);
 	CHECK(conn_idx(40007) >= 0 && sempty(t.srv));
 	CHECK(cap_count(TH_RST) == 0);
 
