@@ -205,6 +205,31 @@ void fwd_host_to_guest(const struct net_conf *nc,
 }
 
 /**
+ * fwd_is_broadcast() - Is an address multicast, or a limited or subnet
+ *			broadcast one (of the guest's IPv4 subnet)?
+ * @nc:		Network configuration
+ * @a:		Address
+ *
+ * Return: true if so: no unicast flow has it at either end
+ */
+bool fwd_is_broadcast(const struct net_conf *nc, const union inany_addr *a)
+{
+	const struct in_addr *v4 = inany_v4(a);
+	uint32_t host_mask;
+
+	if (inany_is_multicast(a))
+		return true;
+	if (!v4)
+		return false;
+	if (v4->s_addr == htonl(INADDR_BROADCAST))
+		return true;
+	if (nc->v4.prefix_len <= 0 || nc->v4.prefix_len >= 31)
+		return false;
+	host_mask = 0xffffffffu >> nc->v4.prefix_len;
+	return (ntohl(v4->s_addr) & host_mask) == host_mask;
+}
+
+/**
  * fwd_is_guest_addr() - Is this an address the guest holds?
  * @nc:		Network configuration
  * @a:		Address

@@ -204,6 +204,7 @@ int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 void fwd_host_to_guest(const struct net_conf *nc,
 		       const union inany_addr *peer, union inany_addr *gpeer,
 		       union inany_addr *gaddr);
+bool fwd_is_broadcast(const struct net_conf *nc, const union inany_addr *a);
 bool fwd_is_guest_addr(const struct net_conf *nc, const union inany_addr *a);
 void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN]);
 

@@ -160,6 +160,9 @@ static void tap_learn(struct ctx *c, const struct frame_in *f)
 	if (!(f->src_mac[0] & 1) && !mac_equal(f->src_mac, MAC_ZERO) &&
 	    !mac_equal(f->src_mac, nc->guest_mac))
 		tap_guest_mac(c, f->src_mac);
+	/* No unicast source: not the guest's address (RFC 1122 3.2.1.3) */
+	if (fwd_is_broadcast(nc, &f->src))
+		return;
 	if (f->af == AF_INET) {
 		const struct in_addr *a = inany_v4(&f->src);
 

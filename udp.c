@@ -494,21 +494,6 @@ static int udp_reply_lookup(struct ctx *c, const struct flowside *key)
 	return FLOW_NONE;
 }
 
-/* Multicast, limited or subnet broadcast: not forwarded */
-static bool udp_is_broadcast(const struct net_conf *nc,
-			     const union inany_addr *a)
-{
-	const struct in_addr *v4 = inany_v4(a);
-	uint32_t host_mask;
-
-	if (inany_is_multicast(a))
-		return true;
-	if (!v4 || nc->v4.prefix_len <= 0 || nc->v4.prefix_len >= 31)
-		return false;
-	host_mask = 0xffffffffu >> nc->v4.prefix_len;
-	return (ntohl(v4->s_addr) & host_mask) == host_mask;
-}
-
 /**
  * udp_tap_input() - Datagrams of one flow from the guest
  * @c:		Execution context
@@ -528,8 +513,8 @@ void udp_tap_input(struct ctx *c, const struct frame_in *f, unsigned int n)
 	}
 	/* Not to multicast or broadcast, and not from there or from no
 	 * address at all: no host sends that (RFC 1122 3.2.1.3) */
-	if (!key.dport || udp_is_broadcast(c->net, &f->dst) ||
-	    udp_is_broadcast(c->net, &f->src) ||
+	if (!key.dport || fwd_is_broadcast(c->net, &f->dst) ||
+	    fwd_is_broadcast(c->net, &f->src) ||
 	    inany_is_unspecified(&f->src)) {
 		drop(DROP_UDP_MCAST);
 		return;
