@@ -26,6 +26,11 @@
  * forks into the background, so whoever started it can connect as soon as
  * it returns. When the guest leaves, its flows are closed and the daemon
  * waits for the next one, or exits with -1/--one-off (implied by --fd).
+ *
+ * System calls: epoll_create1, epoll_ctl, epoll_wait, signalfd,
+ * rt_sigprocmask, read (signalfd, pidfd or inotify of the namespace watch),
+ * waitid, wait4, kill, close; at start only: getrlimit, setrlimit, open,
+ * write, unlink (PID file), fork, setsid, dup2, getpid.
  */
 #include <errno.h>
 #include <fcntl.h>
