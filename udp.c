@@ -129,6 +129,7 @@ static struct udp_flow *udp_flows;
 static unsigned int udp_flow_max;
 static struct udp_fwdsock *udp_fwd;
 static unsigned int udp_fwd_hi;		/* no socket at or above it */
+static unsigned int udp_fwd_lo;		/* every slot below it in use */
 static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
 static struct iovec udp_iov[UDP_BATCH_MAX];
 static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
@@ -966,8 +967,11 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	unsigned int slot;
 	int fd;
 
-	for (slot = 0; slot < UDP_FWD_MAX && udp_fwd[slot].fd >= 0; slot++)
+	/* From the lowest slot that may be free: -u all opens 131070 */
+	for (slot = udp_fwd_lo; slot < UDP_FWD_MAX && udp_fwd[slot].fd >= 0;
+	     slot++)
 		;
+	udp_fwd_lo = slot;
 	if (slot == UDP_FWD_MAX)
 		return -ENOSPC;
 	ref.flow = slot;
@@ -981,6 +985,7 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 		.dport = dport, .ns = ns, .v6 = af == AF_INET6,
 	};
 	udp_fwd_hi = MAX(udp_fwd_hi, slot + 1);
+	udp_fwd_lo = slot + 1;
 	return fd;
 }
 
@@ -1020,6 +1025,7 @@ void udp_listen_close(struct ctx *c, int fd)
 	udp_fwd_flows_close(c, FLOW_SHARE_UDP_OUT, slot);
 	udp_fwd[slot].gen++;
 	udp_fwd[slot].fd = -1;
+	udp_fwd_lo = MIN(udp_fwd_lo, slot);
 	epoll_ctl(c->epollfd, EPOLL_CTL_DEL, fd, NULL);
 	close(fd);
 }
