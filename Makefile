@@ -39,7 +39,8 @@ passtd: passtd.o libpasstd.a
 pasta passt: passtd
 	ln -sf passtd $@
 
-test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h
+test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
+		   test/unit/unit_net.h
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
 TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench
@@ -135,7 +136,7 @@ $(ASAN_DIR)/passtd: $(ASAN_DIR)/passtd.o $(ASAN_DIR)/libpasstd.a
 	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(ASAN_DIR)/test/unit/%_test: test/unit/%_test.c $(ASAN_DIR)/libpasstd.a \
-		$(HDRS) test/unit/unit.h
+		$(HDRS) test/unit/unit.h test/unit/unit_net.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -I. -o $@ $< \
 		$(ASAN_DIR)/libpasstd.a $(LDLIBS)

@@ -46,6 +46,7 @@
 #include "tap.h"
 #include "tcp.h"
 #include "unit.h"
+#include "unit_net.h"
 
 #define FLOWS		64
 #define CAP_MAX		512	/* frames toward the guest we keep */
@@ -106,31 +107,6 @@ static void cap_flush(struct frame_queue *fq)
 static void cap_clear(void)
 {
 	cap_n = cap_lost = 0;
-}
-
-static uint64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Internet checksum helpers, written here, not taken from checksum.c */
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)p[0] << 8 | p[1];
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
 }
 
 /* Pseudo-header sum of a TCP segment of @len bytes behind IPv4 @ip */
@@ -1781,46 +1757,6 @@ static void test_no_fd_leak(void)
 	close(c.epollfd);
 	CHECK(fd_count() == fds_at_start);
 	CHECK(cap_lost == 0);
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
-/* A user and network namespace of our own, as `unshare -rn`, lo up */
-static int ns_enter(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	unsigned int uid = getuid(), gid = getgid();
-	char map[64];
-	int s, rc = 0;
-
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
-		return -1;
-	write_file("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof(map), "0 %u 1\n", uid);
-	if (write_file("/proc/self/uid_map", map))
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", gid);
-	if (write_file("/proc/self/gid_map", map))
-		return -1;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr))
-		rc = -1;
-	ifr.ifr_flags |= IFF_UP;
-	if (!rc && ioctl(s, SIOCSIFFLAGS, &ifr))
-		rc = -1;
-	if (s >= 0)
-		close(s);
-	return rc;
 }
 
 static int setup(void)

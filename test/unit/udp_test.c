@@ -41,6 +41,7 @@
 #include "tap.h"
 #include "udp.h"
 #include "unit.h"
+#include "unit_net.h"
 
 #define FLOWS		64	/* inbound UDP share: a quarter, 16 */
 #define SHARE_IN	(FLOWS / 4)
@@ -117,14 +118,6 @@ static void cap_clear(void)
 	cap_n = cap_lost = 0;
 }
 
-static uint64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* One round of the daemon's loop, UDP events only; the clock stays */
 static int loop_once(int ms)
 {
@@ -162,23 +155,6 @@ static void settle(void)
 
 	for (i = 0; i < 50 && loop_once(20) > 0; i++)
 		;
-}
-
-/* Internet checksum helpers, written here, not taken from checksum.c */
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)p[0] << 8 | p[1];
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
 }
 
 /* Pseudo-header sum of the @proto packet behind IP header @ip */
@@ -1348,46 +1324,6 @@ static void test_no_fd_leak(void)
 	close(c.epollfd);
 	CHECK(fd_count() == fds_at_start);
 	CHECK(cap_lost == 0);
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		rc = -1;
-	close(fd);
-	return rc;
-}
-
-/* A user and network namespace of our own, as `unshare -rn`, lo up */
-static int ns_enter(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	unsigned int uid = getuid(), gid = getgid();
-	char map[64];
-	int s, rc = 0;
-
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
-		return -1;
-	write_file("/proc/self/setgroups", "deny");
-	snprintf(map, sizeof(map), "0 %u 1\n", uid);
-	if (write_file("/proc/self/uid_map", map))
-		return -1;
-	snprintf(map, sizeof(map), "0 %u 1\n", gid);
-	if (write_file("/proc/self/gid_map", map))
-		return -1;
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr))
-		rc = -1;
-	ifr.ifr_flags |= IFF_UP;
-	if (!rc && ioctl(s, SIOCSIFFLAGS, &ifr))
-		rc = -1;
-	if (s >= 0)
-		close(s);
-	return rc;
 }
 
 static void net_setup(void)
