@@ -11,7 +11,7 @@ CFLAGS	?= -O2 -g
 # Always applied, even when CFLAGS is given on the command line
 BASE_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	       -DPASSTD_VERSION='"$(VERSION)"'
-LDLIBS	?=
+LDLIBS	?= -lseccomp -lcap-ng
 
 SRCS	:= $(filter-out passtd.c,$(wildcard *.c))
 OBJS	:= $(SRCS:.c=.o)

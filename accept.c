@@ -9,7 +9,9 @@
  * queue, so retrying on every wake-up spins at full speed while the
  * client waits for nothing.
  *
- * So one descriptor is held in reserve from the start (/dev/null). On
+ * So one descriptor is held in reserve from the start (a copy of one of
+ * /dev/null, kept to make the next copy from: there is no file system to
+ * open it from once the daemon is confined). On
  * EMFILE or ENFILE, if a connection is pending (accept4() reserves the
  * descriptor before it looks at the queue, so these errors come with an
  * empty queue too; poll() tells), the reserve is closed, which frees one
@@ -29,11 +31,11 @@
  * Should the reserve ever be lost (accept4() fails again after the
  * reserve was closed: another process took the freed open file, or the
  * peer went away), it is opened again after the next connection
- * accepted, or at the next refusal, if it can be (not once /dev/null is
- * out of reach); until then a connection that cannot be accepted stays
- * queued, and the listener is reported again.
+ * accepted, or at the next refusal, if it can be; until then a
+ * connection that cannot be accepted stays queued, and the listener is
+ * reported again.
  *
- * System calls: accept4, open, close, shutdown, setsockopt, poll.
+ * System calls: declared below (syscalls.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,18 +47,30 @@
 #include "accept.h"
 #include "log.h"
 #include "util.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS | SYS_VM, accept4);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, shutdown);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, poll);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, fcntl, 1, F_DUPFD_CLOEXEC);
 
 #define ACCEPT_LOG_MS	60000	/* at most one warning a minute */
 
 static int accept_reserve = -1;		/* the descriptor held in reserve */
+static int accept_template = -1;	/* /dev/null, copied into the reserve */
 static uint64_t accept_log_ms;		/* last warning, 0: none yet */
 static uint64_t accept_refused;		/* refusals since the last warning */
 
 /* Open the reserve if there is none. Return: 0 if there is one */
 static int accept_reserve_open(void)
 {
-	if (accept_reserve < 0)
-		accept_reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (accept_template < 0)	/* at start, with a file system */
+		accept_template = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (accept_reserve < 0 && accept_template >= 0)
+		accept_reserve = fcntl(accept_template, F_DUPFD_CLOEXEC, 0);
 	return accept_reserve < 0 ? -errno : 0;
 }
 

@@ -52,6 +52,7 @@ enum {
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT,
+	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST,
 };
 
 static const struct option conf_options[] = {
@@ -122,6 +123,10 @@ static const struct option conf_options[] = {
 	{ "fd",			required_argument,	NULL, 'F' },
 	{ "one-off",		no_argument,		NULL, '1' },
 	{ "vhost-user",		no_argument,		NULL, OPT_VHOST_USER },
+	{ "runas",		required_argument,	NULL, OPT_RUNAS },
+	{ "print-syscalls",	no_argument,		NULL, OPT_PRINT_SYSCALLS },
+	/* Not in --help: for the tests of isolation.c */
+	{ "isolation-selftest",	required_argument,	NULL, OPT_SELFTEST },
 	{ 0 },
 };
 
@@ -170,6 +175,10 @@ static const char conf_usage[] =
 "                           standard error while in the foreground\n"
 "  -l, --log-file PATH      also log to PATH\n"
 "  -P, --pid PATH           write the daemon's PID to PATH\n"
+"      --runas UID[:GID]    started as root: run as this user and group\n"
+"                           (numbers or names; default nobody)\n"
+"      --print-syscalls     list the system calls the seccomp filter of\n"
+"                           this mode allows, then exit\n"
 "  -p, --pcap PATH          capture every frame both ways to PATH\n"
 "  -m, --mtu MTU            MTU for the tap and DHCP/NDP (default 65520,\n"
 "                           0: do not advertise)\n"
@@ -638,6 +647,14 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 	case 'P':
 		c->pidfile = arg;
 		return 0;
+	case OPT_RUNAS:
+		c->runas = arg;
+		return 0;
+	case OPT_SELFTEST:
+		if (strcmp(arg, "syscall") && strcmp(arg, "alloc"))
+			return conf_err("--isolation-selftest: syscall or alloc");
+		c->selftest = arg;
+		return 0;
 	case 'p':
 		c->pcapfile = arg;
 		return 0;
@@ -700,6 +717,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case '1':		c->one_off = true; break;
 	case OPT_NETNS_ONLY:	c->netns_only = true; break;
 	case OPT_NO_NETNS_QUIT:	c->no_netns_quit = true; break;
+	case OPT_PRINT_SYSCALLS: c->print_syscalls = true; break;
 	case OPT_NO_DHCP:	nc->no_dhcp = true; break;
 	case OPT_NO_NDP:	nc->no_ndp = true; break;
 	case OPT_NO_DHCPV6:	nc->no_dhcpv6 = true; break;

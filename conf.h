@@ -72,6 +72,9 @@ struct conf {
 	const char *pidfile;
 	const char *pcapfile;
 	const char *logfile;
+	const char *runas;
+	bool print_syscalls;
+	const char *selftest;
 	const char *socket_path;
 	int fd;
 	bool one_off;

@@ -5,6 +5,7 @@
 #define CTX_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "flow.h"
 #include "frame.h"
@@ -20,6 +21,9 @@
  * @ns_sockets:	Open @n sockets inside the target namespace into @fds;
  *		returns how many were opened or negative errno (set by the
  *		top layer, which alone may enter namespaces)
+ * @ns_bind:	Bind a socket from @ns_sockets to @sa (@sl bytes), first to
+ *		device @ifname if not NULL or ""; 0 or negative errno (the
+ *		namespace's privileged ports need the top layer too)
  */
 struct ctx {
 	struct net_conf *net;
@@ -28,6 +32,8 @@ struct ctx {
 	int epollfd;
 	uint64_t now_ms;
 	int (*ns_sockets)(int af, int type, int proto, int *fds, int n);
+	int (*ns_bind)(int fd, const struct sockaddr *sa, socklen_t sl,
+		       const char *ifname);
 };
 
 #endif /* CTX_H */

@@ -55,6 +55,10 @@
 #include <unistd.h>
 
 #include "fwd.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS, pread64);
 
 /**
  * fwd_is_dns() - Does a flow to this port carry DNS?

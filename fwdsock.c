@@ -4,7 +4,7 @@
  * A socket for the namespace side is opened there through the ctx hook
  * (only the top layer enters namespaces); binding, options and epoll do
  * not depend on the caller's namespace, so the rest is the same for both.
- * System calls: socket, setsockopt, bind, listen, epoll_ctl, close.
+ * System calls: declared next to the code that makes them.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,6 +13,43 @@
 #include <unistd.h>
 
 #include "fwdsock.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, IPPROTO_IPV6);
+SYSCALL_ALLOW(SYS_NS, listen);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
+
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, bind);
+
+/*
+ * Bind @fd to @sa, first to @ifname if there is one; inside the namespace
+ * through the top layer, which has the privilege the daemon lacks.
+ * Return: 0, or -1 with errno set
+ */
+static int fwdsock_bind(struct ctx *c, int fd, struct sockaddr_storage *sa,
+			socklen_t sl, const char *ifname, bool ns)
+{
+	int rc;
+
+	if (ns) {
+		rc = c->ns_bind ? c->ns_bind(fd, (struct sockaddr *)sa, sl,
+					     ifname) : -EOPNOTSUPP;
+		errno = -rc;
+		return rc ? -1 : 0;
+	}
+	if (ifname && *ifname &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		       (socklen_t)strlen(ifname) + 1))
+		return -1;
+	return bind(fd, (struct sockaddr *)sa, sl);
+}
 
 /**
  * fwdsock_open() - Open, bind and register a forwarding socket
@@ -62,10 +99,7 @@ int fwdsock_open(struct ctx *c, int af, int type, int proto,
 	sl = inany_to_sockaddr(addr, port, 0, &sa);
 	ref.fd = fd;
 	ev.data.u64 = ref.u64;
-	if ((ifname && *ifname &&
-	     setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-			(socklen_t)strlen(ifname) + 1)) ||
-	    bind(fd, (struct sockaddr *)&sa, sl) ||
+	if (fwdsock_bind(c, fd, &sa, sl, ifname, ns) ||
 	    ((type & SOCK_STREAM) == SOCK_STREAM && listen(fd, 1024)) ||
 	    fd >= EPOLL_REF_FD_MAX || epoll_ctl(c->epollfd, EPOLL_CTL_ADD, fd, &ev)) {
 		rc = fd >= EPOLL_REF_FD_MAX ? -EMFILE : -errno;

@@ -41,6 +41,19 @@
 #include "checksum.h"
 #include "icmp.h"
 #include "log.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IP);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IPV6);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, bind);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sendto);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvfrom);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 
 #define ICMP_ECHO_REQUEST	8
 #define ICMP_ECHO_REPLY		0

@@ -15,6 +15,10 @@
 
 #include "log.h"
 #include "util.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS | SYS_VM, write);
 
 enum log_level log_level = LOG_LVL_INFO;
 uint64_t drop_counters[DROP_MAX];

@@ -40,18 +40,10 @@
 #include "log.h"
 #include "ns.h"
 #include "util.h"
+#include "syscalls.h"
 
-/* Write a whole small file, for /proc/self/{uid,gid}_map and setgroups */
-static int ns_write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, text, strlen(text));
-	close(fd);
-	return rc;
-}
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS, newfstatat);
 
 /* In the spawned child: new user (unless privileged) and network namespace */
 static int ns_unshare(void)
@@ -64,13 +56,13 @@ static int ns_unshare(void)
 		return unshare(CLONE_NEWNET) ? -errno : 0;
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
 		return -errno;
-	if (ns_write_file("/proc/self/setgroups", "deny"))
+	if (write_file("/proc/self/setgroups", "deny"))
 		return -errno;
 	snprintf(map, sizeof(map), "0 %u 1", uid);
-	if (ns_write_file("/proc/self/uid_map", map))
+	if (write_file("/proc/self/uid_map", map))
 		return -EPERM;
 	snprintf(map, sizeof(map), "0 %u 1", gid);
-	if (ns_write_file("/proc/self/gid_map", map))
+	if (write_file("/proc/self/gid_map", map))
 		return -EPERM;
 	return 0;
 }
@@ -83,6 +75,10 @@ static int ns_fill_id(struct ns_target *t)
 		return -errno;
 	t->netns_dev = st.st_dev;
 	t->netns_ino = st.st_ino;
+	/* ns_gone() looks at the path again once there is no file system */
+	t->netns_at.dirfd = -1;
+	if (t->netns_path[0] && path_at_open(t->netns_path, &t->netns_at))
+		log_warn("namespace: cannot watch %s", t->netns_path);
 	return 0;
 }
 
@@ -233,6 +229,20 @@ int ns_open_pid(pid_t pid, bool netns_only, struct ns_target *t)
 }
 
 /**
+ * ns_enter() - Move the calling process into the target's namespaces
+ * @t:		Target
+ *
+ * Return: 0 on success, negative errno on failure
+ */
+int ns_enter(const struct ns_target *t)
+{
+	if (t->userns >= 0 && !ns_is_own_userns(t->userns) &&
+	    setns(t->userns, CLONE_NEWUSER))
+		return -errno;
+	return setns(t->netns, CLONE_NEWNET) ? -errno : 0;
+}
+
+/**
  * ns_call() - Run a function inside the target namespaces
  * @t:		Target
  * @fn:		Function; its descriptors stay open in the caller
@@ -265,15 +275,9 @@ int ns_call(const struct ns_target *t, int (*fn)(void *arg), void *arg,
 		return rc;
 	}
 	if (!pid) {
-		if (t->userns >= 0 && !ns_is_own_userns(t->userns) &&
-		    setns(t->userns, CLONE_NEWUSER)) {
-			shared->rc = -errno;
+		shared->rc = ns_enter(t);
+		if (shared->rc)
 			_exit(1);
-		}
-		if (setns(t->netns, CLONE_NEWNET)) {
-			shared->rc = -errno;
-			_exit(1);
-		}
 		shared->rc = fn(shared->arg);
 		_exit(0);
 	}
@@ -404,7 +408,7 @@ bool ns_gone(const struct ns_target *t)
 
 	if (!t->netns_path[0])
 		return false;
-	if (stat(t->netns_path, &st))
+	if (fstatat(t->netns_at.dirfd, t->netns_at.name, &st, 0))
 		return errno == ENOENT || errno == ESRCH;
 	return st.st_dev != t->netns_dev || st.st_ino != t->netns_ino;
 }

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 /*
  * Transmit queue of the tap, in frames: the guest's frames wait there until
  * the daemon reads them, and the device drops a burst beyond it, whatever
@@ -25,6 +27,7 @@
  * @netns_path:	Path whose disappearance means the namespace is gone
  * @netns_dev:	Device of the namespace (st_dev of @netns)
  * @netns_ino:	Inode of the namespace (st_ino of @netns)
+ * @netns_at:	Directory of @netns_path and the name in it
  */
 struct ns_target {
 	int userns;
@@ -32,6 +35,7 @@ struct ns_target {
 	char netns_path[4096];
 	dev_t netns_dev;
 	ino_t netns_ino;
+	struct path_at netns_at;
 };
 
 int ns_spawn(char *const argv[], pid_t *child, int *go_fd,
@@ -39,6 +43,7 @@ int ns_spawn(char *const argv[], pid_t *child, int *go_fd,
 void ns_spawn_go(int go_fd);
 int ns_open_pid(pid_t pid, bool netns_only, struct ns_target *t);
 int ns_open_path(const char *netns, const char *userns, struct ns_target *t);
+int ns_enter(const struct ns_target *t);
 int ns_call(const struct ns_target *t, int (*fn)(void *arg), void *arg,
 	    size_t arg_size);
 int ns_tap_open(const char *name, bool tso, bool *uso);

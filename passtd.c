@@ -41,6 +41,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,13 +54,25 @@
 #include "log.h"
 #include "ndp.h"
 #include "netlink.h"
+#include "isolation.h"
 #include "ns.h"
+#include "nshelper.h"
 #include "pcap.h"
 #include "stream.h"
 #include "tap.h"
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "udp.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_wait);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, read);
+SYSCALL_ALLOW(SYS_NS, wait4);
+SYSCALL_ALLOW(SYS_NS, waitid);
+SYSCALL_ALLOW(SYS_NS, kill);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, unlinkat);
 
 #define EVENTS_MAX	256
 #define QUEUE_ARENA	(16 << 20)
@@ -71,6 +84,9 @@ static pid_t child_pid;
 static int quit_status = -1;	/* command ended: exit with this status once
 				 * data in flight is relayed */
 static char vm_socket[STREAM_PATH_MAX];	/* VM mode: path we listen on */
+/* The PID file and the VM socket, removed at exit from outside the root */
+static struct path_at pidfile_at = { .dirfd = -1 };
+static struct path_at vm_socket_at = { .dirfd = -1 };
 
 /**
  * struct ns_setup - What the set-up inside the namespace reports back
@@ -138,44 +154,6 @@ static int ns_setup_fn(void *arg)
 	return rc;
 }
 
-/**
- * struct ns_sock_req - Sockets to open inside the namespace
- * @af:		Address family
- * @type:	Socket type and flags
- * @proto:	Protocol
- * @n:		How many
- * @fds:	Opened descriptors (shared table)
- */
-struct ns_sock_req {
-	int af, type, proto, n;
-	int fds[64];
-};
-
-static int ns_sockets_fn(void *arg)
-{
-	struct ns_sock_req *r = arg;
-	int i;
-
-	for (i = 0; i < r->n; i++) {
-		r->fds[i] = socket(r->af, r->type, r->proto);
-		if (r->fds[i] < 0)
-			return i ? i : -errno;
-	}
-	return i;
-}
-
-/* ctx hook: open sockets in the target namespace, up to 64 per call */
-static int ns_sockets(int af, int type, int proto, int *fds, int n)
-{
-	struct ns_sock_req r = { .af = af, .type = type, .proto = proto,
-				 .n = MIN(n, 64) };
-	int rc = ns_call(&target, ns_sockets_fn, &r, sizeof(r));
-
-	if (rc > 0)
-		memcpy(fds, r.fds, (size_t)rc * sizeof(int));
-	return rc;
-}
-
 /* Inside the target: its TCP and UDP tables, for "auto" forwarding */
 static int ns_proc_fn(void *arg)
 {
@@ -232,6 +210,7 @@ static int pidfile_write(void)
 	fd = open(conf.pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	path_at_open(conf.pidfile, &pidfile_at);
 	snprintf(buf, sizeof(buf), "%d\n", getpid());
 	rc = write_all(fd, buf, strlen(buf));
 	close(fd);
@@ -277,10 +256,8 @@ static void daemonize(void)
 
 static void quit(int status)
 {
-	if (conf.pidfile)
-		unlink(conf.pidfile);
-	if (vm_socket[0])
-		unlink(vm_socket);
+	path_at_unlink(&pidfile_at);
+	path_at_unlink(&vm_socket_at);
 	drop_log();
 	pcap_close();
 	exit(status);
@@ -604,8 +581,11 @@ static void log_setup(void)
 	log_set_file(fd);
 }
 
-/* Namespace mode: get the namespace, create the tap in it */
-static void ns_start(int *go_fd, struct ns_setup *setup)
+/*
+ * Namespace mode: get the namespace, create the tap in it, and fork the
+ * helper that makes the sockets the daemon needs in there later
+ */
+static void ns_start(struct ctx *c, int *go_fd, struct ns_setup *setup)
 {
 	int rc;
 
@@ -617,6 +597,43 @@ static void ns_start(int *go_fd, struct ns_setup *setup)
 	if (rc)
 		die("namespace set-up failed (%s): %s",
 		    setup->step[0] ? setup->step : "joining", strerror(-rc));
+	rc = nshelper_start(&target);
+	if (rc)
+		die("namespace helper: %s", strerror(-rc));
+	c->ns_sockets = nshelper_sockets;
+	c->ns_bind = nshelper_bind;
+}
+
+/*
+ * Set-up is done: confine the process (isolation.c), then, for the tests
+ * of that, break the rules once if asked to (--isolation-selftest)
+ */
+static void confine(void)
+{
+	const struct isolation is = {
+		.mode = conf.mode == MODE_PASTA ? SYS_NS : SYS_VM,
+		.runas = conf.runas,
+	};
+	volatile char *p;
+
+	/* The helper is in there: joining it again is nobody's business */
+	if (conf.mode == MODE_PASTA) {
+		if (target.userns >= 0)
+			close(target.userns);
+		close(target.netns);
+		target.userns = target.netns = -1;
+	}
+	if (isolation_enter(&is))
+		die("cannot confine the daemon");
+	if (!conf.selftest)
+		return;
+	log_info("isolation self-test: %s", conf.selftest);
+	if (!strcmp(conf.selftest, "syscall"))
+		syscall(SYS_getppid);
+	p = malloc(1 << 20);	/* beyond the heap: a mapping of its own */
+	if (p)
+		p[0] = 1;
+	die("isolation self-test survived: %s", conf.selftest);
 }
 
 /* Know without polling when the target namespace goes away, if we can */
@@ -680,6 +697,7 @@ static void vm_start(struct ctx *c)
 	}
 	if (epoll_add(c->epollfd, lfd, EPOLL_TYPE_LISTEN))
 		die("start-up: %s", strerror(errno));
+	path_at_open(vm_socket, &vm_socket_at);
 	/* Before forking: without -s this is the only way to learn the path */
 	log_info("listening on UNIX socket %s", vm_socket);
 	log_info("connect QEMU with: -device virtio-net-pci,netdev=n0 "
@@ -691,8 +709,7 @@ int main(int argc, char *argv[])
 {
 	static struct frame_queue q;
 	static struct flow_table flows;
-	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows,
-			 .ns_sockets = ns_sockets };
+	struct ctx c = { .net = &conf.net, .q = &q, .flows = &flows };
 	struct ns_setup setup = { .tap_fd = -1 };
 	int rc, nl, sfd, go_fd = -1;
 	int ns_proc[4] = { -1, -1, -1, -1 };
@@ -700,6 +717,11 @@ int main(int argc, char *argv[])
 	rc = conf_parse(&conf, argc, argv);
 	if (rc)
 		return rc == CONF_EXIT_OK ? 0 : 1;
+	if (conf.print_syscalls) {
+		isolation_print(conf.mode == MODE_PASTA ? SYS_NS : SYS_VM);
+		return 0;
+	}
+	isolation_close_inherited(conf.fd);
 	log_setup();
 	nl = nl_sock();
 	if (nl < 0)
@@ -714,7 +736,7 @@ int main(int argc, char *argv[])
 	if (sfd < 0 || c.epollfd < 0)
 		die("start-up: %s", strerror(errno));
 	if (conf.mode == MODE_PASTA)
-		ns_start(&go_fd, &setup);
+		ns_start(&c, &go_fd, &setup);
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
 	    flow_table_init(&flows, conf.flows) || icmp_init(conf.flows) ||
 	    tcp_init(&c, conf.flows) || udp_init(&c, conf.flows))
@@ -745,6 +767,7 @@ int main(int argc, char *argv[])
 		daemonize();
 	else if (pidfile_write())
 		die("cannot write PID file %s", conf.pidfile);
+	confine();
 	loop(&c, sfd);
 	return 0;
 }

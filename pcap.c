@@ -20,6 +20,10 @@
 #include "log.h"
 #include "pcap.h"
 #include "util.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS | SYS_VM, writev);
 
 #define PCAP_MAGIC	0xa1b2c3d4	/* microsecond timestamps */
 #define PCAP_V_MAJOR	2

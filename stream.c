@@ -53,6 +53,16 @@
 #include "pcap.h"
 #include "stream.h"
 #include "tap.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_VM, read);
+SYSCALL_ALLOW(SYS_VM, sendto);
+SYSCALL_ALLOW(SYS_VM, sendmsg);
+SYSCALL_ALLOW_ARG(SYS_VM, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW_ARG(SYS_VM, getsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW(SYS_VM, epoll_ctl);
+SYSCALL_ALLOW(SYS_VM, close);
 
 #define STREAM_BUFS		4	/* receive buffers, TAP_RX_POOL each */
 #define STREAM_FRAMES_MAX	4096	/* frames dispatched as one batch */

@@ -49,6 +49,7 @@ struct syscall_arg {
  * @nr:		Number on this architecture
  * @modes:	Filters it belongs to (enum syscall_mode bits)
  * @arg:	Conditions on its arguments, all of which must hold
+ * @cond:	The conditions as written, "" for none
  * @file:	Source file that declares it
  */
 struct syscall_decl {
@@ -56,22 +57,18 @@ struct syscall_decl {
 	long nr;
 	unsigned int modes;
 	struct syscall_arg arg[SYSCALL_ARGS_MAX];
+	const char *cond;
 	const char *file;
 };
 
 #define SYSCALL_CAT_(a, b)	a##b
 #define SYSCALL_CAT(a, b)	SYSCALL_CAT_(a, b)
-#define SYSCALL_DECL_(modes, call, a0, a1)				\
+#define SYSCALL_DECL_(modes, call, i0, m0, v0, i1, m1, v1, cond)	\
 	static const struct syscall_decl				\
 	SYSCALL_CAT(syscall_decl_, __COUNTER__)				\
 	__attribute__((section("passtd_syscalls"), used, aligned(8))) = \
-	{ #call, __NR_##call, (modes), { a0, a1 }, __FILE__ }
-
-#define SYSCALL_NO_ARG		{ -1, 0, 0 }
-
-/* The call, whatever its arguments */
-#define SYSCALL_ALLOW(modes, call)					\
-	SYSCALL_DECL_(modes, call, SYSCALL_NO_ARG, SYSCALL_NO_ARG)
+	{ #call, __NR_##call, (modes),					\
+	  { { (i0), (m0), (v0) }, { (i1), (m1), (v1) } }, cond, __FILE__ }
 
 /*
  * The arguments compared are ints (families, levels, commands) or ioctl
@@ -80,16 +77,19 @@ struct syscall_decl {
  */
 #define SYSCALL_ARG_LOW		0xffffffffULL
 
+/* The call, whatever its arguments */
+#define SYSCALL_ALLOW(modes, call)					\
+	SYSCALL_DECL_(modes, call, -1, 0, 0, -1, 0, 0, "")
+
 /* The call, with argument @i equal to @v */
 #define SYSCALL_ALLOW_ARG(modes, call, i, v)				\
-	SYSCALL_DECL_(modes, call,					\
-		      { (i), SYSCALL_ARG_LOW, (uint32_t)(v) },		\
-		      SYSCALL_NO_ARG)
+	SYSCALL_DECL_(modes, call, (i), SYSCALL_ARG_LOW, (uint32_t)(v),	\
+		      -1, 0, 0, "arg" #i " == " #v)
 
 /* The call, with argument @i equal to @v and (argument @j & @m) to @w */
 #define SYSCALL_ALLOW_ARGS(modes, call, i, v, j, m, w)			\
-	SYSCALL_DECL_(modes, call,					\
-		      { (i), SYSCALL_ARG_LOW, (uint32_t)(v) },		\
-		      { (j), (uint32_t)(m), (uint32_t)(w) })
+	SYSCALL_DECL_(modes, call, (i), SYSCALL_ARG_LOW, (uint32_t)(v),	\
+		      (j), (uint32_t)(m), (uint32_t)(w),			\
+		      "arg" #i " == " #v ", arg" #j " & " #m " == " #w)
 
 #endif /* SYSCALLS_H */

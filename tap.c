@@ -55,6 +55,11 @@
 #include "tap.h"
 #include "tcp.h"
 #include "udp.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS, read);
+SYSCALL_ALLOW(SYS_NS, writev);
 
 #define TAP_FRAMES_MAX	4096	/* frames read per wake-up */
 

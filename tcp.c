@@ -98,6 +98,21 @@
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "tcp_timer.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, connect);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, IPPROTO_TCP);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, getsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvfrom);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sendmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, shutdown);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 
 #define TCP_HDR_LEN	20
 #define TCP_OPT_LEN	12	/* MSS (4), NOP + window scale (4), pad */

@@ -91,6 +91,22 @@
 
 #include "log.h"
 #include "tcp_splice.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW_ARGS(SYS_NS, socket, 0, AF_INET, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW_ARGS(SYS_NS, socket, 0, AF_INET6, 1, 0xf, SOCK_STREAM);
+SYSCALL_ALLOW(SYS_NS, connect);
+SYSCALL_ALLOW(SYS_NS, pipe2);
+SYSCALL_ALLOW_ARG(SYS_NS, fcntl, 1, F_GETFL);
+SYSCALL_ALLOW_ARG(SYS_NS, fcntl, 1, F_SETFL);
+SYSCALL_ALLOW_ARG(SYS_NS, fcntl, 1, F_SETPIPE_SZ);
+SYSCALL_ALLOW(SYS_NS, splice);
+SYSCALL_ALLOW(SYS_NS, shutdown);
+SYSCALL_ALLOW_ARG(SYS_NS, getsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW_ARG(SYS_NS, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW(SYS_NS, epoll_ctl);
+SYSCALL_ALLOW(SYS_NS, close);
 
 #define SPLICE_FD_MAX		EPOLL_REF_FD_MAX
 #define SPLICE_PIPE_SIZE	(1 << 20)	/* grown pipe, bytes */

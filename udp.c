@@ -74,6 +74,25 @@
 #include "fwdsock.h"
 #include "log.h"
 #include "udp.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, bind);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, connect);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_SOCKET);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IP);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IPV6);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_UDP);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sendmmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sendmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmsg);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sendto);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, sched_yield);
 
 #define UDP_HDR_LEN	8
 #define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */

@@ -3,12 +3,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util.h"
+#include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_NS | SYS_VM, clock_gettime);
+SYSCALL_ALLOW(SYS_NS | SYS_VM, write);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, fcntl, 1, F_GETFL);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, fcntl, 1, F_SETFL);
 
 const uint8_t MAC_BROADCAST[MAC_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 const uint8_t MAC_ZERO[MAC_LEN];
@@ -85,6 +93,66 @@ int write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/**
+ * write_file() - Write a whole small file (set-up only: the ID maps)
+ * @path:	File, which must exist
+ * @text:	Its content
+ *
+ * Return: 0 on success, negative errno on failure
+ */
+int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, text, strlen(text));
+	close(fd);
+	return rc;
+}
+
+/**
+ * path_at_open() - Keep hold of a path's directory, to reach the path
+ * once the file system is out of reach (isolation.c's empty root)
+ * @path:	Path
+ * @p:		Filled: the directory, and the name in it
+ *
+ * Return: 0 on success, negative errno on failure (@p then holds -1)
+ */
+int path_at_open(const char *path, struct path_at *p)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	p->dirfd = -1;
+	if (!slash) {
+		snprintf(dir, sizeof(dir), ".");
+		slash = path - 1;
+	} else if (slash == path) {
+		snprintf(dir, sizeof(dir), "/");
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	}
+	if (strlen(slash + 1) >= sizeof(p->name))
+		return -ENAMETOOLONG;
+	strcpy(p->name, slash + 1);
+	p->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return p->dirfd < 0 ? -errno : 0;
+}
+
+/**
+ * path_at_unlink() - Remove the file of path_at_open(), if there is one
+ * @p:		Its directory and name; closed and reset here
+ */
+void path_at_unlink(struct path_at *p)
+{
+	if (p->dirfd < 0)
+		return;
+	unlinkat(p->dirfd, p->name, 0);
+	close(p->dirfd);
+	p->dirfd = -1;
 }
 
 /**

@@ -55,6 +55,20 @@ int mac_parse(const char *s, uint8_t mac[MAC_LEN]);
 const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN]);
 uint64_t now_ms(void);
 int write_all(int fd, const void *buf, size_t len);
+int write_file(const char *path, const char *text);
+
+/**
+ * struct path_at - A path reachable through its directory's descriptor
+ * @dirfd:	Directory (O_PATH), -1 for none
+ * @name:	Name in it
+ */
+struct path_at {
+	int dirfd;
+	char name[256];
+};
+
+int path_at_open(const char *path, struct path_at *p);
+void path_at_unlink(struct path_at *p);
 int fd_nonblock(int fd);
 int str_to_uint(const char *s, unsigned long max, unsigned long *out);
 

@@ -10,7 +10,7 @@ set -u
 
 # clang, libclang-rt-14-dev (libFuzzer and the sanitizer runtimes) and
 # llvm (llvm-symbolizer, for readable reports): make fuzz, make asan
-PKGS="gcc make libc6-dev iproute2 busybox-static iputils-ping nftables
+PKGS="gcc make libc6-dev libseccomp-dev libcap-ng-dev iproute2 busybox-static iputils-ping nftables
       tshark iperf3 passt procps util-linux kmod ethtool python3
       qemu-system-x86 linux-image-amd64 cpio strace
       clang libclang-rt-14-dev llvm"

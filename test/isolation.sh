@@ -1,0 +1,246 @@
+#!/bin/bash
+#
+# test/isolation.sh - the confined daemon (isolation.c) and its namespace
+# helper (nshelper.c), read off /proc of running processes
+#   - in each mode: seccomp filter on (Seccomp: 2), no new privileges, no
+#     capability in any set, an empty root, no core dumps, and exactly the
+#     descriptors it needs, nothing inherited;
+#   - the helper: its own filter, CAP_NET_BIND_SERVICE alone, an empty
+#     root; it binds a port below 1024 inside the namespace for -T, which
+#     the daemon cannot; it ends when the daemon is killed;
+#   - a call outside the filter, and an allocation after start-up, kill
+#     the daemon with SIGSYS (the hidden --isolation-selftest);
+#   - --print-syscalls: at most pasta's 43 calls in namespace mode and
+#     passt's 34 in VM mode.
+
+# shellcheck disable=SC2317 # helpers are called indirectly
+# shellcheck source=test/lib/sandbox.sh
+. "$(dirname "$0")/lib/sandbox.sh"
+
+require_tools ip nsenter unshare timeout awk grep ss
+require_passtd
+setup_sandbox
+
+ktap_plan 22
+
+# status_field() - Print a field of /proc/PID/status
+# $1:	PID
+# $2:	Field name
+status_field() {
+	local pid=$1; shift
+	local field=$1; shift
+
+	awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/status"
+}
+
+# confined() - Succeed once PID has its seccomp filter
+# $1:	PID
+confined() {
+	local pid=$1; shift
+
+	[ "$(status_field "$pid" Seccomp)" = 2 ]
+}
+
+# check_confined() - Results for the confinement of one process
+# $1:	What it is, for the result names
+# $2:	PID
+# $3:	CapEff and CapPrm it must have
+check_confined() {
+	local what=$1; shift
+	local pid=$1; shift
+	local caps=$1; shift
+	local status set bad='' root
+
+	status=$(grep -E '^(Seccomp|NoNewPrivs|Cap[A-Za-z]+):' \
+		 "/proc/$pid/status")
+	ktap_result "$what: seccomp filter, no new privileges" \
+		$(( $(status_field "$pid" Seccomp) != 2 ||
+		    $(status_field "$pid" NoNewPrivs) != 1 )) "$status"
+	for set in CapInh CapBnd CapAmb; do
+		[ "$(status_field "$pid" $set)" = 0000000000000000 ] ||
+			bad="$bad $set"
+	done
+	for set in CapEff CapPrm; do
+		[ "$(status_field "$pid" $set)" = "$caps" ] || bad="$bad $set"
+	done
+	ktap_result "$what: capabilities $caps, none inheritable or bounding" \
+		$(( ${#bad} != 0 )) "wrong:$bad" "$status"
+	root=$(ls -A "/proc/$pid/root/" 2>&1)
+	ktap_result "$what: empty root" $(( ${#root} != 0 )) "$root"
+}
+
+# fd_kinds() - Print what a process's descriptors are, one per line, sorted:
+# sockets, namespaces and /proc files of other PIDs without their numbers
+# $1:	PID
+fd_kinds() {
+	local pid=$1; shift
+	local fd
+
+	for fd in "/proc/$pid/fd/"*; do
+		readlink "$fd"
+	done | sed -e 's/:\[[0-9]*\]$//' -e 's|^/proc/[0-9]*/|/proc/PID/|' \
+		   -e "s|^$SANDBOX_TMP/|TMP/|" | sort
+}
+
+# --- namespace mode -------------------------------------------------------
+start_daemon --config-net -t 10080 -T 80:10080 -u none -U none ||
+	ktap_skip_all "daemon did not start"
+slowwait 5 confined "$DAEMON_PID"
+check_confined "namespace mode" "$DAEMON_PID" 0000000000000000
+limits=$(grep 'Max core file size' "/proc/$DAEMON_PID/limits")
+ktap_result "namespace mode: no core dumps (RLIMIT_CORE 0 0)" \
+	$(( $(awk '{print $5 + $6}' <<<"$limits") != 0 )) "$limits"
+
+# 0 from </dev/null, 1 and 2 the log; the accept reserve and the copy it
+# is made from; signalfd, epoll; the namespace path's directory and the
+# pidfd watching the holder; the tap; the helper's socket; -t 10080 and
+# -T 80 (an IPv4 and an IPv6 listener each); the namespace's and the
+# host's /proc/net tables (opened at start whether "auto" is used or not)
+want=$(sort <<EOF
+/dev/null
+TMP/daemon.$DAEMON_COUNT.log
+TMP/daemon.$DAEMON_COUNT.log
+/dev/null
+/dev/null
+anon_inode:[signalfd]
+anon_inode:[eventpoll]
+/proc/PID/ns
+anon_inode:[pidfd]
+/dev/net/tun
+socket
+socket
+socket
+socket
+socket
+/proc/PID/net/tcp
+/proc/PID/net/tcp6
+/proc/PID/net/udp
+/proc/PID/net/udp6
+/proc/PID/net/tcp
+/proc/PID/net/tcp6
+/proc/PID/net/udp
+/proc/PID/net/udp6
+EOF
+)
+have=$(fd_kinds "$DAEMON_PID")
+ktap_result "namespace mode: exactly the descriptors expected" \
+	"$([ "$have" = "$want" ]; echo $?)" \
+	"$(diff <(echo "$want") <(echo "$have") | sed -n '3,$p')"
+
+helper=$(pgrep -P "$DAEMON_PID" | head -n 1)
+if [ -n "$helper" ] && confined "$helper"; then
+	check_confined "helper" "$helper" 0000000000000400
+	have=$(fd_kinds "$helper" | tr '\n' ' ')
+	ktap_result "helper: standard streams on /dev/null and its socket" \
+		"$([ "$have" = "/dev/null /dev/null /dev/null socket " ]
+		   echo $?)" "$have"
+else
+	for i in 1 2 3 4; do
+		ktap_fail "helper: confined" "no confined child of $DAEMON_PID"
+	done
+fi
+
+# -T 80: port 80 inside the namespace, bound through the helper
+ns_listens() {
+	in_guest ss -Hltn "sport = :80" | grep -q LISTEN
+}
+slowwait 3 ns_listens
+ktap_result "helper: -T 80 listens on port 80 in the namespace" \
+	"$(ns_listens; echo $?)" "$(in_guest ss -ltn 2>&1)" \
+	"$(tail -n 5 "$DAEMON_LOG")"
+
+kill -KILL "$DAEMON_PID"
+helper_gone() {
+	! pid_alive "$helper"
+}
+slowwait 3 helper_gone
+ktap_result "helper: ends when the daemon is killed" \
+	"$(helper_gone; echo $?)" "helper $helper still running"
+
+# --- VM mode --------------------------------------------------------------
+sock=$SANDBOX_TMP/vm.sock
+DAEMON_LOG=$SANDBOX_TMP/vm.log
+"$PASSTD" --vm -f -s "$sock" -t 10081 </dev/null >"$DAEMON_LOG" 2>&1 &
+vm_pid=$!
+track_pid "$vm_pid"
+slowwait 5 confined "$vm_pid"
+check_confined "VM mode" "$vm_pid" 0000000000000000
+# 0, 1, 2; reserve and its copy; signalfd, epoll; the socket's directory;
+# the listening socket; -t 10081 and the -u it implies (IPv4, IPv6 each);
+# the host's /proc/net tables
+want=$(sort <<EOF
+/dev/null
+TMP/vm.log
+TMP/vm.log
+/dev/null
+/dev/null
+anon_inode:[signalfd]
+anon_inode:[eventpoll]
+TMP
+socket
+socket
+socket
+socket
+socket
+/proc/PID/net/tcp
+/proc/PID/net/tcp6
+/proc/PID/net/udp
+/proc/PID/net/udp6
+EOF
+)
+have=$(fd_kinds "$vm_pid" | sed "s|^${SANDBOX_TMP}$|TMP|")
+ktap_result "VM mode: exactly the descriptors expected" \
+	"$([ "$have" = "$want" ]; echo $?)" \
+	"$(diff <(echo "$want") <(echo "$have") | sed -n '3,$p')"
+stop_pid "$vm_pid"
+ktap_result "VM mode: exits on SIGTERM, socket removed from outside its root" \
+	"$([ ! -e "$sock" ] && ! pid_alive "$vm_pid"; echo $?)" \
+	"$(ls -l "$sock" 2>&1)" "$(tail -n 5 "$DAEMON_LOG")"
+
+# --- calls outside the filter ---------------------------------------------
+# selftest() - Run a VM daemon that breaks the rules once confined; print
+# its exit status
+# $1:	syscall or alloc
+selftest() {
+	local what=$1; shift
+
+	timeout 10 "$PASSTD" --vm -f -s "$SANDBOX_TMP/st.$what" \
+		--isolation-selftest "$what" </dev/null \
+		>"$SANDBOX_TMP/st.$what.log" 2>&1
+	echo $?
+}
+rc=$(selftest syscall)
+ktap_result "a call outside the filter: killed by SIGSYS (status 159)" \
+	$(( rc != 159 )) "status $rc" "$(cat "$SANDBOX_TMP/st.syscall.log")"
+rc=$(selftest alloc)
+ktap_result "an allocation after start-up: killed by SIGSYS (status 159)" \
+	$(( rc != 159 )) "status $rc" "$(cat "$SANDBOX_TMP/st.alloc.log")"
+
+# --- the lists ------------------------------------------------------------
+# count() - Print how many calls --print-syscalls lists; checks that its
+# first line says the same
+# $@:	Options
+count() {
+	local out n
+
+	out=$("$PASSTD" "$@" --print-syscalls) || return 1
+	n=$(grep -c '^[a-z]' <<<"$out")
+	[ "$(head -n 1 <<<"$out" | awk '{print $1}')" = "$n" ] || return 1
+	echo "$n"
+}
+n=$(count)
+ktap_result "namespace mode: $n system calls, at most pasta's 43" \
+	$(( ${n:-99} > 43 || ${n:-0} < 10 ))
+n=$(count --vm)
+ktap_result "VM mode: $n system calls, at most passt's 34" \
+	$(( ${n:-99} > 34 || ${n:-0} < 10 ))
+out=$("$PASSTD" --vm --print-syscalls)
+ktap_result "VM mode: no splice, pipe2, brk, mmap, munmap or mremap" \
+	"$(! grep -qE '^(splice|pipe2|brk|mmap|munmap|mremap)$' <<<"$out"
+	   echo $?)" "$out"
+out=$("$PASSTD" --print-syscalls)
+ktap_result "namespace mode: no brk, mmap, munmap, mremap, open or execve" \
+	"$(! grep -qE '^(brk|mmap|munmap|mremap|open|openat|execve)$' \
+		<<<"$out"; echo $?)" "$out"
+
+ktap_finish
