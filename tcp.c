@@ -1251,7 +1251,8 @@ static bool tcp_seq_outside(const struct tcp_conn *conn,
  * Keep the segments a correct TCP acts on (RFC 9293, 3.10.7.4; RFC 5961):
  * a RST only at exactly the next expected sequence number (elsewhere it
  * draws a challenge ACK), and nothing that acknowledges data never sent
- * (an ACK in reply). Copies them to tcp_ok_segs; may close the connection.
+ * (an ACK in reply; in SYN-RECEIVED, anything but our SYN-ACK: a RST).
+ * Copies them to tcp_ok_segs; may close the connection.
  * Return: number kept
  */
 static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
@@ -1292,9 +1293,22 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 		 * without ACK, acknowledging data never sent, or starting
 		 * outside the window we offered (far behind, or beyond): dropped
 		 */
-		if (!(s->flags & TH_ACK) ||
-		    seq_lt(conn->seq_max_to_tap, s->ack) ||
-		    tcp_seq_outside(conn, s)) {
+		if (!(s->flags & TH_ACK) || tcp_seq_outside(conn, s)) {
+			challenge = true;
+			continue;
+		}
+		/* SYN-RECEIVED, an ACK not of our SYN (RFC 9293, 3.10.7.4,
+		 * fifth check): a RST at its ACK number, on this flow only.
+		 * It ends nothing here: what it may end is the guest's end
+		 * of an earlier connection on these ports, the ACK's source
+		 */
+		if (!(conn->flags & ESTABLISHED) &&
+		    (conn->flags & SYNACK_SENT) &&
+		    s->ack != conn->seq_isn + 1) {
+			tcp_build(c, idx, TH_RST, s->ack, NULL, 0);
+			continue;
+		}
+		if (seq_lt(conn->seq_max_to_tap, s->ack)) {
 			challenge = true;
 			continue;
 		}
@@ -1327,9 +1341,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
 		return;		/* guest retransmitted its SYN: still waiting */
 	if (!(conn->flags & ESTABLISHED)) {
-		if (!(segs[0].flags & TH_ACK) ||
-		    segs[0].ack != conn->seq_isn + 1)
-			return;
+		/* what is left acknowledges our SYN-ACK, and only it */
 		tcp_established(c, conn);
 		conn->wnd_from_tap = (uint32_t)segs[0].wnd <<
 				     conn->ws_from_tap;

@@ -12,7 +12,8 @@
  * what is sent, zero window, window update, zero window probes, a late
  * old ACK; data with the handshake's ACK and with the FIN, FIN again;
  * flag combinations (RFC 9293 3.10.7.4, RFC 5961) in SYN-RECEIVED,
- * SYN-SENT (inbound, through a -t listener) and once established;
+ * SYN-SENT (inbound, through a -t listener) and once established; the
+ * RST that answers an ACK not of our SYN in SYN-RECEIVED;
  * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
  * bounds; counted drops (port 0, --no-tcp, a long header, a full share,
@@ -1219,8 +1220,9 @@ static void test_flags_handshake(void)
 	CHECK(cap_find(from, TH_SYN | TH_ACK, &s) >= 0 && s.seq == t.isn &&
 	      s.ack == t.gseq);
 
-	/* an ACK of something else, FIN alone, RST off the sequence:
-	 * none establishes or ends the connection
+	/* an ACK of something else (a RST back: test_synrcvd_bad_ack), FIN
+	 * alone, RST off the sequence: none establishes or ends the
+	 * connection
 	 */
 	s = gseg(&t, TH_ACK);
 	s.ack = t.rcv + 10;
@@ -1240,7 +1242,7 @@ static void test_flags_handshake(void)
 	s = gseg(&t, 0);
 	gsend(&s);
 	CHECK(conn_idx(40007) >= 0 && sempty(t.srv));
-	CHECK(cap_count(TH_RST) == 0);
+	CHECK(cap_count(TH_RST) == 1);
 
 	/* the right ACK establishes it */
 	gack(&t);
@@ -1272,6 +1274,91 @@ static void test_flags_handshake(void)
 	gsend(&s);
 	CHECK(cap_n == from && flows.count == 0);
 	cap_clear();
+}
+
+/* Expect exactly one frame from @from on: a RST of @t's flow (no ACK)
+ * at sequence number @seq, as RFC 9293 3.10.7.4 answers an unacceptable
+ * ACK in SYN-RECEIVED
+ */
+static bool rst_at(unsigned int from, const struct tconn *t, uint32_t seq)
+{
+	struct seg s;
+
+	return cap_n == from + 1 && cap_seg(from, &s) &&
+	       s.flags == TH_RST && s.seq == seq && s.ack == 0 &&
+	       s.sport == t->port && s.dport == t->gport && !s.len;
+}
+
+/* SYN-RECEIVED: an ACK that does not acknowledge our SYN (at or before
+ * our ISN, or beyond it) draws a RST at its ACK number, only on its own
+ * flow, and changes nothing: the right ACK still establishes (RFC 9293
+ * 3.10.7.4, fifth check)
+ */
+static void test_synrcvd_bad_ack(void)
+{
+	const int32_t bad[] = { 0, -1, -0x40000000, 2, 0x40000000 };
+	struct tconn t, u;
+	unsigned int from, i;
+	struct seg s;
+
+	c.now_ms = T0;
+	t = (struct tconn){ .gport = 40050, .port = 6050, .gseq = 5000,
+			    .wnd = 65535, .ws = 7, .srv = -1 };
+	t.lfd = listener(6050);
+	CHECK(t.lfd >= 0 && syn(&t, MSS));
+	u = (struct tconn){ .gport = 40051, .port = 6050, .gseq = 9000,
+			    .wnd = 65535, .ws = 7, .srv = -1, .lfd = t.lfd };
+	CHECK(syn(&u, MSS));
+	CHECK(conn_idx(40050) >= 0 && conn_idx(40051) >= 0);
+
+	/* our ISN itself, one below, far behind, just past SND.NXT, far
+	 * ahead: each a RST at that number, the flow stays
+	 */
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		from = cap_n;
+		s = gseg(&t, TH_ACK);
+		s.ack = t.isn + (uint32_t)bad[i];
+		gsend(&s);
+		CHECK(rst_at(from, &t, s.ack));
+	}
+	/* with data: a RST, the data not taken */
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_PSH);
+	s.ack = t.isn;
+	s.pl = pat(50, 100);
+	s.len = 100;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn));
+	/* a RST with a wrong ACK is no ACK to answer: nothing, it stays */
+	from = cap_n;
+	s = gseg(&t, TH_RST | TH_ACK);
+	s.seq = t.gseq + 1000;
+	s.ack = t.isn;
+	gsend(&s);
+	CHECK(cap_n == from + 1 && cap_seg(from, &s) && s.flags == TH_ACK);
+	CHECK(conn_idx(40050) >= 0 && conn_idx(40051) >= 0);
+	CHECK(sempty(t.srv) && sempty(u.srv));
+
+	/* a bad ACK and the right one in one batch: a RST for the first,
+	 * the second establishes
+	 */
+	from = cap_n;
+	s = gseg(&t, TH_ACK);
+	s.ack = t.isn;
+	gq_add(&s);
+	s.ack = t.rcv;
+	gq_add(&s);
+	guest_flush();
+	CHECK(cap_n > from && cap_seg(from, &s) && s.flags == TH_RST &&
+	      s.seq == t.isn);
+	CHECK(alive(&t));
+	/* the other connection, in SYN-RECEIVED all along, never saw one */
+	CHECK(cap_count(TH_RST) == ARRAY_SIZE(bad) + 2);
+	gack(&u);
+	CHECK(alive(&u));
+	u.lfd = -1;
+	done(&u);
+	done(&t);
 }
 
 /* A host peer connects to a -t port: our SYN toward the guest; what the
@@ -1796,7 +1883,7 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(20);
+	UNIT_PLAN(21);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_odd_options);
@@ -1807,6 +1894,7 @@ int main(void)
 	UNIT_RUN(test_data_fin);
 	UNIT_RUN(test_flags_established);
 	UNIT_RUN(test_flags_handshake);
+	UNIT_RUN(test_synrcvd_bad_ack);
 	UNIT_RUN(test_inbound);
 	UNIT_RUN(test_retransmit);
 	UNIT_RUN(test_synack_retransmit);
