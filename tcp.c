@@ -169,6 +169,7 @@ enum {
  *			half-close bound, inactivity timeout
  * @rtt:		Round-trip time estimate, retransmission timeout
  * @life:		What the lifetime timer looks at
+ * @chal:		Challenge ACKs sent, for their limit
  */
 struct tcp_conn {
 	int sock;
@@ -191,6 +192,7 @@ struct tcp_conn {
 	uint64_t life_deadline;
 	struct tcp_rtt rtt;
 	struct tcp_life life;
+	struct tcp_challenge chal;
 };
 
 /**
@@ -1249,10 +1251,12 @@ static bool tcp_seq_outside(const struct tcp_conn *conn,
 
 /*
  * Keep the segments a correct TCP acts on (RFC 9293, 3.10.7.4; RFC 5961):
- * a RST only at exactly the next expected sequence number (elsewhere it
- * draws a challenge ACK), and nothing that acknowledges data never sent
- * (an ACK in reply; in SYN-RECEIVED, anything but our SYN-ACK: a RST).
- * Copies them to tcp_ok_segs; may close the connection.
+ * a RST only at exactly the next expected sequence number, and nothing
+ * that acknowledges data never sent. The others draw a challenge ACK, one
+ * per batch and as many as tcp_challenge_ok() allows (the rest counted:
+ * DROP_TCP_CHALLENGE); in SYN-RECEIVED, an ACK of anything but our
+ * SYN-ACK draws a RST. Copies the kept ones to tcp_ok_segs; may close
+ * the connection.
  * Return: number kept
  */
 static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
@@ -1314,8 +1318,12 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 		}
 		tcp_ok_segs[m++] = *s;
 	}
-	if (challenge && (conn->flags & (ESTABLISHED | SYNACK_SENT)))
+	if (!challenge || !(conn->flags & (ESTABLISHED | SYNACK_SENT)))
+		return m;
+	if (tcp_challenge_ok(&conn->chal, c->now_ms))
 		tcp_send_flags(c, idx, TH_ACK);
+	else
+		drop(DROP_TCP_CHALLENGE);
 	return m;
 }
 

@@ -13,7 +13,8 @@
  * old ACK; data with the handshake's ACK and with the FIN, FIN again;
  * flag combinations (RFC 9293 3.10.7.4, RFC 5961) in SYN-RECEIVED,
  * SYN-SENT (inbound, through a -t listener) and once established; the
- * RST that answers an ACK not of our SYN in SYN-RECEIVED;
+ * RST that answers an ACK not of our SYN in SYN-RECEIVED; the per-flow
+ * limit of challenge ACKs;
  * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
  * bounds; counted drops (port 0, --no-tcp, a long header, a full share,
@@ -46,6 +47,7 @@
 #include "log.h"
 #include "tap.h"
 #include "tcp.h"
+#include "tcp_timer.h"
 #include "unit.h"
 #include "unit_net.h"
 
@@ -1117,8 +1119,11 @@ static void test_flags_established(void)
 	CHECK(alive(&t));
 
 	/* RST out of the window, and in it but not at the next sequence
-	 * number: a challenge ACK, the host socket stays (RFC 5961 3.2)
+	 * number: a challenge ACK, the host socket stays (RFC 5961 3.2);
+	 * a second later, so that the limit (test_challenge_limit) allows
+	 * all of those that follow
 	 */
+	c.now_ms += TCP_CHALLENGE_MS;
 	from = cap_n;
 	s = gseg(&t, TH_RST | TH_ACK);
 	s.seq = t.gseq + 0x40000000U;
@@ -1356,6 +1361,83 @@ static void test_synrcvd_bad_ack(void)
 	CHECK(cap_count(TH_RST) == ARRAY_SIZE(bad) + 2);
 	gack(&u);
 	CHECK(alive(&u));
+	u.lfd = -1;
+	done(&u);
+	done(&t);
+}
+
+/* Plain ACKs (no data, no SYN, FIN or RST) toward @t from @from on */
+static unsigned int acks_to(unsigned int from, const struct tconn *t)
+{
+	unsigned int n = 0;
+	struct seg s;
+
+	for (; from < cap_n; from++)
+		n += cap_seg(from, &s) && s.flags == TH_ACK && !s.len &&
+		     s.dport == t->gport;
+	return n;
+}
+
+/* A flood of segments that draw challenge ACKs (RFC 5961 7): at most
+ * TCP_CHALLENGE_MAX a second per flow, the rest counted; another flow
+ * still gets its own, and a second later this one does again
+ */
+static void test_challenge_limit(void)
+{
+	uint64_t d = drop_counters[DROP_TCP_CHALLENGE];
+	unsigned int from, i;
+	struct tconn t, u;
+	struct seg s;
+
+	c.now_ms = T0;
+	CHECK(open_conn(&t, 40052, 6052, 123456, MSS, 7, 65535));
+	u = (struct tconn){ .gport = 40053, .port = 6052, .gseq = 654321,
+			    .wnd = 65535, .ws = 7, .srv = -1, .lfd = t.lfd };
+	CHECK(syn(&u, MSS));
+	gack(&u);
+
+	/* 100 RSTs, each a batch of its own, in and out of the window,
+	 * within the same millisecond
+	 */
+	from = cap_n;
+	for (i = 0; i < 100; i++) {
+		s = gseg(&t, TH_RST);
+		s.seq = t.gseq + (i % 2 ? 100 : 0x40000000U) + i;
+		gsend(&s);
+	}
+	printf("# %u challenge ACKs for 100 RSTs\n", acks_to(from, &t));
+	CHECK(acks_to(from, &t) == TCP_CHALLENGE_MAX);
+	CHECK(drop_counters[DROP_TCP_CHALLENGE] - d ==
+	      100 - TCP_CHALLENGE_MAX);
+	CHECK(cap_count(TH_RST) == 0 && sempty(t.srv));
+
+	/* the other flow: its challenge ACK, at once */
+	from = cap_n;
+	s = gseg(&u, TH_SYN);
+	gsend(&s);
+	CHECK(acks_to(from, &u) == 1 && acks_to(from, &t) == 0);
+
+	/* just before the second is over: still nothing; then one again,
+	 * and SYNs and ACKs of data never sent count the same
+	 */
+	c.now_ms = T0 + TCP_CHALLENGE_MS - 1;
+	from = cap_n;
+	s = gseg(&t, TH_SYN);
+	gsend(&s);
+	CHECK(acks_to(from, &t) == 0);
+	c.now_ms = T0 + TCP_CHALLENGE_MS;
+	for (i = 0; i < 2 * TCP_CHALLENGE_MAX; i++) {
+		s = gseg(&t, i % 2 ? TH_SYN : TH_ACK);
+		if (!(i % 2))
+			s.ack = t.rcv + 1000;
+		gsend(&s);
+	}
+	CHECK(acks_to(from, &t) == TCP_CHALLENGE_MAX &&
+	      cap_find(from, TH_ACK, &s) >= 0 && s.ack == t.gseq &&
+	      s.seq == t.rcv);
+	CHECK(drop_counters[DROP_TCP_CHALLENGE] - d ==
+	      100 - TCP_CHALLENGE_MAX + 1 + TCP_CHALLENGE_MAX);
+	CHECK(alive(&t) && alive(&u));
 	u.lfd = -1;
 	done(&u);
 	done(&t);
@@ -1883,7 +1965,7 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(21);
+	UNIT_PLAN(22);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_odd_options);
@@ -1895,6 +1977,7 @@ int main(void)
 	UNIT_RUN(test_flags_established);
 	UNIT_RUN(test_flags_handshake);
 	UNIT_RUN(test_synrcvd_bad_ack);
+	UNIT_RUN(test_challenge_limit);
 	UNIT_RUN(test_inbound);
 	UNIT_RUN(test_retransmit);
 	UNIT_RUN(test_synack_retransmit);
