@@ -1207,9 +1207,15 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	struct tcp_conn *conn = &tcp_conns[idx];
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 
-	/* SYN-SENT (RFC 9293, 3.10.7.3): only an ACK of our SYN counts */
-	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1)
+	/* SYN-SENT (RFC 9293, 3.10.7.3): only an ACK of our SYN counts; an
+	 * ACK of something else, unless a RST, draws one at its ACK number,
+	 * as in SYN-RECEIVED (tcp_segs_acceptable())
+	 */
+	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1) {
+		if ((s->flags & (TH_ACK | TH_RST)) == TH_ACK)
+			tcp_build(c, idx, TH_RST, s->ack, NULL, 0);
 		return;
+	}
 	if (s->flags & TH_RST) {
 		tcp_conn_close(c, idx, true);
 		return;

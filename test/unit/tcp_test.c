@@ -13,7 +13,7 @@
  * old ACK; data with the handshake's ACK and with the FIN, FIN again;
  * flag combinations (RFC 9293 3.10.7.4, RFC 5961) in SYN-RECEIVED,
  * SYN-SENT (inbound, through a -t listener) and once established; the
- * RST that answers an ACK not of our SYN in SYN-RECEIVED; the per-flow
+ * RST that answers an ACK not of our SYN in either; the per-flow
  * limit of challenge ACKs;
  * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
@@ -1282,8 +1282,8 @@ static void test_flags_handshake(void)
 }
 
 /* Expect exactly one frame from @from on: a RST of @t's flow (no ACK)
- * at sequence number @seq, as RFC 9293 3.10.7.4 answers an unacceptable
- * ACK in SYN-RECEIVED
+ * at sequence number @seq, as RFC 9293 3.10.7.3 and 3.10.7.4 answer an
+ * unacceptable ACK in SYN-SENT and SYN-RECEIVED
  */
 static bool rst_at(unsigned int from, const struct tconn *t, uint32_t seq)
 {
@@ -1495,17 +1495,28 @@ static void test_inbound(void)
 	lfd = tcp_listen(&c, AF_INET, NULL, NULL, 5001, 5001, false);
 	CHECK(lfd >= 0);
 
-	/* RST without ACK, an ACK of something else: ignored */
+	/* RST without ACK, RST with an ACK of something else: ignored;
+	 * a SYN-ACK or an ACK of something else: a RST at its ACK number,
+	 * without ACK, and the connection stays (RFC 9293 3.10.7.3)
+	 */
 	CHECK(inbound_syn(&cl, &t, &r));
 	CHECK(flows.share_count[FLOW_SHARE_TCP_IN] == 1);
+	from = cap_n;
 	s = gseg(&t, TH_RST);
-	gsend(&s);
-	s = gseg(&t, TH_SYN | TH_ACK);
-	s.ack = t.isn + 5;
 	gsend(&s);
 	s = gseg(&t, TH_RST | TH_ACK);
 	s.ack = t.isn + 5;
 	gsend(&s);
+	CHECK(cap_n == from);
+	s = gseg(&t, TH_SYN | TH_ACK);
+	s.ack = t.isn + 5;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn + 5));
+	from = cap_n;
+	s = gseg(&t, TH_ACK);
+	s.ack = t.isn;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn));
 	CHECK(conn_idx(5001) >= 0 && sempty(cl));
 	/* the guest's SYN-ACK: established, our ACK, data both ways */
 	from = cap_n;
