@@ -1220,6 +1220,8 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 		tcp_conn_close(c, idx, true);
 		return;
 	}
+	if (!(s->flags & TH_SYN))
+		return;		/* no sequence number to start from */
 	conn->seq_from_tap = s->seq + 1;
 	conn->mss = tcp_mss(c, inany_is_v4(&ts->src), s->mss);
 	if (s->ws >= 0) {

@@ -1517,6 +1517,16 @@ static void test_inbound(void)
 	s.ack = t.isn;
 	gsend(&s);
 	CHECK(rst_at(from, &t, t.isn));
+	/* the right ACK, but no SYN: nothing to synchronise with, dropped
+	 * (3.10.7.3, fifth), no ACK back; nor data taken
+	 */
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_PSH);
+	s.seq = t.gseq + 1;
+	s.pl = pat(11, 100);
+	s.len = 100;
+	gsend(&s);
+	CHECK(cap_n == from);
 	CHECK(conn_idx(5001) >= 0 && sempty(cl));
 	/* the guest's SYN-ACK: established, our ACK, data both ways */
 	from = cap_n;
