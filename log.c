@@ -49,6 +49,7 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_NO_FD]		= "connection refused, no descriptor",
 	[DROP_TAP_WRITE]	= "tap write failed",
 	[DROP_TAP_GSO]		= "UDP train refused by the tap",
+	[DROP_TCP_CHALLENGE]	= "TCP challenge ACK over the limit",
 };
 
 /**

@@ -62,6 +62,7 @@ enum drop_reason {
 	DROP_NO_FD,		/* connection closed: out of descriptors */
 	DROP_TAP_WRITE,		/* the tap refused a frame (write error) */
 	DROP_TAP_GSO,		/* the tap refused a UDP train (EINVAL) */
+	DROP_TCP_CHALLENGE,	/* challenge ACK over the per-flow limit */
 	DROP_MAX,
 };
 

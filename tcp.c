@@ -184,6 +184,7 @@ enum {
  *			half-close bound, inactivity timeout
  * @rtt:		Round-trip time estimate, retransmission timeout
  * @life:		What the lifetime timer looks at
+ * @chal:		Challenge ACKs sent, for their limit
  */
 struct tcp_conn {
 	int sock;
@@ -206,6 +207,7 @@ struct tcp_conn {
 	uint64_t life_deadline;
 	struct tcp_rtt rtt;
 	struct tcp_life life;
+	struct tcp_challenge chal;
 };
 
 /**
@@ -1220,13 +1222,21 @@ static void tcp_synack_from_tap(struct ctx *c, int idx, const struct tcp_seg *s)
 	struct tcp_conn *conn = &tcp_conns[idx];
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 
-	/* SYN-SENT (RFC 9293, 3.10.7.3): only an ACK of our SYN counts */
-	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1)
+	/* SYN-SENT (RFC 9293, 3.10.7.3): only an ACK of our SYN counts; an
+	 * ACK of something else, unless a RST, draws one at its ACK number,
+	 * as in SYN-RECEIVED (tcp_segs_acceptable())
+	 */
+	if (!(s->flags & TH_ACK) || s->ack != conn->seq_isn + 1) {
+		if ((s->flags & (TH_ACK | TH_RST)) == TH_ACK)
+			tcp_build(c, idx, TH_RST, s->ack, NULL, 0);
 		return;
+	}
 	if (s->flags & TH_RST) {
 		tcp_conn_close(c, idx, true);
 		return;
 	}
+	if (!(s->flags & TH_SYN))
+		return;		/* no sequence number to start from */
 	conn->seq_from_tap = s->seq + 1;
 	conn->mss = tcp_mss(c, inany_is_v4(&ts->src), s->mss);
 	if (s->ws >= 0) {
@@ -1264,9 +1274,12 @@ static bool tcp_seq_outside(const struct tcp_conn *conn,
 
 /*
  * Keep the segments a correct TCP acts on (RFC 9293, 3.10.7.4; RFC 5961):
- * a RST only at exactly the next expected sequence number (elsewhere it
- * draws a challenge ACK), and nothing that acknowledges data never sent
- * (an ACK in reply). Copies them to tcp_ok_segs; may close the connection.
+ * a RST only at exactly the next expected sequence number, and nothing
+ * that acknowledges data never sent. The others draw a challenge ACK, one
+ * per batch and as many as tcp_challenge_ok() allows (the rest counted:
+ * DROP_TCP_CHALLENGE); in SYN-RECEIVED, an ACK of anything but our
+ * SYN-ACK draws a RST. Copies the kept ones to tcp_ok_segs; may close
+ * the connection.
  * Return: number kept
  */
 static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
@@ -1307,16 +1320,33 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 		 * without ACK, acknowledging data never sent, or starting
 		 * outside the window we offered (far behind, or beyond): dropped
 		 */
-		if (!(s->flags & TH_ACK) ||
-		    seq_lt(conn->seq_max_to_tap, s->ack) ||
-		    tcp_seq_outside(conn, s)) {
+		if (!(s->flags & TH_ACK) || tcp_seq_outside(conn, s)) {
+			challenge = true;
+			continue;
+		}
+		/* SYN-RECEIVED, an ACK not of our SYN (RFC 9293, 3.10.7.4,
+		 * fifth check): a RST at its ACK number, on this flow only.
+		 * It ends nothing here: what it may end is the guest's end
+		 * of an earlier connection on these ports, the ACK's source
+		 */
+		if (!(conn->flags & ESTABLISHED) &&
+		    (conn->flags & SYNACK_SENT) &&
+		    s->ack != conn->seq_isn + 1) {
+			tcp_build(c, idx, TH_RST, s->ack, NULL, 0);
+			continue;
+		}
+		if (seq_lt(conn->seq_max_to_tap, s->ack)) {
 			challenge = true;
 			continue;
 		}
 		tcp_ok_segs[m++] = *s;
 	}
-	if (challenge && (conn->flags & (ESTABLISHED | SYNACK_SENT)))
+	if (!challenge || !(conn->flags & (ESTABLISHED | SYNACK_SENT)))
+		return m;
+	if (tcp_challenge_ok(&conn->chal, c->now_ms))
 		tcp_send_flags(c, idx, TH_ACK);
+	else
+		drop(DROP_TCP_CHALLENGE);
 	return m;
 }
 
@@ -1342,9 +1372,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 	if (conn->flags & TAP_SYN_RCVD && !(conn->flags & SYNACK_SENT))
 		return;		/* guest retransmitted its SYN: still waiting */
 	if (!(conn->flags & ESTABLISHED)) {
-		if (!(segs[0].flags & TH_ACK) ||
-		    segs[0].ack != conn->seq_isn + 1)
-			return;
+		/* what is left acknowledges our SYN-ACK, and only it */
 		tcp_established(c, conn);
 		conn->wnd_from_tap = (uint32_t)segs[0].wnd <<
 				     conn->ws_from_tap;

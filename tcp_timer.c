@@ -24,6 +24,18 @@
  * computed by tcp_life_due() can only be early, never late: the caller
  * asks tcp_life_check() when it is due and arms the next one it returns.
  *
+ * Challenge ACKs (RFC 5961: the reply to a SYN, to a RST off the next
+ * sequence number, to a segment outside the window) go out at most
+ * TCP_CHALLENGE_MAX per TCP_CHALLENGE_MS per connection; the rest are
+ * not sent (RFC 5961 7 asks for a limit and leaves the numbers open).
+ * Per connection, not global: Linux limits them per socket (one per
+ * net.ipv4.tcp_invalid_ratelimit, 500 ms) and its global limit is off by
+ * default since 6.0, the global counter having been an off-path side
+ * channel (CVE-2016-5696). Here a flood on one connection neither
+ * silences the others nor tells the guest about them. A small burst
+ * rather than one: a guest that lost a connection and tries again (SYN,
+ * our challenge ACK, its RST) does not meet the limit.
+ *
  * System calls: none.
  */
 #include "tcp_timer.h"
@@ -157,4 +169,23 @@ enum tcp_life_due_act tcp_life_check(const struct net_conf *nc,
 	l->ka_sent++;
 	l->ka_ms = now;
 	return TCP_LIFE_PROBE;
+}
+
+/**
+ * tcp_challenge_ok() - May a challenge ACK go out now? Count it if so
+ * @ch:		Challenge ACKs of the connection
+ * @now:	Current time (ms)
+ *
+ * Return: true if it is within TCP_CHALLENGE_MAX for this interval
+ */
+bool tcp_challenge_ok(struct tcp_challenge *ch, uint64_t now)
+{
+	if (!ch->sent || now - ch->start_ms >= TCP_CHALLENGE_MS) {
+		ch->start_ms = now;
+		ch->sent = 0;
+	}
+	if (ch->sent >= TCP_CHALLENGE_MAX)
+		return false;
+	ch->sent++;
+	return true;
 }

@@ -1,6 +1,7 @@
 /* tcp_timer.h - arithmetic of a TCP connection's timers: the round-trip
- * time estimate and retransmission timeout, and the lifetime bounds
- * (keepalive, half-close, inactivity); no sockets, the clock is an argument
+ * time estimate and retransmission timeout, the lifetime bounds
+ * (keepalive, half-close, inactivity) and the challenge ACK limit; no
+ * sockets, the clock is an argument
  */
 #ifndef TCP_TIMER_H
 #define TCP_TIMER_H
@@ -15,6 +16,8 @@
 #define TCP_RTO_MAX_MS	8000
 #define TCP_KA_PROBES	4	/* keepalives without an answer, then reset */
 #define TCP_KA_INTVL_MS	75000	/* between two keepalives, at most */
+#define TCP_CHALLENGE_MAX 5	/* challenge ACKs of one flow... */
+#define TCP_CHALLENGE_MS 1000	/* ...in an interval this long */
 
 /**
  * struct tcp_rtt - Round-trip time estimate of a connection (RFC 6298)
@@ -50,6 +53,16 @@ struct tcp_life {
 	bool half_closed;
 };
 
+/**
+ * struct tcp_challenge - Challenge ACKs of a connection (RFC 5961 7)
+ * @start_ms:	Start of the current interval
+ * @sent:	Sent in it, 0: no interval yet
+ */
+struct tcp_challenge {
+	uint64_t start_ms;
+	uint8_t sent;
+};
+
 /* What tcp_life_check() found due */
 enum tcp_life_due_act {
 	TCP_LIFE_NONE,		/* nothing yet */
@@ -63,6 +76,8 @@ uint64_t tcp_rtt_rto(const struct tcp_rtt *r);
 void tcp_rtt_start(struct tcp_rtt *r, uint32_t seq, uint64_t now);
 void tcp_rtt_cancel(struct tcp_rtt *r);
 bool tcp_rtt_ack(struct tcp_rtt *r, uint32_t ack, uint64_t now);
+
+bool tcp_challenge_ok(struct tcp_challenge *ch, uint64_t now);
 
 uint64_t tcp_life_due(const struct net_conf *nc, const struct tcp_life *l);
 enum tcp_life_due_act tcp_life_check(const struct net_conf *nc,

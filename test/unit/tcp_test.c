@@ -12,7 +12,9 @@
  * what is sent, zero window, window update, zero window probes, a late
  * old ACK; data with the handshake's ACK and with the FIN, FIN again;
  * flag combinations (RFC 9293 3.10.7.4, RFC 5961) in SYN-RECEIVED,
- * SYN-SENT (inbound, through a -t listener) and once established;
+ * SYN-SENT (inbound, through a -t listener) and once established; the
+ * RST that answers an ACK not of our SYN in either; the per-flow
+ * limit of challenge ACKs;
  * retransmission of data and FIN, its give-up, SYN-ACK and SYN
  * retransmission and give-up, keepalive, half-close and inactivity
  * bounds; counted drops (port 0, --no-tcp, a long header, a full share,
@@ -45,6 +47,7 @@
 #include "log.h"
 #include "tap.h"
 #include "tcp.h"
+#include "tcp_timer.h"
 #include "unit.h"
 #include "unit_net.h"
 
@@ -1116,8 +1119,11 @@ static void test_flags_established(void)
 	CHECK(alive(&t));
 
 	/* RST out of the window, and in it but not at the next sequence
-	 * number: a challenge ACK, the host socket stays (RFC 5961 3.2)
+	 * number: a challenge ACK, the host socket stays (RFC 5961 3.2);
+	 * a second later, so that the limit (test_challenge_limit) allows
+	 * all of those that follow
 	 */
+	c.now_ms += TCP_CHALLENGE_MS;
 	from = cap_n;
 	s = gseg(&t, TH_RST | TH_ACK);
 	s.seq = t.gseq + 0x40000000U;
@@ -1219,8 +1225,9 @@ static void test_flags_handshake(void)
 	CHECK(cap_find(from, TH_SYN | TH_ACK, &s) >= 0 && s.seq == t.isn &&
 	      s.ack == t.gseq);
 
-	/* an ACK of something else, FIN alone, RST off the sequence:
-	 * none establishes or ends the connection
+	/* an ACK of something else (a RST back: test_synrcvd_bad_ack), FIN
+	 * alone, RST off the sequence: none establishes or ends the
+	 * connection
 	 */
 	s = gseg(&t, TH_ACK);
 	s.ack = t.rcv + 10;
@@ -1240,7 +1247,7 @@ static void test_flags_handshake(void)
 	s = gseg(&t, 0);
 	gsend(&s);
 	CHECK(conn_idx(40007) >= 0 && sempty(t.srv));
-	CHECK(cap_count(TH_RST) == 0);
+	CHECK(cap_count(TH_RST) == 1);
 
 	/* the right ACK establishes it */
 	gack(&t);
@@ -1272,6 +1279,168 @@ static void test_flags_handshake(void)
 	gsend(&s);
 	CHECK(cap_n == from && flows.count == 0);
 	cap_clear();
+}
+
+/* Expect exactly one frame from @from on: a RST of @t's flow (no ACK)
+ * at sequence number @seq, as RFC 9293 3.10.7.3 and 3.10.7.4 answer an
+ * unacceptable ACK in SYN-SENT and SYN-RECEIVED
+ */
+static bool rst_at(unsigned int from, const struct tconn *t, uint32_t seq)
+{
+	struct seg s;
+
+	return cap_n == from + 1 && cap_seg(from, &s) &&
+	       s.flags == TH_RST && s.seq == seq && s.ack == 0 &&
+	       s.sport == t->port && s.dport == t->gport && !s.len;
+}
+
+/* SYN-RECEIVED: an ACK that does not acknowledge our SYN (at or before
+ * our ISN, or beyond it) draws a RST at its ACK number, only on its own
+ * flow, and changes nothing: the right ACK still establishes (RFC 9293
+ * 3.10.7.4, fifth check)
+ */
+static void test_synrcvd_bad_ack(void)
+{
+	const int32_t bad[] = { 0, -1, -0x40000000, 2, 0x40000000 };
+	struct tconn t, u;
+	unsigned int from, i;
+	struct seg s;
+
+	c.now_ms = T0;
+	t = (struct tconn){ .gport = 40050, .port = 6050, .gseq = 5000,
+			    .wnd = 65535, .ws = 7, .srv = -1 };
+	t.lfd = listener(6050);
+	CHECK(t.lfd >= 0 && syn(&t, MSS));
+	u = (struct tconn){ .gport = 40051, .port = 6050, .gseq = 9000,
+			    .wnd = 65535, .ws = 7, .srv = -1, .lfd = t.lfd };
+	CHECK(syn(&u, MSS));
+	CHECK(conn_idx(40050) >= 0 && conn_idx(40051) >= 0);
+
+	/* our ISN itself, one below, far behind, just past SND.NXT, far
+	 * ahead: each a RST at that number, the flow stays
+	 */
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		from = cap_n;
+		s = gseg(&t, TH_ACK);
+		s.ack = t.isn + (uint32_t)bad[i];
+		gsend(&s);
+		CHECK(rst_at(from, &t, s.ack));
+	}
+	/* with data: a RST, the data not taken */
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_PSH);
+	s.ack = t.isn;
+	s.pl = pat(50, 100);
+	s.len = 100;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn));
+	/* a RST with a wrong ACK is no ACK to answer: nothing, it stays */
+	from = cap_n;
+	s = gseg(&t, TH_RST | TH_ACK);
+	s.seq = t.gseq + 1000;
+	s.ack = t.isn;
+	gsend(&s);
+	CHECK(cap_n == from + 1 && cap_seg(from, &s) && s.flags == TH_ACK);
+	CHECK(conn_idx(40050) >= 0 && conn_idx(40051) >= 0);
+	CHECK(sempty(t.srv) && sempty(u.srv));
+
+	/* a bad ACK and the right one in one batch: a RST for the first,
+	 * the second establishes
+	 */
+	from = cap_n;
+	s = gseg(&t, TH_ACK);
+	s.ack = t.isn;
+	gq_add(&s);
+	s.ack = t.rcv;
+	gq_add(&s);
+	guest_flush();
+	CHECK(cap_n > from && cap_seg(from, &s) && s.flags == TH_RST &&
+	      s.seq == t.isn);
+	CHECK(alive(&t));
+	/* the other connection, in SYN-RECEIVED all along, never saw one */
+	CHECK(cap_count(TH_RST) == ARRAY_SIZE(bad) + 2);
+	gack(&u);
+	CHECK(alive(&u));
+	u.lfd = -1;
+	done(&u);
+	done(&t);
+}
+
+/* Plain ACKs (no data, no SYN, FIN or RST) toward @t from @from on */
+static unsigned int acks_to(unsigned int from, const struct tconn *t)
+{
+	unsigned int n = 0;
+	struct seg s;
+
+	for (; from < cap_n; from++)
+		n += cap_seg(from, &s) && s.flags == TH_ACK && !s.len &&
+		     s.dport == t->gport;
+	return n;
+}
+
+/* A flood of segments that draw challenge ACKs (RFC 5961 7): at most
+ * TCP_CHALLENGE_MAX a second per flow, the rest counted; another flow
+ * still gets its own, and a second later this one does again
+ */
+static void test_challenge_limit(void)
+{
+	uint64_t d = drop_counters[DROP_TCP_CHALLENGE];
+	unsigned int from, i;
+	struct tconn t, u;
+	struct seg s;
+
+	c.now_ms = T0;
+	CHECK(open_conn(&t, 40052, 6052, 123456, MSS, 7, 65535));
+	u = (struct tconn){ .gport = 40053, .port = 6052, .gseq = 654321,
+			    .wnd = 65535, .ws = 7, .srv = -1, .lfd = t.lfd };
+	CHECK(syn(&u, MSS));
+	gack(&u);
+
+	/* 100 RSTs, each a batch of its own, in and out of the window,
+	 * within the same millisecond
+	 */
+	from = cap_n;
+	for (i = 0; i < 100; i++) {
+		s = gseg(&t, TH_RST);
+		s.seq = t.gseq + (i % 2 ? 100 : 0x40000000U) + i;
+		gsend(&s);
+	}
+	printf("# %u challenge ACKs for 100 RSTs\n", acks_to(from, &t));
+	CHECK(acks_to(from, &t) == TCP_CHALLENGE_MAX);
+	CHECK(drop_counters[DROP_TCP_CHALLENGE] - d ==
+	      100 - TCP_CHALLENGE_MAX);
+	CHECK(cap_count(TH_RST) == 0 && sempty(t.srv));
+
+	/* the other flow: its challenge ACK, at once */
+	from = cap_n;
+	s = gseg(&u, TH_SYN);
+	gsend(&s);
+	CHECK(acks_to(from, &u) == 1 && acks_to(from, &t) == 0);
+
+	/* just before the second is over: still nothing; then one again,
+	 * and SYNs and ACKs of data never sent count the same
+	 */
+	c.now_ms = T0 + TCP_CHALLENGE_MS - 1;
+	from = cap_n;
+	s = gseg(&t, TH_SYN);
+	gsend(&s);
+	CHECK(acks_to(from, &t) == 0);
+	c.now_ms = T0 + TCP_CHALLENGE_MS;
+	for (i = 0; i < 2 * TCP_CHALLENGE_MAX; i++) {
+		s = gseg(&t, i % 2 ? TH_SYN : TH_ACK);
+		if (!(i % 2))
+			s.ack = t.rcv + 1000;
+		gsend(&s);
+	}
+	CHECK(acks_to(from, &t) == TCP_CHALLENGE_MAX &&
+	      cap_find(from, TH_ACK, &s) >= 0 && s.ack == t.gseq &&
+	      s.seq == t.rcv);
+	CHECK(drop_counters[DROP_TCP_CHALLENGE] - d ==
+	      100 - TCP_CHALLENGE_MAX + 1 + TCP_CHALLENGE_MAX);
+	CHECK(alive(&t) && alive(&u));
+	u.lfd = -1;
+	done(&u);
+	done(&t);
 }
 
 /* A host peer connects to a -t port: our SYN toward the guest; what the
@@ -1326,17 +1495,38 @@ static void test_inbound(void)
 	lfd = tcp_listen(&c, AF_INET, NULL, NULL, 5001, 5001, false);
 	CHECK(lfd >= 0);
 
-	/* RST without ACK, an ACK of something else: ignored */
+	/* RST without ACK, RST with an ACK of something else: ignored;
+	 * a SYN-ACK or an ACK of something else: a RST at its ACK number,
+	 * without ACK, and the connection stays (RFC 9293 3.10.7.3)
+	 */
 	CHECK(inbound_syn(&cl, &t, &r));
 	CHECK(flows.share_count[FLOW_SHARE_TCP_IN] == 1);
+	from = cap_n;
 	s = gseg(&t, TH_RST);
-	gsend(&s);
-	s = gseg(&t, TH_SYN | TH_ACK);
-	s.ack = t.isn + 5;
 	gsend(&s);
 	s = gseg(&t, TH_RST | TH_ACK);
 	s.ack = t.isn + 5;
 	gsend(&s);
+	CHECK(cap_n == from);
+	s = gseg(&t, TH_SYN | TH_ACK);
+	s.ack = t.isn + 5;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn + 5));
+	from = cap_n;
+	s = gseg(&t, TH_ACK);
+	s.ack = t.isn;
+	gsend(&s);
+	CHECK(rst_at(from, &t, t.isn));
+	/* the right ACK, but no SYN: nothing to synchronise with, dropped
+	 * (3.10.7.3, fifth), no ACK back; nor data taken
+	 */
+	from = cap_n;
+	s = gseg(&t, TH_ACK | TH_PSH);
+	s.seq = t.gseq + 1;
+	s.pl = pat(11, 100);
+	s.len = 100;
+	gsend(&s);
+	CHECK(cap_n == from);
 	CHECK(conn_idx(5001) >= 0 && sempty(cl));
 	/* the guest's SYN-ACK: established, our ACK, data both ways */
 	from = cap_n;
@@ -1796,7 +1986,7 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(20);
+	UNIT_PLAN(22);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_odd_options);
@@ -1807,6 +1997,8 @@ int main(void)
 	UNIT_RUN(test_data_fin);
 	UNIT_RUN(test_flags_established);
 	UNIT_RUN(test_flags_handshake);
+	UNIT_RUN(test_synrcvd_bad_ack);
+	UNIT_RUN(test_challenge_limit);
 	UNIT_RUN(test_inbound);
 	UNIT_RUN(test_retransmit);
 	UNIT_RUN(test_synack_retransmit);

@@ -1,5 +1,6 @@
 /* tcp_timer_test.c - unit tests for the TCP timer arithmetic (tcp_timer.c):
- * RTT estimate and retransmission timeout, lifetime bounds, fake clock
+ * RTT estimate and retransmission timeout, lifetime bounds, the challenge
+ * ACK limit, fake clock
  */
 #include <string.h>
 
@@ -149,9 +150,29 @@ static void test_all_off(void)
 	CHECK(tcp_life_check(&nc, &l, UINT64_MAX / 2) == TCP_LIFE_NONE);
 }
 
+/* TCP_CHALLENGE_MAX in an interval, from the first one on; the clock
+ * may start at 0, and an interval starts again only with a challenge
+ */
+static void test_challenge_limit(void)
+{
+	struct tcp_challenge ch = { 0 };
+	unsigned int i, n = 0;
+
+	for (i = 0; i < 3 * TCP_CHALLENGE_MAX; i++)
+		n += tcp_challenge_ok(&ch, i);
+	CHECK(n == TCP_CHALLENGE_MAX);
+	CHECK(!tcp_challenge_ok(&ch, TCP_CHALLENGE_MS - 1));
+	CHECK(tcp_challenge_ok(&ch, TCP_CHALLENGE_MS));
+	/* long after: the interval starts at that one, not on a grid */
+	for (i = 0; i < TCP_CHALLENGE_MAX; i++)
+		CHECK(tcp_challenge_ok(&ch, 10 * TCP_CHALLENGE_MS + 500));
+	CHECK(!tcp_challenge_ok(&ch, 11 * TCP_CHALLENGE_MS + 499));
+	CHECK(tcp_challenge_ok(&ch, 11 * TCP_CHALLENGE_MS + 500));
+}
+
 int main(void)
 {
-	UNIT_PLAN(9);
+	UNIT_PLAN(10);
 	UNIT_RUN(test_rto_first_sample);
 	UNIT_RUN(test_rto_converges);
 	UNIT_RUN(test_rto_bounds);
@@ -161,5 +182,6 @@ int main(void)
 	UNIT_RUN(test_keepalive_answered);
 	UNIT_RUN(test_idle_and_half_closed);
 	UNIT_RUN(test_all_off);
+	UNIT_RUN(test_challenge_limit);
 	UNIT_EXIT();
 }
