@@ -51,7 +51,7 @@ enum {
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
-	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT,
+	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
 	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST,
 };
 
@@ -62,6 +62,7 @@ static const struct option conf_options[] = {
 	{ "foreground",		no_argument,		NULL, 'f' },
 	{ "stderr",		no_argument,		NULL, 'e' },
 	{ "log-file",		required_argument,	NULL, 'l' },
+	{ "log-size",		required_argument,	NULL, OPT_LOG_SIZE },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, OPT_VERSION },
 	{ "pcap",		required_argument,	NULL, 'p' },
@@ -173,7 +174,10 @@ static const char conf_usage[] =
 "  -f, --foreground         do not fork into the background\n"
 "  -e, --stderr             accepted for compatibility: messages go to\n"
 "                           standard error while in the foreground\n"
-"  -l, --log-file PATH      also log to PATH\n"
+"  -l, --log-file PATH      also log to PATH, emptied first, every line\n"
+"                           timestamped\n"
+"      --log-size BYTES     largest size of the log file: its oldest lines\n"
+"                           are dropped (default 1048576, at least 4096)\n"
 "  -P, --pid PATH           write the daemon's PID to PATH\n"
 "      --runas UID[:GID]    started as root: run as this user and group\n"
 "                           (numbers or names; default nobody)\n"
@@ -491,6 +495,18 @@ static int conf_fd(struct conf *c, const char *arg)
 	return 0;
 }
 
+/* --log-size: a byte count, no suffix, as pasta takes it */
+static int conf_log_size(struct conf *c, const char *arg)
+{
+	unsigned long v;
+
+	if (str_to_uint(arg, LOG_SIZE_MAX, &v) || v < LOG_SIZE_MIN)
+		return conf_err("invalid --log-size: %s (%lu to %lu bytes)",
+				arg, LOG_SIZE_MIN, LOG_SIZE_MAX);
+	c->log_size = v;
+	return 0;
+}
+
 static int conf_flows(struct conf *c, const char *arg)
 {
 	unsigned long v;
@@ -514,6 +530,7 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	memcpy(c->net.guest_mac, MAC_BROADCAST, MAC_LEN);
 	c->net.v4.enabled = c->net.v6.enabled = true;
 	c->flows = CONF_FLOWS_DEFAULT;
+	c->log_size = LOG_SIZE_DEFAULT;
 	c->fd = -1;
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
 	c->net.udp_yield = UDP_YIELD_DEFAULT;
@@ -644,6 +661,8 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 	case 'l':
 		c->logfile = arg;
 		return 0;
+	case OPT_LOG_SIZE:
+		return conf_log_size(c, arg);
 	case 'P':
 		c->pidfile = arg;
 		return 0;

@@ -38,6 +38,7 @@ enum conf_mode {
  * @pidfile:	-P, NULL if none
  * @pcapfile:	-p, NULL if none
  * @logfile:	-l, NULL if none
+ * @log_size:	--log-size: largest size of the log file, bytes
  * @socket_path: -s: UNIX socket to listen on in VM mode, NULL for the
  *		first free /tmp/passt_N.socket
  * @fd:		-F: connected stream socket inherited in VM mode, -1 if none
@@ -75,6 +76,7 @@ struct conf {
 	const char *runas;
 	bool print_syscalls;
 	const char *selftest;
+	uint64_t log_size;
 	const char *socket_path;
 	int fd;
 	bool one_off;

@@ -4,8 +4,15 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+/* --log-size, bytes: the bound of the log file */
+#define LOG_SIZE_DEFAULT	(1UL << 20)
+#define LOG_SIZE_MIN		4096UL
+#define LOG_SIZE_MAX		((unsigned long)LONG_MAX)	/* off_t */
 
 enum log_level {
 	LOG_LVL_ERR,
@@ -17,7 +24,10 @@ enum log_level {
 
 extern enum log_level log_level;
 
-void log_set_file(int fd);
+void log_init(void);
+int log_file_open(const char *path, const char *name, uint64_t size);
+void log_file_pid(pid_t pid);
+void log_file_close(void);
 void log_set_stderr(bool on);
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

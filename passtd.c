@@ -235,6 +235,7 @@ static void daemonize(void)
 	}
 	close(p[0]);
 	setsid();
+	log_file_pid(getpid());	/* the header named the process that left */
 	if (pidfile_write())
 		die("cannot write PID file %s", conf.pidfile);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -565,20 +566,20 @@ static void nofile_raise(void)
 	}
 }
 
+/* The level -q leaves, and the log file, emptied, with its header */
 static void log_setup(void)
 {
-	int fd;
+	int rc;
 
 	if (conf.quiet && log_level == LOG_LVL_INFO)
 		log_level = LOG_LVL_WARN;
 	if (!conf.logfile)
 		return;
-	fd = open(conf.logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		  0600);
-	if (fd < 0)
+	rc = log_file_open(conf.logfile, program_invocation_short_name,
+			   conf.log_size);
+	if (rc)
 		die("cannot open log file %s: %s", conf.logfile,
-		    strerror(errno));
-	log_set_file(fd);
+		    strerror(-rc));
 }
 
 /*
@@ -714,6 +715,7 @@ int main(int argc, char *argv[])
 	int rc, nl, sfd, go_fd = -1;
 	int ns_proc[4] = { -1, -1, -1, -1 };
 
+	log_init();
 	rc = conf_parse(&conf, argc, argv);
 	if (rc)
 		return rc == CONF_EXIT_OK ? 0 : 1;

@@ -21,7 +21,7 @@ REPO_DIR=$(dirname "$TEST_DIR")
 
 ASAN_DIR=${ASAN_DIR:-$REPO_DIR/build/asan}
 # Fast ones (about 30 s together under the sanitizers)
-SAN_SCRIPTS=${SAN_SCRIPTS:-cmdline malformed ns_setup control}
+SAN_SCRIPTS=${SAN_SCRIPTS:-cmdline malformed ns_setup control logfile}
 REPORT='ERROR: [A-Za-z]+Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer'
 
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1

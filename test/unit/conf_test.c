@@ -42,6 +42,23 @@ static void test_defaults(void)
 	CHECK(!c.cmd && !c.target_pid && !c.netns);
 	CHECK(parse("/usr/bin/passt", NULL) == 0 && c.mode == MODE_PASST);
 	CHECK(parse("pasta", NULL) == 0 && c.mode == MODE_PASTA);
+	CHECK(c.log_size == 1048576);
+}
+
+/* --log-size: a plain byte count, 4096 at least */
+static void test_log_size(void)
+{
+	CHECK(parse("passtd", "--log-size", "4096", NULL) == 0 &&
+	      c.log_size == 4096);
+	CHECK(parse("passtd", "-l", "/tmp/x.log", "--log-size", "123456789",
+		    NULL) == 0 && c.log_size == 123456789);
+	CHECK(parse("passtd", "--log-size", "4095", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--log-size", "0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--log-size", "1M", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--log-size", "-8192", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--log-size", "", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--log-size", "99999999999999999999999", NULL) ==
+	      CONF_ERROR);
 }
 
 static void test_addresses(void)
@@ -302,7 +319,7 @@ static void test_vm_mode(void)
 
 int main(void)
 {
-	UNIT_PLAN(10);
+	UNIT_PLAN(11);
 	UNIT_RUN(test_defaults);
 	UNIT_RUN(test_addresses);
 	UNIT_RUN(test_mtu_mac);
@@ -313,5 +330,6 @@ int main(void)
 	UNIT_RUN(test_udp_numbers);
 	UNIT_RUN(test_ports);
 	UNIT_RUN(test_vm_mode);
+	UNIT_RUN(test_log_size);
 	UNIT_EXIT();
 }
