@@ -268,12 +268,12 @@ static void nshelper_main(const struct ns_target *t, int s)
 
 	if (devnull < 0 || ns_enter(t))
 		_exit(1);
+	log_file_close();	/* the helper never writes but its replies */
+	log_set_stderr(false);
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
 	dup2(devnull, STDERR_FILENO);
 	isolation_close_inherited(s);
-	log_set_file(-1);
-	log_set_stderr(false);
 	if (isolation_enter(&is))
 		_exit(1);
 	nshelper_reply(s, 0, NULL, 0);

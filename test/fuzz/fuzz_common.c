@@ -94,7 +94,7 @@ static int socks_open(void)
 }
 
 /* Write @s to the file @path; abort the harness if that fails */
-static void write_file(const char *path, const char *s)
+static void fuzz_write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
@@ -165,12 +165,12 @@ void fuzz_netns(void)
 		abort();
 	}
 	snprintf(map, sizeof(map), "0 %u 1", uid);
-	write_file("/proc/self/uid_map", map);
-	write_file("/proc/self/setgroups", "deny");
+	fuzz_write_file("/proc/self/uid_map", map);
+	fuzz_write_file("/proc/self/setgroups", "deny");
 	snprintf(map, sizeof(map), "0 %u 1", gid);
-	write_file("/proc/self/gid_map", map);
+	fuzz_write_file("/proc/self/gid_map", map);
 	/* ping sockets for our group: ICMP echo flows open them */
-	write_file("/proc/sys/net/ipv4/ping_group_range", "0 0");
+	fuzz_write_file("/proc/sys/net/ipv4/ping_group_range", "0 0");
 
 	nl = nl_sock();
 	lo = if_nametoindex("lo");

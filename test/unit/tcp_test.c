@@ -1951,7 +1951,7 @@ static void test_no_fd_leak(void)
 
 static int setup(void)
 {
-	if (ns_enter())
+	if (unit_ns_enter())
 		return -1;
 	inet_pton(AF_INET, G4, &net.v4.addr);
 	inet_pton(AF_INET, GW4, &net.v4.gw);

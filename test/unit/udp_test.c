@@ -1349,7 +1349,7 @@ static int setup(void)
 {
 	int s;
 
-	if (ns_enter())
+	if (unit_ns_enter())
 		return -1;
 	s = usock(AF_INET6, 0);
 	have_v6 = s >= 0;

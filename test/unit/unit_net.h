@@ -19,20 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		rc = -1;
-	close(fd);
-	return rc;
-}
+#include "util.h"
 
 /* A user and network namespace of our own, as `unshare -rn`, lo up */
-static int ns_enter(void)
+static int unit_ns_enter(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
 	unsigned int uid = getuid(), gid = getgid();
