@@ -195,29 +195,19 @@ static int isolation_runas(const char *runas, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* Steps 5 and 6: other IDs if we are root of the host, no capabilities */
-static int isolation_caps(const struct isolation *is, bool host_root)
+/*
+ * Steps 5 and 6: the IDs of --runas (@uid, @gid) if we are root of the
+ * host, and no capabilities
+ */
+static int isolation_caps(const struct isolation *is, bool host_root,
+			  uid_t uid, gid_t gid)
 {
-	uid_t uid;
-	gid_t gid;
-	int rc;
-
 	capng_clear(CAPNG_SELECT_ALL);
 	if (is->keep_bind_service)
 		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
 			     CAP_NET_BIND_SERVICE);
 	if (!host_root)
 		return capng_apply(CAPNG_SELECT_ALL) ? -EPERM : 0;
-	rc = isolation_runas(is->runas, &uid, &gid);
-	if (rc) {
-		log_err("--runas %s: no such user or group",
-			is->runas ? is->runas : "nobody");
-		return rc;
-	}
-	if (!uid) {
-		log_err("refusing to run as root: give --runas a user");
-		return -EPERM;
-	}
 	if (capng_change_id((int)uid, (int)gid,
 			    CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING))
 		return -EPERM;
@@ -385,12 +375,24 @@ static int isolation_fs(const struct isolation *is, bool host_root)
 int isolation_enter(const struct isolation *is)
 {
 	bool host_root = !geteuid() && isolation_init_userns();
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
+	/* Names are looked up while there is an /etc to look them up in */
+	if (host_root && (rc = isolation_runas(is->runas, &uid, &gid))) {
+		log_err("--runas %s: no such user or group",
+			is->runas ? is->runas : "nobody");
+		return rc;
+	}
+	if (host_root && !uid) {
+		log_err("refusing to run as root: give --runas a user");
+		return -EPERM;
+	}
 	rc = isolation_fs(is, host_root);
 	if (rc)
 		return rc;
-	rc = isolation_caps(is, host_root);
+	rc = isolation_caps(is, host_root, uid, gid);
 	if (rc) {
 		log_err("isolation: capabilities: %s", strerror(-rc));
 		return rc;
