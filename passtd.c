@@ -594,15 +594,16 @@ static void ns_start(struct ctx *c, int *go_fd, struct ns_setup *setup)
 		exit(1);
 	nofile_raise();		/* after the command was forked: not for it */
 	conf_log(&conf);
-	rc = ns_call(&target, ns_setup_fn, setup, sizeof(*setup));
-	if (rc)
-		die("namespace set-up failed (%s): %s",
-		    setup->step[0] ? setup->step : "joining", strerror(-rc));
+	/* Before the tap is up: whoever waits for that may connect at once */
 	rc = nshelper_start(&target);
 	if (rc)
 		die("namespace helper: %s", strerror(-rc));
 	c->ns_sockets = nshelper_sockets;
 	c->ns_bind = nshelper_bind;
+	rc = ns_call(&target, ns_setup_fn, setup, sizeof(*setup));
+	if (rc)
+		die("namespace set-up failed (%s): %s",
+		    setup->step[0] ? setup->step : "joining", strerror(-rc));
 }
 
 /*

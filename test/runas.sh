@@ -77,7 +77,7 @@ confined_as() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	ktap_result "$name" \
-		"$([ "$st" = "$uid	$uid	$uid	$uid/$gid	$gid	$gid	$gid//0000000000000000/2" ]
+		"$([ "$st" = "$uid $uid $uid $uid/$gid $gid $gid $gid//0000000000000000/2" ]
 		   echo $?)" "status: $st" "$(cat "$TMP/log")"
 }
 

@@ -22,7 +22,11 @@
  *
  * Build: cc -shared -fPIC -o tun_pre62.so tun_pre62.c (no main: not a
  * tool of its own, test/tap_uso.sh builds it).
- * System calls: ioctl, writev, fstat, open, write, close.
+ * The daemon is confined once set up: the shim learns which descriptor is
+ * the tap from the ioctl() the daemon makes on it before, and opens its
+ * report then (fstat() and open() are not in the daemon's filter).
+ * System calls: ioctl, writev; fstat and open before the daemon is
+ * confined; write at exit.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -47,6 +51,8 @@
 static bool refuse_flags;
 static bool refuse_frames;
 static const char *report;
+static int report_fd = -1;
+static int tun_fd = -1;		/* the daemon's tap, once it asked it */
 static unsigned long trains, refused;
 
 __attribute__((constructor)) static void tun_pre62_init(void)
@@ -65,18 +71,14 @@ __attribute__((constructor)) static void tun_pre62_init(void)
 __attribute__((destructor)) static void tun_pre62_fini(void)
 {
 	char buf[64];
-	int fd, n;
+	int n;
 
-	if (!report)
-		return;
-	fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (report_fd < 0)
 		return;
 	n = snprintf(buf, sizeof(buf), "trains=%lu refused=%lu\n", trains,
 		     refused);
-	if (write(fd, buf, (size_t)n) != n)
+	if (write(report_fd, buf, (size_t)n) != n)
 		n = 0;
-	close(fd);
 }
 
 /* Is @fd the tun character device? */
@@ -100,6 +102,17 @@ int ioctl(int fd, unsigned long req, ...)
 	if (!real)
 		real = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT,
 							      "ioctl");
+	/*
+	 * The daemon reads the tap's MAC address once it closed what it
+	 * inherited and before it is confined, when it can no longer open
+	 * files: the report is opened now too.
+	 */
+	if (tun_fd < 0 && is_tun(fd)) {
+		tun_fd = fd;
+		if (report)
+			report_fd = open(report, O_WRONLY | O_CREAT |
+					 O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (refuse_flags && req == TUNSETOFFLOAD &&
 	    (arg & ~(unsigned long)TUN_F_KNOWN_PRE62)) {
 		errno = EINVAL;
@@ -117,7 +130,7 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 			dlsym(RTLD_NEXT, "writev");
 	if (n > 0 && iov[0].iov_len > VNET_GSO_TYPE_OFF &&
 	    ((const uint8_t *)iov[0].iov_base)[VNET_GSO_TYPE_OFF] ==
-	    GSO_UDP_L4 && is_tun(fd)) {
+	    GSO_UDP_L4 && fd == tun_fd) {
 		trains++;
 		if (refuse_frames) {
 			refused++;

@@ -79,13 +79,15 @@ static int lines_check(void)
 	char head[64];
 	int n = 0;
 
-	snprintf(head, sizeof(head), "%s %s, PID ", NAME, PASSTD_VERSION);
+	/* The version is log.o's, which may be older than this file's */
+	snprintf(head, sizeof(head), "%s ", NAME);
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 
 		if (!nl || stamp_parse(p, &t, &rest) || t < last)
 			return -1;
-		if (!n && strncmp(rest, head, strlen(head)))
+		if (!n && (strncmp(rest, head, strlen(head)) ||
+			   !strstr(rest, ", PID ") || strstr(rest, ", PID ") > nl))
 			return -1;
 		last = t;
 		p = nl + 1;

@@ -8,6 +8,9 @@
 #ifndef UNIT_NET_H
 #define UNIT_NET_H
 
+/* Not every test file uses every helper */
+#define UNIT_UNUSED	__attribute__((unused))
+
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -22,7 +25,7 @@
 #include "util.h"
 
 /* A user and network namespace of our own, as `unshare -rn`, lo up */
-static int unit_ns_enter(void)
+static UNIT_UNUSED int unit_ns_enter(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
 	unsigned int uid = getuid(), gid = getgid();
@@ -49,7 +52,7 @@ static int unit_ns_enter(void)
 	return rc;
 }
 
-static uint64_t real_ms(void)
+static UNIT_UNUSED uint64_t real_ms(void)
 {
 	struct timespec ts;
 
@@ -58,7 +61,7 @@ static uint64_t real_ms(void)
 }
 
 /* Internet checksum helpers, written here, not taken from checksum.c */
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+static UNIT_UNUSED uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 {
 	for (; n > 1; p += 2, n -= 2)
 		s += (uint32_t)p[0] << 8 | p[1];
@@ -67,7 +70,7 @@ static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 	return s;
 }
 
-static uint16_t fold(uint32_t s)
+static UNIT_UNUSED uint16_t fold(uint32_t s)
 {
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
