@@ -21,7 +21,7 @@ require_tools ip nsenter unshare timeout awk grep ss
 require_passtd
 setup_sandbox
 
-ktap_plan 22
+ktap_plan 23
 
 # status_field() - Print a field of /proc/PID/status
 # $1:	PID
@@ -234,6 +234,12 @@ ktap_result "namespace mode: $n system calls, at most pasta's 43" \
 n=$(count --vm)
 ktap_result "VM mode: $n system calls, at most passt's 34" \
 	$(( ${n:-99} > 34 || ${n:-0} < 10 ))
+# The README gives both counts
+readme=$(grep -o 'namespace mode allows [0-9]* calls and VM mode [0-9]*' \
+	 "$REPO_DIR/README.md")
+ktap_result "README: the counts printed ($(count), $(count --vm))" \
+	"$([ "$readme" = "namespace mode allows $(count) calls and VM mode $(count --vm)" ]
+	   echo $?)" "README: $readme"
 out=$("$PASSTD" --vm --print-syscalls)
 ktap_result "VM mode: no splice, pipe2, brk, mmap, munmap or mremap" \
 	"$(! grep -qE '^(splice|pipe2|brk|mmap|munmap|mremap)$' <<<"$out"
