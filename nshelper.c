@@ -24,7 +24,10 @@
  * it; the daemon, finding the helper gone, gets EIO for each request.
  *
  * Requests are synchronous (the helper does nothing that blocks), and
- * bounded by a receive timeout on the daemon's side.
+ * bounded by a receive timeout on the daemon's side. The helper's first
+ * message says it is confined and serving: the daemon reads it at its
+ * first request or before it confines itself (nshelper_wait()), so both
+ * set themselves up at the same time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +79,7 @@ union nshelper_cmsg {
 #define NSHELPER_TIMEOUT_S	2	/* the daemon gives up waiting after */
 
 static int nshelper_fd = -1;		/* the daemon's end */
+static bool nshelper_ready;		/* its first message was read */
 
 SYSCALL_ALLOW(SYS_NS | SYS_HELPER, sendmsg);
 SYSCALL_ALLOW(SYS_NS | SYS_HELPER, recvmsg);
@@ -281,16 +285,16 @@ static void nshelper_main(const struct ns_target *t, int s)
 }
 
 /**
- * nshelper_start() - Fork the helper into the target's namespaces
+ * nshelper_start() - Fork the helper into the target's namespaces; it
+ * confines itself while the daemon goes on with its own set-up
  * @t:		Target
  *
- * Return: 0 once the helper is confined and ready, negative errno
+ * Return: 0 on success, negative errno
  */
 int nshelper_start(const struct ns_target *t)
 {
 	struct timeval tv = { .tv_sec = NSHELPER_TIMEOUT_S };
-	int sv[2], n, rc, fd;
-	int32_t ready;
+	int sv[2], rc;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
@@ -306,12 +310,32 @@ int nshelper_start(const struct ns_target *t)
 		nshelper_main(t, sv[1]);
 	close(sv[1]);
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	rc = (int)nshelper_recv(sv[0], &ready, sizeof(ready), &fd, 0, &n);
-	if (rc != sizeof(ready) || ready) {
-		close(sv[0]);
-		return rc < 0 ? rc : -ECHILD;
-	}
 	nshelper_fd = sv[0];
+	return 0;
+}
+
+/**
+ * nshelper_wait() - Wait until the helper says it is confined and serving
+ *
+ * Return: 0 if it is, negative errno if it failed or is gone
+ */
+int nshelper_wait(void)
+{
+	int32_t ready;
+	ssize_t rc;
+	int fd, n;
+
+	if (nshelper_ready)
+		return 0;
+	if (nshelper_fd < 0)
+		return -EIO;
+	rc = nshelper_recv(nshelper_fd, &ready, sizeof(ready), &fd, 0, &n);
+	if (rc != sizeof(ready) || ready) {
+		close(nshelper_fd);
+		nshelper_fd = -1;
+		return rc < 0 ? (int)rc : -ECHILD;
+	}
+	nshelper_ready = true;
 	return 0;
 }
 
@@ -323,7 +347,7 @@ static int nshelper_ask(const struct nshelper_req *r, int fd, int *fds,
 	ssize_t len;
 	int n = 0;
 
-	if (nshelper_fd < 0)
+	if (nshelper_wait())
 		return -EIO;
 	if (nshelper_send(nshelper_fd, r, sizeof(*r), &fd, fd >= 0) < 0)
 		return -EIO;

@@ -620,6 +620,8 @@ static void confine(void)
 
 	/* The helper is in there: joining it again is nobody's business */
 	if (conf.mode == MODE_PASTA) {
+		if (nshelper_wait())
+			die("namespace helper: could not confine itself");
 		if (target.userns >= 0)
 			close(target.userns);
 		close(target.netns);
