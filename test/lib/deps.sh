@@ -12,7 +12,7 @@ set -u
 # llvm (llvm-symbolizer, for readable reports): make fuzz, make asan
 PKGS="gcc make libc6-dev libseccomp-dev libcap-ng-dev iproute2 busybox-static iputils-ping nftables
       tshark iperf3 passt procps util-linux kmod ethtool python3
-      qemu-system-x86 linux-image-amd64 cpio strace
+      qemu-system-x86 linux-image-amd64 cpio strace hyperfine
       clang libclang-rt-14-dev llvm"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -12,6 +12,9 @@
 #	PASTA=/path/to/pasta			another pasta build
 #	PASST=/path/to/passt			another passt build
 #	BENCH_ONLY=tcp, udp or vm		one of the three tables
+#	BENCH_ONLY=startup			start-up and footprint only
+#						(test/perf/startup.sh, also
+#						run after the three tables)
 #
 # Every cell is one iperf3 TCP run of BENCH_TIME seconds (default 10) with
 # 64 KiB writes, in namespaces this script creates (test/lib/sandbox.sh):
@@ -73,6 +76,9 @@ PORT=10001
 R_PORT=5201
 CLK_TCK=$(getconf CLK_TCK)
 
+if [ "$BENCH_ONLY" = startup ]; then
+	exec bash "$(dirname "$0")/startup.sh"
+fi
 require_tools iperf3 python3 ip nsenter unshare timeout getconf
 # make bench does not build the test tools: build the VM table's one
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
@@ -817,4 +823,8 @@ fi
 if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
 	[ "$BENCH_ONLY" = vm ] || echo
 	vm_table
+fi
+if [ -z "$BENCH_ONLY" ]; then
+	echo
+	bash "$(dirname "$0")/startup.sh"
 fi
