@@ -145,6 +145,47 @@ struct nl_route_arg {
 	uint8_t gw[16];
 };
 
+/* Gateway attribute in @rta..@len, if any, into @gw; Return: true if found */
+static bool nl_route_gw(struct rtattr *rta, int len, int af, uint8_t *gw)
+{
+	size_t alen = af == AF_INET ? 4 : 16;
+
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == RTA_GATEWAY && RTA_PAYLOAD(rta) == alen) {
+			memcpy(gw, RTA_DATA(rta), alen);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Multipath route: the nexthop of the highest weight, the first one of
+ * those (on the interface asked for, if any), as pasta picks it. A
+ * nexthop's weight is rtnh_hops + 1. Return: its interface, 0 if none.
+ */
+static unsigned int nl_route_multipath(struct rtattr *mp,
+				       struct nl_route_arg *ra, bool *has_gw)
+{
+	struct rtnexthop *nh = RTA_DATA(mp);
+	int len = (int)RTA_PAYLOAD(mp), best = -1;
+	unsigned int oif = 0;
+
+	for (; RTNH_OK(nh, len); len -= (int)NLMSG_ALIGN(nh->rtnh_len),
+	     nh = RTNH_NEXT(nh)) {
+		if (!nh->rtnh_ifindex || nh->rtnh_hops <= best ||
+		    (ra->ifindex && (unsigned int)nh->rtnh_ifindex !=
+		     ra->ifindex))
+			continue;
+		best = nh->rtnh_hops;
+		oif = (unsigned int)nh->rtnh_ifindex;
+		*has_gw = nl_route_gw(RTNH_DATA(nh),
+				      (int)nh->rtnh_len - (int)sizeof(*nh),
+				      ra->af, ra->gw);
+	}
+	return oif;
+}
+
 static int nl_route_cb(struct nlmsghdr *nh, void *arg)
 {
 	struct nl_route_arg *ra = arg;
@@ -160,14 +201,14 @@ static int nl_route_cb(struct nlmsghdr *nh, void *arg)
 	for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		if (rta->rta_type == RTA_OIF)
 			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
-		if (rta->rta_type == RTA_GATEWAY &&
-		    RTA_PAYLOAD(rta) == (ra->af == AF_INET ? 4u : 16u)) {
-			memcpy(ra->gw, RTA_DATA(rta), RTA_PAYLOAD(rta));
-			has_gw = true;
-		}
+		if (rta->rta_type == RTA_MULTIPATH)
+			oif = nl_route_multipath(rta, ra, &has_gw);
 	}
 	if (!oif || (ra->ifindex && oif != ra->ifindex))
 		return 0;
+	if (!has_gw)
+		has_gw = nl_route_gw(RTM_RTA(rtm), (int)RTM_PAYLOAD(nh), ra->af,
+				     ra->gw);
 	if (!has_gw)
 		memset(ra->gw, 0, sizeof(ra->gw));
 	ra->ifindex = oif;
@@ -180,6 +221,9 @@ static int nl_route_cb(struct nlmsghdr *nh, void *arg)
  * @af:		AF_INET or AF_INET6
  * @ifindex:	In: interface to restrict to, 0 for any; out: its interface
  * @gw:		Gateway (4 or 16 bytes), zero if the route has none
+ *
+ * Of a multipath route, the nexthop of the highest weight counts, the
+ * first of those if several have it.
  *
  * Return: 0 if found, -ENOENT if none, other negative errno on failure
  */
