@@ -243,6 +243,56 @@ int nl_route_default(int s, int af, unsigned int *ifindex, void *gw)
 	return 0;
 }
 
+struct nl_ifaces_arg {
+	unsigned int *idx;
+	int n, max;
+};
+
+static int nl_ifaces_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct nl_ifaces_arg *ia = arg;
+	struct rtmsg *rtm = NLMSG_DATA(nh);
+	int len = (int)RTM_PAYLOAD(nh), i;
+	unsigned int oif = 0;
+	struct rtattr *rta;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE ||
+	    rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
+		return 0;
+	for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == RTA_OIF)
+			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
+	for (i = 0; oif && i < ia->n; i++)
+		if (ia->idx[i] == oif)
+			return 0;
+	if (oif)
+		ia->idx[ia->n++] = oif;
+	return ia->n == ia->max;
+}
+
+/**
+ * nl_route_ifaces() - Interfaces with routes of a family, in dump order
+ * @s:		Netlink socket
+ * @af:		AF_INET or AF_INET6
+ * @idx:	Interface indices found, each once
+ * @max:	Room in @idx
+ *
+ * Return: how many were found, or negative errno on failure
+ */
+int nl_route_ifaces(int s, int af, unsigned int *idx, int max)
+{
+	struct nl_ifaces_arg ia = { .idx = idx, .max = max };
+	struct nl_req r;
+	int rc;
+
+	nl_req_init(&r, RTM_GETROUTE, 0, sizeof(struct rtmsg));
+	r.rtm.rtm_family = (unsigned char)af;
+	rc = nl_dump(s, &r, nl_ifaces_cb, &ia);
+	if (rc && rc != -ENOENT)
+		return rc;
+	return ia.n;
+}
+
 struct nl_addr_arg {
 	unsigned int ifindex;
 	uint8_t addr[16];
