@@ -1003,6 +1003,17 @@ static void conf_local_mode(struct conf *c)
 	log_info("no template interface with a route: local mode");
 }
 
+/* When the host gives one family only, say which, once */
+static void conf_log_family(const struct conf *c)
+{
+	const struct net_conf *nc = &c->net;
+
+	if (nc->v4.enabled && !nc->v6.enabled && !c->set.only4)
+		log_info("IPv6: no usable template interface, IPv4 only");
+	if (!nc->v4.enabled && nc->v6.enabled && !c->set.only6)
+		log_info("IPv4: no usable template interface, IPv6 only");
+}
+
 /**
  * conf_resolv_reach() - How the guest reaches a resolver of resolv.conf
  * @nc:		Network configuration, the address maps already set
@@ -1132,6 +1143,7 @@ int conf_host(struct conf *c, int nl)
 	if (!nc->v4.enabled && !nc->v6.enabled)
 		return conf_err("no usable template interface with an address "
 				"and a default route: give -i, or -a and -g");
+	conf_log_family(c);
 	if (nc->v4.enabled && !nc->v4.prefix_len)
 		nc->v4.prefix_len = conf_classful(nc->v4.addr);
 	if (nc->v6.enabled && !nc->v6.prefix_len)
