@@ -265,9 +265,10 @@ skip_rest() {
 
 ktap_plan 68
 
-serve "$REMOTE_PID" :: "$R_PORT" &&
-	serve host 127.0.0.1 "$LO_PORT" && serve host ::1 "$LO_PORT" ||
+if ! { serve "$REMOTE_PID" :: "$R_PORT" &&
+	serve host 127.0.0.1 "$LO_PORT" && serve host ::1 "$LO_PORT"; }; then
 	ktap_diag "servers did not start: the cases below fail"
+fi
 
 # IPv6 only
 L="IPv6 only"
@@ -327,12 +328,13 @@ host_standard
 
 # Multipath default routes
 L="ECMP"
-host1_add &&
-ip route replace default nexthop via "$REMOTE_ADDR4" dev host0 \
-	nexthop via "$REMOTE1_ADDR4" dev host1 &&
-ip -6 route replace default nexthop via "$REMOTE_ADDR6" dev host0 \
-	nexthop via "$REMOTE1_ADDR6" dev host1 ||
+if ! { host1_add &&
+	ip route replace default nexthop via "$REMOTE_ADDR4" dev host0 \
+		nexthop via "$REMOTE1_ADDR4" dev host1 &&
+	ip -6 route replace default nexthop via "$REMOTE_ADDR6" dev host0 \
+		nexthop via "$REMOTE1_ADDR6" dev host1; }; then
 	ktap_diag "$L: cannot set up the routes"
+fi
 if daemon_start "$L" host0; then
 	ktap_check "$L: address $HOST_ADDR4/24" \
 		guest_addr host0 -4 "$HOST_ADDR4/24"
@@ -354,10 +356,11 @@ host_standard
 
 # The default route on the second interface
 L="default on host1"
-host1_add && ip route del default && ip -6 route del default &&
-ip route add default via "$REMOTE1_ADDR4" dev host1 &&
-ip -6 route add default via "$REMOTE1_ADDR6" dev host1 ||
+if ! { host1_add && ip route del default && ip -6 route del default &&
+	ip route add default via "$REMOTE1_ADDR4" dev host1 &&
+	ip -6 route add default via "$REMOTE1_ADDR6" dev host1; }; then
 	ktap_diag "$L: cannot set up the routes"
+fi
 if daemon_start "$L" host1; then
 	ktap_check "$L: address $HOST1_ADDR4/24" \
 		guest_addr host1 -4 "$HOST1_ADDR4/24"
@@ -379,8 +382,9 @@ host_standard
 
 # A tun device as the template
 L="tun template"
-ip route del default && ip -6 route del default && tun_add ||
+if ! { ip route del default && ip -6 route del default && tun_add; }; then
 	ktap_diag "$L: cannot set up tun0"
+fi
 if daemon_start "$L" tun0; then
 	ktap_check "$L: address $TUN_ADDR4/24" \
 		guest_addr tun0 -4 "$TUN_ADDR4/24"
