@@ -6,9 +6,14 @@
  * and a bad one ends parsing with one error line, so no half-configured
  * daemon starts. conf_host() then fills what the command line left open
  * from the host: the template interface (the one with the first default
- * route of each family, or -i), its address, prefix and gateway, and the
- * resolvers and search domains of /etc/resolv.conf. A family with no
- * address or no gateway is disabled, as pasta does.
+ * route of each family, or -i; without a default route, the first one with
+ * a route and a global address), its address, prefix and gateway, and the
+ * resolvers and search domains of /etc/resolv.conf. As in pasta, a
+ * template without a gateway (tun, no default route) gets a link-local
+ * one, 169.254.2.2 or fe80::1, so that no real peer is shadowed by the
+ * gateway's map to the host's loopback; a family with no address is
+ * disabled, and with no template at all IPv4 runs in local mode
+ * (169.254.2.1/16 via 169.254.2.2).
  * Option names and meanings follow pasta(1) and passt(1).
  *
  * Port forwarding (-t, -u, -T, -U) is parsed by fwd.c, each option adding
@@ -895,6 +900,35 @@ static int conf_classful(struct in_addr a)
 	return 24;
 }
 
+/* Gateways when the host has none, and the address of local mode, as
+ * pasta uses them: link-local, so no real peer of the host is shadowed */
+#define CONF_LL_GW4	0xa9fe0202U	/* 169.254.2.2 */
+#define CONF_LOCAL_ADDR4 0xa9fe0201U	/* 169.254.2.1/16 */
+#define CONF_LOCAL_PREFIX4 16
+static const struct in6_addr CONF_LL_GW6 = {
+	.s6_addr = { 0xfe, 0x80, [15] = 1 }	/* fe80::1 */
+};
+
+#define CONF_IFACES_MAX	32	/* interfaces looked at without a default */
+
+/*
+ * No default route of the family: as pasta, the first interface with a
+ * route of the family that also has a global address. Return: its index,
+ * 0 if none.
+ */
+static unsigned int conf_tmpl_fallback(int nl, int af)
+{
+	unsigned int idx[CONF_IFACES_MAX];
+	int i, n, prefix;
+	uint8_t addr[16];
+
+	n = nl_route_ifaces(nl, af, idx, CONF_IFACES_MAX);
+	for (i = 0; i < n; i++)
+		if (!nl_addr_first(nl, idx[i], af, addr, &prefix))
+			return idx[i];
+	return 0;
+}
+
 /* Template interface, address and gateway of one family from the host */
 static void conf_host_family(struct conf *c, int nl, int af)
 {
@@ -903,6 +937,7 @@ static void conf_host_family(struct conf *c, int nl, int af)
 	uint8_t gw[16] = { 0 }, addr[16];
 	struct net4 *v4 = &c->net.v4;
 	struct net6 *v6 = &c->net.v6;
+	static const uint8_t zero[16];
 
 	if (c->tmpl[i][0]) {
 		idx = if_nametoindex(c->tmpl[i]);
@@ -912,7 +947,7 @@ static void conf_host_family(struct conf *c, int nl, int af)
 		}
 	}
 	if (nl_route_default(nl, af, &idx, gw) && !c->tmpl[i][0])
-		idx = 0;
+		idx = conf_tmpl_fallback(nl, af);
 	c->tmpl_idx[i] = idx;
 	if (idx && !c->tmpl[i][0])
 		if_indextoname(idx, c->tmpl[i]);
@@ -932,10 +967,51 @@ static void conf_host_family(struct conf *c, int nl, int af)
 			}
 		}
 	}
+	/* No gateway (point-to-point link, no default route): link-local */
+	if (idx && !memcmp(gw, zero, sizeof(gw))) {
+		if (af == AF_INET) {
+			uint32_t ll = htonl(CONF_LL_GW4);
+
+			memcpy(gw, &ll, 4);
+		} else {
+			memcpy(gw, &CONF_LL_GW6, 16);
+		}
+	}
 	if (af == AF_INET && !c->set.gw4)
 		memcpy(&v4->gw, gw, 4);
 	if (af == AF_INET6 && !c->set.gw6)
 		memcpy(&v6->gw, gw, 16);
+}
+
+/*
+ * No template interface for either family: pasta's local mode for IPv4,
+ * whatever -a and -g left open. The guest reaches the host's loopback
+ * through the gateway, and the forwards.
+ */
+static void conf_local_mode(struct conf *c)
+{
+	struct net4 *v4 = &c->net.v4;
+
+	if (c->set.only6 || c->tmpl[0][0] || c->tmpl[1][0])
+		return;
+	if (!c->set.addr4)
+		v4->addr.s_addr = htonl(CONF_LOCAL_ADDR4);
+	if (!c->set.prefix4 && !c->set.addr4)
+		v4->prefix_len = CONF_LOCAL_PREFIX4;
+	if (!c->set.gw4)
+		v4->gw.s_addr = htonl(CONF_LL_GW4);
+	log_info("no template interface with a route: local mode");
+}
+
+/* When the host gives one family only, say which, once */
+static void conf_log_family(const struct conf *c)
+{
+	const struct net_conf *nc = &c->net;
+
+	if (nc->v4.enabled && !nc->v6.enabled && !c->set.only4)
+		log_info("IPv6: no usable template interface, IPv4 only");
+	if (!nc->v4.enabled && nc->v6.enabled && !c->set.only6)
+		log_info("IPv4: no usable template interface, IPv6 only");
 }
 
 /**
@@ -1058,6 +1134,7 @@ int conf_host(struct conf *c, int nl)
 		conf_host_family(c, nl, AF_INET);
 	if (!c->set.only4)
 		conf_host_family(c, nl, AF_INET6);
+	conf_local_mode(c);
 
 	nc->v4.enabled = !c->set.only6 && nc->v4.addr.s_addr &&
 			 nc->v4.gw.s_addr;
@@ -1066,6 +1143,7 @@ int conf_host(struct conf *c, int nl)
 	if (!nc->v4.enabled && !nc->v6.enabled)
 		return conf_err("no usable template interface with an address "
 				"and a default route: give -i, or -a and -g");
+	conf_log_family(c);
 	if (nc->v4.enabled && !nc->v4.prefix_len)
 		nc->v4.prefix_len = conf_classful(nc->v4.addr);
 	if (nc->v6.enabled && !nc->v6.prefix_len)

@@ -145,6 +145,47 @@ struct nl_route_arg {
 	uint8_t gw[16];
 };
 
+/* Gateway attribute in @rta..@len, if any, into @gw; Return: true if found */
+static bool nl_route_gw(struct rtattr *rta, int len, int af, uint8_t *gw)
+{
+	size_t alen = af == AF_INET ? 4 : 16;
+
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == RTA_GATEWAY && RTA_PAYLOAD(rta) == alen) {
+			memcpy(gw, RTA_DATA(rta), alen);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Multipath route: the nexthop of the highest weight, the first one of
+ * those (on the interface asked for, if any), as pasta picks it. A
+ * nexthop's weight is rtnh_hops + 1. Return: its interface, 0 if none.
+ */
+static unsigned int nl_route_multipath(struct rtattr *mp,
+				       struct nl_route_arg *ra, bool *has_gw)
+{
+	struct rtnexthop *nh = RTA_DATA(mp);
+	int len = (int)RTA_PAYLOAD(mp), best = -1;
+	unsigned int oif = 0;
+
+	for (; RTNH_OK(nh, len); len -= (int)NLMSG_ALIGN(nh->rtnh_len),
+	     nh = RTNH_NEXT(nh)) {
+		if (!nh->rtnh_ifindex || nh->rtnh_hops <= best ||
+		    (ra->ifindex && (unsigned int)nh->rtnh_ifindex !=
+		     ra->ifindex))
+			continue;
+		best = nh->rtnh_hops;
+		oif = (unsigned int)nh->rtnh_ifindex;
+		*has_gw = nl_route_gw(RTNH_DATA(nh),
+				      (int)nh->rtnh_len - (int)sizeof(*nh),
+				      ra->af, ra->gw);
+	}
+	return oif;
+}
+
 static int nl_route_cb(struct nlmsghdr *nh, void *arg)
 {
 	struct nl_route_arg *ra = arg;
@@ -160,14 +201,14 @@ static int nl_route_cb(struct nlmsghdr *nh, void *arg)
 	for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		if (rta->rta_type == RTA_OIF)
 			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
-		if (rta->rta_type == RTA_GATEWAY &&
-		    RTA_PAYLOAD(rta) == (ra->af == AF_INET ? 4u : 16u)) {
-			memcpy(ra->gw, RTA_DATA(rta), RTA_PAYLOAD(rta));
-			has_gw = true;
-		}
+		if (rta->rta_type == RTA_MULTIPATH)
+			oif = nl_route_multipath(rta, ra, &has_gw);
 	}
 	if (!oif || (ra->ifindex && oif != ra->ifindex))
 		return 0;
+	if (!has_gw)
+		has_gw = nl_route_gw(RTM_RTA(rtm), (int)RTM_PAYLOAD(nh), ra->af,
+				     ra->gw);
 	if (!has_gw)
 		memset(ra->gw, 0, sizeof(ra->gw));
 	ra->ifindex = oif;
@@ -180,6 +221,9 @@ static int nl_route_cb(struct nlmsghdr *nh, void *arg)
  * @af:		AF_INET or AF_INET6
  * @ifindex:	In: interface to restrict to, 0 for any; out: its interface
  * @gw:		Gateway (4 or 16 bytes), zero if the route has none
+ *
+ * Of a multipath route, the nexthop of the highest weight counts, the
+ * first of those if several have it.
  *
  * Return: 0 if found, -ENOENT if none, other negative errno on failure
  */
@@ -197,6 +241,56 @@ int nl_route_default(int s, int af, unsigned int *ifindex, void *gw)
 	*ifindex = ra.ifindex;
 	memcpy(gw, ra.gw, af == AF_INET ? 4 : 16);
 	return 0;
+}
+
+struct nl_ifaces_arg {
+	unsigned int *idx;
+	int n, max;
+};
+
+static int nl_ifaces_cb(struct nlmsghdr *nh, void *arg)
+{
+	struct nl_ifaces_arg *ia = arg;
+	struct rtmsg *rtm = NLMSG_DATA(nh);
+	int len = (int)RTM_PAYLOAD(nh), i;
+	unsigned int oif = 0;
+	struct rtattr *rta;
+
+	if (nh->nlmsg_type != RTM_NEWROUTE ||
+	    rtm->rtm_table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
+		return 0;
+	for (rta = RTM_RTA(rtm); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == RTA_OIF)
+			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
+	for (i = 0; oif && i < ia->n; i++)
+		if (ia->idx[i] == oif)
+			return 0;
+	if (oif)
+		ia->idx[ia->n++] = oif;
+	return ia->n == ia->max;
+}
+
+/**
+ * nl_route_ifaces() - Interfaces with routes of a family, in dump order
+ * @s:		Netlink socket
+ * @af:		AF_INET or AF_INET6
+ * @idx:	Interface indices found, each once
+ * @max:	Room in @idx
+ *
+ * Return: how many were found, or negative errno on failure
+ */
+int nl_route_ifaces(int s, int af, unsigned int *idx, int max)
+{
+	struct nl_ifaces_arg ia = { .idx = idx, .max = max };
+	struct nl_req r;
+	int rc;
+
+	nl_req_init(&r, RTM_GETROUTE, 0, sizeof(struct rtmsg));
+	r.rtm.rtm_family = (unsigned char)af;
+	rc = nl_dump(s, &r, nl_ifaces_cb, &ia);
+	if (rc && rc != -ENOENT)
+		return rc;
+	return ia.n;
 }
 
 struct nl_addr_arg {

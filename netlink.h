@@ -10,6 +10,7 @@
 
 int nl_sock(void);
 int nl_route_default(int s, int af, unsigned int *ifindex, void *gw);
+int nl_route_ifaces(int s, int af, unsigned int *idx, int max);
 int nl_addr_first(int s, unsigned int ifindex, int af, void *addr,
 		  int *prefix_len);
 int nl_link_set(int s, unsigned int ifindex, bool up, int mtu,
