@@ -1119,6 +1119,39 @@ static void conf_ports_host(struct conf *c)
 }
 
 /**
+ * conf_our_ll() - Our link-local address toward the guest, and the scope
+ *		   of link-local destinations on the host
+ * @c:		Configuration, the IPv6 gateway and template known
+ *
+ * A host configured by router advertisements has its router's link-local
+ * address as its gateway. The guest gets the same one, as with pasta:
+ * we then speak for that router, sending RAs (hence the guest's default
+ * route) and NDP answers from it, so that the guest's route is the
+ * host's. A global gateway (given, or the host's) leaves us an address
+ * of our own, derived from our MAC, that the guest may not confuse with
+ * anything on the host's link.
+ *
+ * With --config-net and a link-local gateway no RA is sent, as pasta sends
+ * none with --config-net: the route set there is the one an RA would give,
+ * and the kernel refuses such an RA whole ("failed to add default route"
+ * in the host's kernel log, its prefix and options ignored) as the route
+ * exists already.
+ */
+static void conf_our_ll(struct conf *c)
+{
+	struct net6 *n6 = &c->net.v6;
+
+	if (IN6_IS_ADDR_LINKLOCAL(&n6->gw)) {
+		n6->our_ll = n6->gw;
+		if (c->config_net)
+			c->net.no_ra = true;
+	} else {
+		fwd_ll_from_mac(&n6->our_ll, c->net.our_mac);
+	}
+	n6->ll_scope = c->tmpl_idx[1];
+}
+
+/**
  * conf_host() - Fill what the command line left open from the host
  * @c:		Configuration from conf_parse()
  * @nl:		Netlink socket in the host's namespace
@@ -1148,7 +1181,7 @@ int conf_host(struct conf *c, int nl)
 		nc->v4.prefix_len = conf_classful(nc->v4.addr);
 	if (nc->v6.enabled && !nc->v6.prefix_len)
 		nc->v6.prefix_len = 64;
-	fwd_ll_from_mac(&nc->v6.our_ll, nc->our_mac);
+	conf_our_ll(c);
 
 	if (!c->set.no_map_gw && !c->set.map_lo4)
 		nc->v4.map_host_lo = nc->v4.gw;

@@ -4,7 +4,10 @@
  * The guest shares the host's addresses, so most destinations are used
  * as they are. Two addresses are special, as in pasta:
  * - the --map-host-loopback address (by default the gateway) stands for
- *   the host itself and is reached through the host's loopback;
+ *   the host itself and is reached through the host's loopback. The
+ *   gateway may be link-local (the host's router, when the host is
+ *   configured by RAs): conf.c then makes it our address toward the
+ *   guest, and the guest's frames carry it as their destination;
  * - the --map-guest-addr address stands for the host's own address on the
  *   template interface, which the guest cannot otherwise reach because it
  *   holds that address itself.
@@ -18,6 +21,8 @@
  * The other way (fwd_host_to_guest(), for inbound TCP and UDP), a peer on
  * the host's loopback or at the host's own address appears to the guest
  * as the --map-host-loopback address, or the gateway if there is none.
+ * A link-local destination left as it is (the router itself, with
+ * --no-map-gw) is reached on the template interface: fwd_scope().
  *
  * Theory of operation: port forwarding
  * One struct fwd_ports holds everything the options of one protocol and
@@ -166,6 +171,26 @@ int fwd_guest_to_host(const struct net_conf *nc, const union inany_addr *dst,
 		return 1;
 	}
 	return 0;
+}
+
+/**
+ * fwd_scope() - Scope of a destination a host socket connects or sends to
+ * @nc:		Network configuration
+ * @a:		Destination on the host's side, after the address maps
+ *
+ * A link-local address means nothing without an interface: the guest's
+ * link is the template interface on the host (the one whose router, a
+ * link-local gateway, the guest has as its own), so an unmapped
+ * link-local destination is reached there.
+ *
+ * Return: the template interface's index for a link-local IPv6 address,
+ *	   0 (none) otherwise
+ */
+uint32_t fwd_scope(const struct net_conf *nc, const union inany_addr *a)
+{
+	if (inany_v4(a) || !IN6_IS_ADDR_LINKLOCAL(&a->a6))
+		return 0;
+	return nc->v6.ll_scope;
 }
 
 /**

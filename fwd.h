@@ -50,7 +50,10 @@ struct net6 {
 	int prefix_len;
 	struct in6_addr gw;		/* gateway as the guest sees it */
 	struct in6_addr addr_host;
-	struct in6_addr our_ll;		/* our link-local: RA, DHCPv6, NA */
+	struct in6_addr our_ll;		/* our link-local: RA, DHCPv6, NA;
+					 * the gateway if that is one */
+	unsigned int ll_scope;		/* host interface of link-local
+					 * destinations: the template */
 	struct in6_addr map_host_lo;	/* -> host loopback; ::: none */
 	struct in6_addr map_guest_addr;
 	struct in6_addr dns[DNS_MAX];
@@ -206,6 +209,7 @@ void fwd_host_to_guest(const struct net_conf *nc,
 		       union inany_addr *gaddr);
 bool fwd_is_broadcast(const struct net_conf *nc, const union inany_addr *a);
 bool fwd_is_guest_addr(const struct net_conf *nc, const union inany_addr *a);
+uint32_t fwd_scope(const struct net_conf *nc, const union inany_addr *a);
 void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN]);
 
 #endif /* FWD_H */

@@ -203,6 +203,7 @@ static int icmp_flow_get(struct ctx *c, const struct frame_in *f, uint16_t id)
 int icmp_tap_input(struct ctx *c, const struct frame_in *f)
 {
 	uint8_t req = f->af == AF_INET ? ICMP_ECHO_REQUEST : ICMP6_ECHO_REQUEST;
+	const union inany_addr *dst;
 	struct sockaddr_storage sa;
 	struct flow *fl;
 	socklen_t sl;
@@ -218,7 +219,8 @@ int icmp_tap_input(struct ctx *c, const struct frame_in *f)
 		return -1;
 	fl = flow_at(c->flows, idx);
 	flow_touch(c->flows, idx, c->now_ms);
-	sl = inany_to_sockaddr(&fl->side[SOCKSIDE].dst, 0, 0, &sa);
+	dst = &fl->side[SOCKSIDE].dst;
+	sl = inany_to_sockaddr(dst, 0, fwd_scope(c->net, dst), &sa);
 	if (sendto(icmp_flows[idx].sock, f->l4, f->l4_len, MSG_NOSIGNAL,
 		   (struct sockaddr *)&sa, sl) < 0) {
 		log_trace("icmp: sendto: %s", strerror(errno));

@@ -18,9 +18,12 @@
  *   rate limit is applied.
  * - advertisements and redirects from the guest are ignored.
  *
- * The RA carries our MAC, the MTU, the guest's prefix for SLAAC and, as
- * DHCP would, the DNS servers (RDNSS) and search list (DNSSL, RFC 8106),
- * all inside the IPv6 minimum MTU so that any guest can receive it.
+ * RAs come from our link-local address, which conf.c makes the gateway
+ * when that is link-local (the host's router): the guest's default route
+ * is then the host's. The RA carries our MAC, the MTU, the guest's prefix
+ * for SLAAC and, as DHCP would, the DNS servers (RDNSS) and search list
+ * (DNSSL, RFC 8106), all inside the IPv6 minimum MTU so that any guest can
+ * receive it.
  *
  * Unsolicited RAs: ndp_timer() runs when ndp_next_ms() says. The first RA
  * goes out on its first run after start (or after ndp_reset(), when a VM guest

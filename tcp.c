@@ -806,7 +806,8 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 	conn->seq_max_to_tap = conn->seq_to_tap;
 	setsockopt(s_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	sl = inany_to_sockaddr(&dst, key.dport, 0, &sa);
+	sl = inany_to_sockaddr(&dst, key.dport, fwd_scope(c->net, &dst),
+			       &sa);
 	if (connect(s_fd, (struct sockaddr *)&sa, sl) && errno != EINPROGRESS) {
 		log_trace("tcp: connect: %s", strerror(errno));
 		tcp_send_flags(c, idx, TH_RST | TH_ACK);

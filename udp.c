@@ -296,7 +296,7 @@ static int udp_sock_new(struct ctx *c, int idx, int af,
 	else
 		setsockopt(s, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
 	udp_sock_bufs(s);
-	sl = inany_to_sockaddr(dst, dport, 0, &sa);
+	sl = inany_to_sockaddr(dst, dport, fwd_scope(c->net, dst), &sa);
 	ref.fd = s;
 	ev.data.u64 = ref.u64;
 	if (s >= EPOLL_REF_FD_MAX || connect(s, (struct sockaddr *)&sa, sl) ||

@@ -601,9 +601,42 @@ static void test_host_to_guest(void)
 	CHECK(h2g_is(&nc, "192.0.2.2", "192.0.2.2", "192.0.2.77"));
 }
 
+/* fwd_scope() of @s: @want? */
+static bool scope_is(const struct net_conf *nc, const char *s, uint32_t want)
+{
+	union inany_addr a;
+
+	return inany_pton(s, &a) > 0 && fwd_scope(nc, &a) == want;
+}
+
+/* A link-local gateway (a host configured by RAs) stands for the host as
+ * a global one does; unmapped, it is reached on the template interface */
+static void test_ll_gateway(void)
+{
+	static struct net_conf nc;
+
+	inet_pton(AF_INET6, "fe80::2", &nc.v6.gw);
+	nc.v6.map_host_lo = nc.v6.gw;
+	nc.v6.ll_scope = 7;
+	CHECK(dst_is(&nc, IPPROTO_TCP, "fe80::2", 80, "::1"));
+	CHECK(dst_is(&nc, IPPROTO_UDP, "fe80::2", 5353, "::1"));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "fe80::3", 80, "fe80::3"));
+	CHECK(h2g_is(&nc, "::1", "fe80::2", "::"));
+
+	/* The scope of the host socket's destination, after the maps */
+	CHECK(scope_is(&nc, "fe80::2", 7) && scope_is(&nc, "fe80::1:2", 7));
+	CHECK(scope_is(&nc, "::1", 0) && scope_is(&nc, "2001:db8::2", 0));
+	CHECK(scope_is(&nc, "192.0.2.2", 0) && scope_is(&nc, "ff02::1", 0));
+
+	/* --no-map-gw: the router itself */
+	memset(&nc.v6.map_host_lo, 0, sizeof(nc.v6.map_host_lo));
+	CHECK(dst_is(&nc, IPPROTO_TCP, "fe80::2", 80, "fe80::2"));
+	CHECK(h2g_is(&nc, "::1", "fe80::2", "::"));
+}
+
 int main(void)
 {
-	UNIT_PLAN(15);
+	UNIT_PLAN(16);
 	UNIT_RUN(test_single);
 	UNIT_RUN(test_ranges);
 	UNIT_RUN(test_addresses);
@@ -619,5 +652,6 @@ int main(void)
 	UNIT_RUN(test_scan_fd);
 	UNIT_RUN(test_guest_dst);
 	UNIT_RUN(test_host_to_guest);
+	UNIT_RUN(test_ll_gateway);
 	UNIT_EXIT();
 }
