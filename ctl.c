@@ -541,18 +541,55 @@ static void ctl_show_run(const struct fwd_ports *fp, unsigned int first,
 	*sep = true;
 }
 
-/* The command line's forwarding of one protocol, a line per binding */
+/* The ports of binding @b, as a SPEC's comma list; Return: any printed */
+static bool ctl_show_ports(const struct fwd_ports *fp,
+			   const struct fwd_bind *b, bool first)
+{
+	unsigned int p, q;
+	bool sep = false;
+
+	if (first && (fp->flags & FWD_AUTO)) {
+		ctl_out("auto");
+		sep = true;
+	} else if (b->all || (first && !(fp->flags & FWD_SPEC))) {
+		ctl_out("%s", fp->flags & FWD_AUTO ? "auto" : "all");
+		sep = true;
+	}
+	for (p = 1; p < FWD_PORTS; p = q + 1) {
+		for (q = p; q < FWD_PORTS && !fwd_bit_test(b->map, q); q++)
+			;
+		if (q == FWD_PORTS)
+			break;
+		for (p = q; q + 1 < FWD_PORTS && fwd_bit_test(b->map, q + 1) &&
+		     fp->delta[q + 1] == fp->delta[p]; q++)
+			;
+		ctl_show_run(fp, p, q, &sep);
+	}
+	for (p = 1; first && p < FWD_PORTS; p++) {
+		if (fwd_bit_test(fp->excl, p)) {
+			ctl_out("%s~%u", sep ? "," : "", p);
+			sep = true;
+		}
+	}
+	return sep;
+}
+
+/*
+ * The command line's forwarding of one protocol, a line per binding with
+ * ports (exclusions, which hold for all of them, with the first)
+ */
 static void ctl_show_cmdline(const struct fwd_ports *fp, char opt)
 {
-	unsigned int i, p, q;
 	char a[INET6_ADDRSTRLEN];
+	unsigned int i;
+	size_t start;
 
 	if (!fp->flags || (fp->flags & FWD_NONE))
 		return;
 	for (i = 0; i < fp->bind_n; i++) {
 		const struct fwd_bind *b = &fp->bind[i];
-		bool sep = false;
 
+		start = ctl.out_len;
 		ctl_out("-%c ", opt);
 		if (!b->any)
 			ctl_out("%s", inany_ntop(&b->addr, a, sizeof(a)));
@@ -560,26 +597,10 @@ static void ctl_show_cmdline(const struct fwd_ports *fp, char opt)
 			ctl_out("%%%s", b->ifname);
 		if (!b->any || *b->ifname)
 			ctl_out("/");
-		if (b->all || (!i && !(fp->flags & FWD_SPEC))) {
-			ctl_out("%s", fp->flags & FWD_AUTO ? "auto" : "all");
-			sep = true;
-		}
-		for (p = 1; p < FWD_PORTS; p = q + 1) {
-			for (q = p; q < FWD_PORTS && !fwd_bit_test(b->map, q);
-			     q++)
-				;
-			if (q == FWD_PORTS)
-				break;
-			for (p = q; q + 1 < FWD_PORTS &&
-			     fwd_bit_test(b->map, q + 1) &&
-			     fp->delta[q + 1] == fp->delta[p]; q++)
-				;
-			ctl_show_run(fp, p, q, &sep);
-		}
-		for (p = 1; !i && p < FWD_PORTS; p++)
-			if (fwd_bit_test(fp->excl, p))
-				ctl_out("%s~%u", sep ? "," : "", p), sep = true;
-		ctl_out("\t(command line)\n");
+		if (ctl_show_ports(fp, b, !i))
+			ctl_out("\t(command line)\n");
+		else
+			ctl.out_len = start;	/* nothing bound there */
 	}
 }
 

@@ -36,7 +36,7 @@ P_UDP=5353		# -u 5353: guest UDP echo server
 P_LO=9000		# -t 127.0.0.1/9000:9090: guest server on 9090
 P_LO_DST=9090
 
-ktap_plan 33
+ktap_plan 36
 
 # pesto_q() - Run pesto on the daemon's socket, bounded, output to OUT
 # $@:	pesto options
@@ -267,10 +267,37 @@ stop_daemon
 slowwait 3 test ! -e "$CTL"
 ktap_result "socket removed at exit" $? "$(ls -l "$CTL" 2>&1)"
 
+# --- With -t auto: a run-time forward takes a port over, and gives it back
+start_daemon -d --config-net -u none -T none -U none -c "$CTL" ||
+	ktap_skip_all "daemon did not start"
+slowwait 5 test -S "$CTL"
+bg_server auto.out "$TCP_STREAM" -t 60 echo "$P_TCP"
+auto_pid=$BG_PID
+slowwait 5 listening "$P_TCP"
+pesto_q -A "-t $P_TCP"
+rc=$?
+in_remote timeout 20 "$TCP_STREAM" -t 15 conns "$HOST_ADDR4" "$P_TCP" 2 \
+	64K >"$SANDBOX_TMP/auto.conns" 2>&1
+crc=$?
+[ $rc -eq 0 ] && [ $crc -eq 0 ] &&
+	grep -q "auto: closed host TCP port $P_TCP" "$DAEMON_LOG"
+ktap_result "-t auto: an added forward takes the port over from auto" $? \
+	"status $rc, $OUT" "$(cat "$SANDBOX_TMP/auto.conns")"
+pesto_q -D "-t $P_TCP"
+rc=$?
+slowwait 5 listening "$P_TCP"
+in_remote timeout 20 "$TCP_STREAM" -t 15 conns "$HOST_ADDR4" "$P_TCP" 2 \
+	64K >"$SANDBOX_TMP/auto2.conns" 2>&1
+ktap_result "-t auto: deleted, auto forwards the port again" $((rc + $?)) \
+	"$OUT" "$(cat "$SANDBOX_TMP/auto2.conns")"
+stop_pid "$auto_pid"
+stop_daemon
+slowwait 3 test ! -e "$CTL"
+
 # --- VM mode: the same socket ---
 VM_SOCK=$SANDBOX_TMP/vm.sock
-"$PASSTD" --vm -f -s "$VM_SOCK" -c "$CTL" </dev/null \
-	>"$SANDBOX_TMP/vm.log" 2>&1 &
+"$PASSTD" --vm -f -s "$VM_SOCK" -c "$CTL" -t 9400-9401:9500-9501 \
+	</dev/null >"$SANDBOX_TMP/vm.log" 2>&1 &
 vm_pid=$!
 track_pid "$vm_pid"
 slowwait 5 test -S "$CTL"
@@ -280,6 +307,11 @@ rc=$?
 	[ "$(stat -c %a "$CTL")" = 600 ]
 ktap_result "VM mode: add and show" $? "status $rc: $OUT" \
 	"$(cat "$SANDBOX_TMP/vm.log")"
+grep -qx -- "-t 9400-9401:9500-9501	(command line)" <<<"$OUT" &&
+	! pesto_q -A "-t 9401" && ! pesto_q -D "-t 9400-9401:9500-9501" &&
+	listening 9400
+ktap_result "command line forwards: listed, their ports refused, kept" $? \
+	"$(table)"
 stop_pid "$vm_pid"
 slowwait 3 test ! -e "$CTL"
 ktap_result "VM mode: socket removed at exit" $? "$(ls -l "$CTL" 2>&1)"
