@@ -414,8 +414,8 @@ static int ctl_parse_spec(char *args, bool *udp, char **spec)
 	}
 	if ((ctl_fp.flags & (FWD_NONE | FWD_ALL | FWD_AUTO)) ||
 	    !(ctl_fp.flags & FWD_SPEC)) {
-		ctl_out("error: -%c %s: only port ranges (no none, all, auto)\n",
-			*udp ? 'u' : 't', *spec);
+		ctl_out("error: -%c %s: port ranges only (not none, all, "
+			"auto)\n", *udp ? 'u' : 't', *spec);
 		return -1;
 	}
 	return 0;

@@ -120,7 +120,8 @@ static ssize_t reply_read(int fd, char *buf, size_t size)
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "passtd-ctl: no reply: %s\n",
-				errno == EAGAIN ? "timed out" : strerror(errno));
+				errno == EAGAIN ? "timed out" :
+				strerror(errno));
 			return -1;
 		}
 		if (!n)
@@ -186,6 +187,7 @@ int main(int argc, char *argv[])
 		{ 0 },
 	};
 	static char reqs[CTL_ACTIONS_MAX][CTL_REQ_MAX];
+	const char *verb;
 	int opt, n = 0, i;
 
 	while ((opt = getopt_long(argc, argv, "dsA:D:h", opts, NULL)) != -1) {
@@ -209,10 +211,10 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "passtd-ctl: too many actions\n");
 			return 2;
 		}
+		verb = opt == 'A' ? "add" : "delete";
 		if (opt == 's') {
 			snprintf(reqs[n++], CTL_REQ_MAX, "show\n");
-		} else if (request_spec(reqs[n++], CTL_REQ_MAX,
-					opt == 'A' ? "add" : "delete", optarg)) {
+		} else if (request_spec(reqs[n++], CTL_REQ_MAX, verb, optarg)) {
 			fprintf(stderr, "passtd-ctl: invalid SPEC '%s': "
 				"expected -t PORTS or -u PORTS\n", optarg);
 			return 2;
