@@ -13,7 +13,7 @@ BASE_CFLAGS := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	       -DPASSTD_VERSION='"$(VERSION)"'
 LDLIBS	?= -lseccomp -lcap-ng
 
-SRCS	:= $(filter-out passtd.c,$(wildcard *.c))
+SRCS	:= $(filter-out passtd.c passtd-ctl.c,$(wildcard *.c))
 OBJS	:= $(SRCS:.c=.o)
 HDRS	:= $(wildcard *.h)
 UNIT_SRCS := $(wildcard test/unit/*_test.c)
@@ -22,7 +22,7 @@ UNIT_BINS := $(UNIT_SRCS:.c=)
 .PHONY: all deps run check unit bench install uninstall clean \
 	fuzz fuzz-build asan
 
-all: passtd pasta passt
+all: passtd pasta passt passtd-ctl pesto
 
 %.o: %.c $(HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -38,6 +38,13 @@ passtd: passtd.o libpasstd.a
 
 pasta passt: passtd
 	ln -sf passtd $@
+
+# The run-time forwarding client: the protocol's constants only (ctl.h)
+passtd-ctl: passtd-ctl.c ctl.h
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+pesto: passtd-ctl
+	ln -sf passtd-ctl $@
 
 test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
 		   test/unit/unit_net.h
@@ -158,12 +165,18 @@ install: all
 	install -m 0755 passtd $(DESTDIR)$(BINDIR)/passtd
 	ln -sf passtd $(DESTDIR)$(BINDIR)/pasta
 	ln -sf passtd $(DESTDIR)$(BINDIR)/passt
+	install -m 0755 passtd-ctl $(DESTDIR)$(BINDIR)/passtd-ctl
+	ln -sf passtd-ctl $(DESTDIR)$(BINDIR)/pesto
 	install -m 0644 doc/passtd.1 $(DESTDIR)$(MANDIR)/man1/passtd.1
+	install -m 0644 doc/passtd-ctl.1 $(DESTDIR)$(MANDIR)/man1/passtd-ctl.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/passtd $(DESTDIR)$(BINDIR)/pasta \
-	      $(DESTDIR)$(BINDIR)/passt $(DESTDIR)$(MANDIR)/man1/passtd.1
+	      $(DESTDIR)$(BINDIR)/passt $(DESTDIR)$(MANDIR)/man1/passtd.1 \
+	      $(DESTDIR)$(BINDIR)/passtd-ctl $(DESTDIR)$(BINDIR)/pesto \
+	      $(DESTDIR)$(MANDIR)/man1/passtd-ctl.1
 
 clean:
-	rm -f *.o libpasstd.a passtd pasta passt $(UNIT_BINS) $(TOOLS)
+	rm -f *.o libpasstd.a passtd pasta passt passtd-ctl pesto $(UNIT_BINS) \
+	      $(TOOLS)
 	rm -rf build

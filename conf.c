@@ -126,6 +126,7 @@ static const struct option conf_options[] = {
 	{ "flows",		required_argument,	NULL, OPT_FLOWS },
 	{ "vm",			no_argument,		NULL, OPT_VM },
 	{ "socket",		required_argument,	NULL, 's' },
+	{ "conf-path",		required_argument,	NULL, 'c' },
 	{ "fd",			required_argument,	NULL, 'F' },
 	{ "one-off",		no_argument,		NULL, '1' },
 	{ "vhost-user",		no_argument,		NULL, OPT_VHOST_USER },
@@ -213,6 +214,9 @@ static const char conf_usage[] =
 "                           namespace (default: auto; repeatable)\n"
 "  -u, --udp-ports SPEC     UDP ports, likewise (default: the ports of -t,\n"
 "                           else auto)\n"
+"  -c, --conf-path PATH     UNIX socket (mode 0600) through which\n"
+"                           passtd-ctl (pesto) adds and deletes -t and -u\n"
+"                           forwards while the daemon runs\n"
 "  -T, --tcp-ns SPEC        TCP ports forwarded from the namespace to the\n"
 "                           host's loopback (default: auto)\n"
 "  -U, --udp-ns SPEC        UDP ports, likewise (default: the ports of -T,\n"
@@ -695,6 +699,11 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 			return conf_err("invalid socket path: %s", arg);
 		c->socket_path = arg;
 		return 0;
+	case 'c':
+		if (!*arg || strlen(arg) >= CONF_SOCKET_PATH_MAX)
+			return conf_err("invalid control socket path: %s", arg);
+		c->conf_path = arg;
+		return 0;
 	case 'F':
 		return conf_fd(c, arg);
 	case OPT_UDP_BATCH:
@@ -835,12 +844,12 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:"
-				  "46I:t:u:T:U:s:F:1", conf_options,
+				  "46I:t:u:T:U:s:F:1c:", conf_options,
 				  NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			const char *bad = argv[optind - 1];
 
-			if (optopt && strchr("lpPmanMgiDSHItuTUsF", optopt) &&
+			if (optopt && strchr("lpPmanMgiDSHItuTUsFc", optopt) &&
 			    bad[0] == '-' && bad[1] == optopt && !bad[2])
 				return conf_err("option -%c needs an argument",
 						optopt);

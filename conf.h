@@ -41,6 +41,8 @@ enum conf_mode {
  * @log_size:	--log-size: largest size of the log file, bytes
  * @socket_path: -s: UNIX socket to listen on in VM mode, NULL for the
  *		first free /tmp/passt_N.socket
+ * @conf_path:	-c: UNIX socket for run-time forwarding control
+ *		(passtd-ctl), NULL for none
  * @fd:		-F: connected stream socket inherited in VM mode, -1 if none
  * @one_off:	-1, or implied by -F: exit when the VM's client leaves
  * @flows:	Flow table size
@@ -78,6 +80,7 @@ struct conf {
 	const char *selftest;
 	uint64_t log_size;
 	const char *socket_path;
+	const char *conf_path;
 	int fd;
 	bool one_off;
 	unsigned int flows;

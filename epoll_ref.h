@@ -20,6 +20,8 @@ enum epoll_type {
 	EPOLL_TYPE_UDP_LISTEN,	/* host (-u) or namespace (-U) UDP port */
 	EPOLL_TYPE_SIGNAL,	/* signalfd */
 	EPOLL_TYPE_NETNS,	/* pidfd or inotify: the target may be gone */
+	EPOLL_TYPE_CTL,		/* -c/--conf-path listening socket */
+	EPOLL_TYPE_CTL_CONN,	/* its client (passtd-ctl) */
 };
 
 union epoll_ref {

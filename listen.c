@@ -12,7 +12,9 @@
  * Our own listeners on one side show up in that side's table, so they are
  * left out of the scan, or -t auto and -T auto would chase each other.
  * listen_timer() runs between epoll batches, never inside one: see
- * listen_close().
+ * listen_close(). Host ports forwarded at run time (ctl.c) are claimed
+ * (listen_host_claim()): they count as static ones, so "auto" neither
+ * opens them nor chases them from the namespace.
  * System calls: pread, close, epoll_ctl (and those of tcp_listen(),
  * udp_listen(), udp_listen_close()).
  */
@@ -203,6 +205,28 @@ static void listen_auto_port(struct ctx *c, int p, int dir, uint16_t port,
 					  v6 ? 6 : 4);
 			}
 		}
+	}
+}
+
+/**
+ * listen_host_claim() - Take a host port for a run-time forward, or give
+ * it back (ctl.c, between epoll batches)
+ * @c:		Execution context
+ * @udp:	UDP port (else TCP)
+ * @port:	Port
+ * @claim:	Take it (closing "auto" sockets that hold it), or give it back
+ *		(unless the command line forwards it)
+ */
+void listen_host_claim(struct ctx *c, bool udp, uint16_t port, bool claim)
+{
+	int p = udp ? P_UDP : P_TCP;
+
+	if (claim) {
+		fwd_bit_set(listen_static[p][DIR_IN], port);
+		listen_auto_port(c, p, DIR_IN, port, false);
+	} else if (!fwd_port_forwarded(listen_fp[p][DIR_IN], port)) {
+		listen_static[p][DIR_IN][port / 8] &=
+			(uint8_t)~(1U << (port % 8));
 	}
 }
 

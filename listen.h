@@ -10,5 +10,6 @@ int listen_init(struct ctx *c, const struct fwd_ports *const fp[4],
 		const int ns_proc[4]);
 void listen_timer(struct ctx *c);
 bool listen_auto(const struct ctx *c);
+void listen_host_claim(struct ctx *c, bool udp, uint16_t port, bool claim);
 
 #endif /* LISTEN_H */

@@ -47,6 +47,7 @@
 
 #include "accept.h"
 #include "conf.h"
+#include "ctl.h"
 #include "dispatch.h"
 #include "epoll_ref.h"
 #include "icmp.h"
@@ -259,6 +260,7 @@ static void quit(int status)
 {
 	path_at_unlink(&pidfile_at);
 	path_at_unlink(&vm_socket_at);
+	ctl_exit();
 	drop_log();
 	pcap_close();
 	exit(status);
@@ -392,6 +394,8 @@ static void timers_run(struct ctx *c, bool *listen_due)
 		icmp_timer(c);
 	if (c->now_ms >= ndp_next_ms(c))
 		ndp_timer(c);
+	if (c->now_ms >= ctl_next_ms())
+		ctl_timer(c);
 	if (second_wanted(c) && c->now_ms >= second_ms) {
 		second_ms = c->now_ms + 1000;
 		*listen_due = true;
@@ -408,7 +412,7 @@ static uint64_t timers_next(const struct ctx *c)
 
 	next = MIN(flow_timer_next(c->flows), tcp_splice_next_ms(c));
 	next = MIN(next, MIN(udp_next_ms(c), icmp_next_ms(c)));
-	next = MIN(next, ndp_next_ms(c));
+	next = MIN(next, MIN(ndp_next_ms(c), ctl_next_ms()));
 	if (second_wanted(c))
 		next = MIN(next, second_ms);
 	return next;
@@ -459,7 +463,7 @@ static void loop(struct ctx *c, int sfd)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	uint64_t quit_by_ms = 0;
-	bool listen_due;
+	bool listen_due, ctl_due;
 	int n, i, rc, lfd, timeout;
 
 	for (;;) {
@@ -473,7 +477,7 @@ static void loop(struct ctx *c, int sfd)
 			die("epoll_wait: %s", strerror(errno));
 		c->now_ms = now_ms();
 		lfd = -1;
-		listen_due = false;
+		listen_due = ctl_due = false;
 		for (i = 0; i < n; i++) {
 			union epoll_ref ref = { .u64 = ev[i].data.u64 };
 
@@ -496,6 +500,11 @@ static void loop(struct ctx *c, int sfd)
 			case EPOLL_TYPE_NETNS:
 				netns_watch_handler(c);
 				break;
+			case EPOLL_TYPE_CTL:
+			case EPOLL_TYPE_CTL_CONN:
+				/* after the batch: a delete closes sockets */
+				ctl_due = true;
+				break;
 			default:
 				dispatch_event(c, ref, ev[i].events);
 				break;
@@ -507,6 +516,8 @@ static void loop(struct ctx *c, int sfd)
 		/* No event of this batch is left for what closes now */
 		if (listen_due)
 			listen_timer(c);
+		if (ctl_due)
+			ctl_run(c);
 		flow_reap(c->flows);
 		c->q->flush(c->q);
 		if (quit_status >= 0)
@@ -740,6 +751,13 @@ int main(int argc, char *argv[])
 	c.epollfd = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || c.epollfd < 0)
 		die("start-up: %s", strerror(errno));
+	/* Early: a client may connect at once, it is served once we run */
+	if (conf.conf_path &&
+	    (rc = ctl_init(&c, conf.conf_path, &conf.tcp_in, &conf.udp_in)))
+		die("cannot listen on control socket %s: %s", conf.conf_path,
+		    rc == -EADDRINUSE ? "in use by a running process" :
+		    rc == -EEXIST ? "exists and is not a socket" :
+		    strerror(-rc));
 	if (conf.mode == MODE_PASTA)
 		ns_start(&c, &go_fd, &setup);
 	if (frame_queue_init(&q, QUEUE_ARENA, QUEUE_FRAMES) ||
