@@ -151,7 +151,7 @@ fail_all() {
 	done
 }
 
-ktap_plan 13
+ktap_plan 14
 
 if ! in_remote ip -6 addr add "$ROUTER_LL/64" dev "$REMOTE_IF" nodad ||
    ! ip -6 route replace default via "$ROUTER_LL" dev "$HOST_IF"; then
@@ -206,6 +206,26 @@ if start_daemon --config-net --no-map-gw; then
 	stop_daemon
 else
 	fail_all "daemon did not start" "${names[@]}"
+fi
+
+# A datagram from a link-local peer (the router) to a -u port: the guest's
+# reply must leave on the interface it came from, or sendto() refuses it
+name="-u from a link-local peer: the guest's reply reaches it"
+host_ll=$(ip -6 addr show dev "$HOST_IF" scope link |
+	  awk '$1 == "inet6" { sub("/.*", "", $2); print $2; exit }')
+if start_daemon --config-net -u 5303 -t none -T none -U none; then
+	out=$SANDBOX_TMP/server.guest
+	bg_in "$GUEST_PID" "$out" python3 "$ECHO_PEER" -t 60 serve :: 5303 \
+		guest
+	slowwait 5 server_ready "$out" "$BG_PID"
+	got=$(in_remote timeout 10 python3 "$ECHO_PEER" ask udp \
+		"$host_ll%$REMOTE_IF" 5303)
+	ktap_result "$name" "$([ "$got" = "reply guest" ]; echo $?)" \
+		"from $ROUTER_LL to $host_ll: ${got:-no output}" \
+		"$(tail -n 5 "$DAEMON_LOG")"
+	stop_daemon
+else
+	ktap_fail "$name" "daemon did not start"
 fi
 
 # A global gateway stays as it was: route via it, mapped to the host
