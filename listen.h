@@ -10,5 +10,7 @@ int listen_init(struct ctx *c, const struct fwd_ports *const fp[4],
 		const int ns_proc[4]);
 void listen_timer(struct ctx *c);
 bool listen_auto(const struct ctx *c);
+bool listen_proc_needed(const struct ctx *c, const struct fwd_ports *fp,
+			bool udp);
 
 #endif /* LISTEN_H */
