@@ -19,7 +19,7 @@ HDRS	:= $(wildcard *.h)
 UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
-.PHONY: all deps run check unit bench install uninstall clean \
+.PHONY: all deps run check unit bench footprint install uninstall clean \
 	fuzz fuzz-build asan
 
 all: passtd pasta passt passtd-ctl pesto
@@ -152,6 +152,11 @@ asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 
 bench: deps all
 	@bash test/perf/bench.sh
+
+# Resident memory and descriptors of an idle daemon (prints, asserts
+# nothing: test/isolation.sh checks the limits)
+footprint: all
+	@bash test/perf/footprint.sh
 
 # Mixed load on one daemon for SOAK_S seconds, then resources back to
 # their start (test/soak.sh); not part of check

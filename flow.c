@@ -4,9 +4,13 @@
  * Theory of operation
  * Slots: flow_table_init() allocates every array once; nothing here
  * allocates afterwards. A flow is an index into @flows; protocols keep
- * their own per-flow state in arrays of theirs indexed the same way. Free
+ * their own per-flow state in arrays of theirs indexed the same way. Freed
  * slots form a LIFO list threaded through @next_free, so flow_alloc() and
- * flow_free() are O(1).
+ * flow_free() are O(1); when it is empty, flow_alloc() takes the lowest
+ * slot never used (@fresh). So indices are handed out from 0 up, and no
+ * array here or in the protocols is written at start: calloc()'d pages
+ * nobody wrote take no memory, and an idle daemon with a large table
+ * stays small (its pages become resident as flows first reach them).
  *
  * Deferred free: a flow's descriptors are registered with epoll under its
  * index, and the kernel hands out the lowest free descriptor number. Were
@@ -232,10 +236,7 @@ int flow_table_init(struct flow_table *t, unsigned int size)
 		return -ENOMEM;
 	}
 
-	for (i = 0; i < size - 1; i++)
-		t->next_free[i] = i + 1;
-	t->next_free[size - 1] = FREE_END;
-	t->free_head = 0;
+	t->free_head = FREE_END;	/* and @fresh 0: every slot */
 	t->dead_head = FREE_END;
 	for (i = 0; i < FLOW_SHARE_MAX; i++) {
 		uint64_t max = (uint64_t)size * flow_share_16th[i] / 16;
@@ -417,12 +418,17 @@ int flow_alloc(struct flow_table *t, enum flow_type type, uint8_t proto,
 	unsigned int idx = t->free_head;
 	struct flow *f;
 
+	if (idx == FREE_END && t->fresh < t->size)
+		idx = t->fresh;
 	if (idx == FREE_END || type <= FLOW_FREE || type >= FLOW_TYPE_MAX ||
 	    (unsigned int)share >= FLOW_SHARE_MAX ||
 	    t->share_count[share] >= t->share_max[share])
 		return FLOW_NONE;
 
-	t->free_head = t->next_free[idx];
+	if (idx == t->free_head)
+		t->free_head = t->next_free[idx];
+	else
+		t->fresh++;
 	t->count++;
 	t->share_count[share]++;
 

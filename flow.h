@@ -80,6 +80,8 @@ struct flow {
  * @size:	Capacity
  * @count:	Flows in use (not counting freed slots not yet reaped)
  * @free_head:	First free index (free list threaded through @next_free)
+ *		among slots used before
+ * @fresh:	First slot never used: it and those above are free, on no list
  * @dead_head:	First freed index not yet reusable (flow_reap()), same links
  * @next_free:	Free and dead list links
  * @share_count: Flows in use (or dead, not reaped) per share
@@ -100,6 +102,7 @@ struct flow_table {
 	unsigned int size;
 	unsigned int count;
 	unsigned int free_head;
+	unsigned int fresh;
 	unsigned int dead_head;
 	unsigned int *next_free;
 	unsigned int share_count[FLOW_SHARE_MAX];

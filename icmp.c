@@ -68,7 +68,8 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 
 /**
  * struct icmp_flow - Per-flow state, indexed by flow index
- * @sock:	Ping socket, -1 if none
+ * @sock:	Ping socket, -1 if none (set when the flow is made: free
+ *		slots are not marked, see icmp_init())
  */
 struct icmp_flow {
 	int sock;
@@ -82,17 +83,17 @@ static bool icmp_warned_perm;
  * icmp_init() - Allocate per-flow state (once, at start)
  * @flow_max:	Size of the flow table
  *
+ * The array is left as calloc() gives it, so pages no flow uses take no
+ * memory: icmp_flow_get() sets a new flow's state, nothing else reads a
+ * slot whose flow is not FLOW_PING.
+ *
  * Return: 0 on success, -ENOMEM on failure
  */
 int icmp_init(unsigned int flow_max)
 {
-	unsigned int i;
-
 	icmp_flows = calloc(flow_max, sizeof(*icmp_flows));
 	if (!icmp_flows)
 		return -ENOMEM;
-	for (i = 0; i < flow_max; i++)
-		icmp_flows[i].sock = -1;
 	icmp_flow_max = flow_max;
 	return 0;
 }
@@ -171,6 +172,7 @@ static int icmp_flow_get(struct ctx *c, const struct frame_in *f, uint16_t id)
 	fl = flow_at(c->flows, idx);
 	fl->side[TAPSIDE] = key;
 	fwd_guest_to_host(c->net, &f->dst, &fl->side[SOCKSIDE].dst);
+	icmp_flows[idx].sock = -1;
 	rc = icmp_sock_open(c, idx, f->af, id);
 	if (rc) {
 		if (rc == -EACCES || rc == -EPERM) {

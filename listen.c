@@ -9,6 +9,9 @@
  * a procfs net file keeps showing the namespace it was opened in) and of
  * the host are read, and a listener is opened for each candidate port
  * whose destination is bound over there, and closed when it no longer is.
+ * Only the tables an "auto" direction reads are opened (the namespace's
+ * for -t and -u auto, the host's for -T and -U auto): each one is a
+ * descriptor held for the daemon's life.
  * Our own listeners on one side show up in that side's table, so they are
  * left out of the scan, or -t auto and -T auto would chase each other.
  * listen_timer() runs between epoll batches, never inside one: see
@@ -39,13 +42,16 @@ enum { DIR_IN, DIR_OUT, DIR_MAX };	/* host listens / namespace listens */
 enum { P_TCP, P_UDP, P_MAX };
 
 static const struct fwd_ports *listen_fp[P_MAX][DIR_MAX];
-static int *listen_auto_fd;		/* [proto][dir][v6][port], -1: none */
+/* [proto][dir][v6][port]: descriptor + 1, 0: none (calloc()'d pages nobody
+ * writes take no memory: only the ports "auto" opened are resident) */
+static int *listen_auto_fd;
 static uint8_t listen_static[P_MAX][DIR_MAX][FWD_MAP_SIZE];
 /* /proc/net files, [proto][dir][v6]: DIR_IN scans the namespace's */
 static int listen_proc[P_MAX][DIR_MAX][2] = {
 	{ { -1, -1 }, { -1, -1 } }, { { -1, -1 }, { -1, -1 } },
 };
 
+/* Where the auto socket of a port is kept: descriptor + 1, 0 if none */
 static int *listen_slot(int p, int dir, int v6, unsigned int port)
 {
 	return &listen_auto_fd[(((p * DIR_MAX + dir) * 2) + v6) * FWD_PORTS +
@@ -111,11 +117,33 @@ static void listen_static_one(struct ctx *c, int p, int dir,
 }
 
 /**
+ * listen_proc_needed() - Will "auto" scan the tables of the other side?
+ * @c:		Execution context
+ * @fp:		Forwarding map of one protocol and direction
+ * @udp:	It is UDP's (-u, -U), not TCP's
+ *
+ * The tables are opened at start, as the file system is gone after it,
+ * and only these: each is one descriptor more held for the daemon's life.
+ *
+ * Return: true if @fp is "auto" and its protocol is enabled
+ */
+bool listen_proc_needed(const struct ctx *c, const struct fwd_ports *fp,
+			bool udp)
+{
+	return (fp->flags & FWD_AUTO) &&
+	       !(udp ? c->net->no_udp : c->net->no_tcp);
+}
+
+/**
  * listen_init() - Open static forwarding sockets, prepare "auto" scanning
  * @c:		Execution context
  * @fp:		Forwarding maps: -t, -T, -u, -U
  * @ns_proc:	/proc/net/tcp, tcp6, udp, udp6 opened inside the namespace
- *		(-1 where it could not be opened)
+ *		(-1 where it could not be opened, or is not needed: see
+ *		listen_proc_needed())
+ *
+ * The host's tables are opened only for a protocol whose namespace
+ * side (-T, -U) is "auto": no other direction scans them.
  *
  * Return: 0 on success, -ENOMEM on failure
  */
@@ -127,20 +155,22 @@ int listen_init(struct ctx *c, const struct fwd_ports *const fp[4],
 		"/proc/net/udp6",
 	};
 	unsigned int i, p, dir;
+	int fd;
 
 	listen_fp[P_TCP][DIR_IN] = fp[0];
 	listen_fp[P_TCP][DIR_OUT] = fp[1];
 	listen_fp[P_UDP][DIR_IN] = fp[2];
 	listen_fp[P_UDP][DIR_OUT] = fp[3];
-	listen_auto_fd = malloc(sizeof(int) * P_MAX * DIR_MAX * 2 * FWD_PORTS);
+	listen_auto_fd = calloc(P_MAX * DIR_MAX * 2 * FWD_PORTS, sizeof(int));
 	if (!listen_auto_fd)
 		return -ENOMEM;
-	for (i = 0; i < P_MAX * DIR_MAX * 2 * FWD_PORTS; i++)
-		listen_auto_fd[i] = -1;
 	for (i = 0; i < 4; i++) {
-		listen_proc[i / 2][DIR_IN][i % 2] = ns_proc[i];
-		listen_proc[i / 2][DIR_OUT][i % 2] =
-			open(host[i], O_RDONLY | O_CLOEXEC);
+		p = i / 2;
+		listen_proc[p][DIR_IN][i % 2] = ns_proc[i];
+		fd = -1;
+		if (listen_proc_needed(c, listen_fp[p][DIR_OUT], p == P_UDP))
+			fd = open(host[i], O_RDONLY | O_CLOEXEC);
+		listen_proc[p][DIR_OUT][i % 2] = fd;
 	}
 	for (p = 0; p < P_MAX; p++) {
 		if (p == P_TCP ? c->net->no_tcp : c->net->no_udp)
@@ -171,8 +201,8 @@ static void listen_scan(int p, int dir, uint8_t *bound)
 		if (!fwd_bit_test(bound, port))
 			continue;
 		if (fwd_bit_test(listen_static[p][other], port) ||
-		    *listen_slot(p, other, 0, port) >= 0 ||
-		    *listen_slot(p, other, 1, port) >= 0)
+		    *listen_slot(p, other, 0, port) ||
+		    *listen_slot(p, other, 1, port))
 			bound[port / 8] &= (uint8_t)~(1U << (port % 8));
 	}
 }
@@ -189,17 +219,17 @@ static void listen_auto_port(struct ctx *c, int p, int dir, uint16_t port,
 		int af = v6 ? AF_INET6 : AF_INET;
 		int *fd = listen_slot(p, dir, v6, port);
 
-		if (!want && *fd >= 0) {
-			listen_close(c, p, *fd);
-			*fd = -1;
+		if (!want && *fd) {
+			listen_close(c, p, *fd - 1);
+			*fd = 0;
 			log_debug("auto: closed %s %s port %u (IPv%d)", side,
 				  proto, port, v6 ? 6 : 4);
-		} else if (want && *fd < 0 && listen_af_on(c, dir, af)) {
+		} else if (want && !*fd && listen_af_on(c, dir, af)) {
 			rc = listen_open(c, p, af, NULL, NULL, port,
 					 fwd_port_dest(listen_fp[p][dir], port),
 					 dir == DIR_OUT);
 			if (rc >= 0) {
-				*fd = rc;
+				*fd = rc + 1;
 				log_debug("auto: forwarding %s %s port %u "
 					  "(IPv%d)", side, proto, port,
 					  v6 ? 6 : 4);

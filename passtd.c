@@ -155,15 +155,29 @@ static int ns_setup_fn(void *arg)
 	return rc;
 }
 
-/* Inside the target: its TCP and UDP tables, for "auto" forwarding */
+/**
+ * struct ns_proc - The target's /proc/net tables, for "auto" forwarding
+ * @want:	Open TCP's (tcp, tcp6), UDP's (udp, udp6): -t or -u is "auto"
+ * @fd:		tcp, tcp6, udp, udp6; -1 if not wanted or not opened
+ */
+struct ns_proc {
+	bool want[2];
+	int fd[4];
+};
+
+/* Inside the target: the TCP and UDP tables "auto" forwarding reads */
 static int ns_proc_fn(void *arg)
 {
-	int *fds = arg;
+	static const char *const path[4] = {
+		"/proc/self/net/tcp", "/proc/self/net/tcp6",
+		"/proc/self/net/udp", "/proc/self/net/udp6",
+	};
+	struct ns_proc *np = arg;
+	int i;
 
-	fds[0] = open("/proc/self/net/tcp", O_RDONLY | O_CLOEXEC);
-	fds[1] = open("/proc/self/net/tcp6", O_RDONLY | O_CLOEXEC);
-	fds[2] = open("/proc/self/net/udp", O_RDONLY | O_CLOEXEC);
-	fds[3] = open("/proc/self/net/udp6", O_RDONLY | O_CLOEXEC);
+	for (i = 0; i < 4; i++)
+		if (np->want[i / 2])
+			np->fd[i] = open(path[i], O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -672,12 +686,20 @@ static void netns_watch_start(struct ctx *c)
 static void ns_tap_start(struct ctx *c, const struct ns_setup *setup,
 			 int ns_proc[4])
 {
+	struct ns_proc np = {
+		.want = { listen_proc_needed(c, &conf.tcp_in, false),
+			  listen_proc_needed(c, &conf.udp_in, true) },
+		.fd = { -1, -1, -1, -1 },
+	};
+
 	c->q->csum_skip = !conf.pcapfile;  /* captures keep valid checksums */
 	if (tap_init(c, setup->tap_fd, setup->uso) ||
 	    epoll_add(c->epollfd, setup->tap_fd, EPOLL_TYPE_TAP))
 		die("start-up: %s", strerror(errno));
-	if (ns_call(&target, ns_proc_fn, ns_proc, sizeof(int) * 4))
+	if ((np.want[0] || np.want[1]) &&
+	    ns_call(&target, ns_proc_fn, &np, sizeof(np)))
 		die("cannot set up port forwarding");
+	memcpy(ns_proc, np.fd, sizeof(np.fd));
 }
 
 /* VM mode: take the inherited socket, or listen for the guest */

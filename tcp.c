@@ -162,7 +162,8 @@ enum {
 
 /**
  * struct tcp_conn - Per-connection state, indexed by flow index
- * @sock:		Host socket, -1 if the slot is unused
+ * @sock:		Host socket, -1 if the slot is unused (slots at or above
+ *			tcp_conn_hi were never used: not set, see tcp_init())
  * @flags:		State flags above
  * @ws_from_tap:	Guest's window scale
  * @ws_to_tap:		Our window scale toward the guest
@@ -233,8 +234,8 @@ struct tcp_seg {
 };
 
 static struct tcp_conn *tcp_conns;
-static unsigned int tcp_conn_max;
-static unsigned int tcp_conn_hi;	/* no connection at or above this */
+/* No connection at or above this: the slots there were never used */
+static unsigned int tcp_conn_hi;
 static bool tcp_peek_off_ok;
 static uint8_t *tcp_discard;
 static unsigned int tcp_syn_retries = TCP_SYN_RETRIES;	/* our SYN */
@@ -303,18 +304,19 @@ static unsigned int tcp_sysctl(const char *name, unsigned int fallback)
  * @c:		Execution context
  * @flow_max:	Size of the flow table
  *
+ * The array is left as calloc() gives it: its pages are not written, so
+ * they take no memory until connections use them (the flow table hands
+ * out low indices first). The unused marker (@sock -1) is written when
+ * tcp_conn_hi passes a slot (tcp_conn_claim()), and the scans stop there.
+ *
  * Return: 0 on success, -ENOMEM on failure
  */
 int tcp_init(struct ctx *c, unsigned int flow_max)
 {
-	unsigned int i;
-
 	tcp_conns = calloc(flow_max, sizeof(*tcp_conns));
 	if (!tcp_conns)
 		return -ENOMEM;
-	for (i = 0; i < flow_max; i++)
-		tcp_conns[i].sock = -1;
-	tcp_conn_max = flow_max;
+	tcp_conn_hi = 0;
 	tcp_peek_off_ok = !c->net->no_peek_offset &&
 			  tcp_peek_offset_supported();
 	if (!tcp_peek_off_ok) {
@@ -332,6 +334,25 @@ int tcp_init(struct ctx *c, unsigned int flow_max)
 	log_debug("tcp: SYN retries %u, SYN-ACK retries %u", tcp_syn_retries,
 		  tcp_synack_retries);
 	return tcp_splice_init(flow_max);
+}
+
+/**
+ * tcp_conn_claim() - Make a slot ready for a new connection: the slots
+ *		      up to it are passed by tcp_conn_hi for the first time
+ *		      and get the unused marker now instead of at start
+ * @idx:	Flow index of the new connection
+ */
+static void tcp_conn_claim(unsigned int idx)
+{
+	for (; tcp_conn_hi <= idx; tcp_conn_hi++)
+		tcp_conns[tcp_conn_hi].sock = -1;
+}
+
+/* Does flow index @idx hold a connection with its socket? */
+static bool tcp_conn_live(int idx)
+{
+	return idx >= 0 && (unsigned int)idx < tcp_conn_hi &&
+	       tcp_conns[idx].sock >= 0;
 }
 
 /* Register or change a socket's epoll events */
@@ -788,10 +809,10 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 		tcp_rst_no_conn(c, f, s);
 		return;
 	}
+	tcp_conn_claim((unsigned int)idx);
 	conn = &tcp_conns[idx];
 	memset(conn, 0, sizeof(*conn));
 	conn->sock = s_fd;
-	tcp_conn_hi = MAX(tcp_conn_hi, (unsigned int)idx + 1);
 	conn->flags = TAP_SYN_RCVD;
 	conn->seq_from_tap = s->seq + 1;
 	conn->mss = tcp_mss(c, f->af == AF_INET, s->mss);
@@ -1417,7 +1438,7 @@ static void tcp_tap_batch(struct ctx *c, const struct frame_in *f,
 		tcp_parse(&f[i], &segs[i]);
 
 	idx = flow_lookup(c->flows, IPPROTO_TCP, &key, &side);
-	if (idx == FLOW_NONE || tcp_conns[idx].sock < 0) {
+	if (!tcp_conn_live(idx)) {
 		if ((segs[0].flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN)
 			tcp_conn_from_tap(c, &f[0], &segs[0]);
 		else
@@ -1557,7 +1578,7 @@ void tcp_flow_timer(struct ctx *c, int idx)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 
-	if (conn->sock < 0)
+	if (!tcp_conn_live(idx))
 		return;
 	if (conn->deadline && c->now_ms >= conn->deadline)
 		tcp_conn_timeout(c, idx);
@@ -1582,7 +1603,7 @@ unsigned int tcp_draining(void)
 {
 	unsigned int i, n = tcp_splice_draining();
 
-	for (i = 0; i < tcp_conn_max; i++) {
+	for (i = 0; i < tcp_conn_hi; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
 		if (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
@@ -1603,11 +1624,11 @@ void tcp_end(struct ctx *c)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < tcp_conn_max; i++)
+	for (i = 0; i < tcp_conn_hi; i++)
 		n += tcp_conns[i].sock >= 0;
 	log_debug("tcp: at exit: %u connections, %u flows in use", n,
 		  c->flows->count);
-	for (i = 0; i < tcp_conn_max; i++) {
+	for (i = 0; i < tcp_conn_hi; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
 		if (conn->sock >= 0)
@@ -1624,7 +1645,7 @@ void tcp_close_all(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < tcp_conn_max; i++)
+	for (i = 0; i < tcp_conn_hi; i++)
 		if (tcp_conns[i].sock >= 0)
 			tcp_conn_close(c, (int)i, true);
 	tcp_splice_close_all(c);
@@ -1656,10 +1677,10 @@ static void tcp_conn_from_sock(struct ctx *c, int fd,
 	fwd_host_to_guest(nc, peer, &key.dst, &key.src);
 	fl->side[TAPSIDE] = key;
 	fl->last_ms = c->now_ms;
+	tcp_conn_claim((unsigned int)idx);
 	conn = &tcp_conns[idx];
 	memset(conn, 0, sizeof(*conn));
 	conn->sock = fd;
-	tcp_conn_hi = MAX(tcp_conn_hi, (unsigned int)idx + 1);
 	if (flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		tcp_conn_close(c, idx, true);
 		return;

@@ -170,6 +170,8 @@ struct splice_pool {
 
 static struct tcp_splice_conn *splice_conns;
 static unsigned int splice_max;
+/* No flow at or above this: the slots there were never used, not reset */
+static unsigned int splice_hi;
 static struct splice_pool splice_pools[2];	/* AF_INET, AF_INET6 */
 
 /**
@@ -187,20 +189,33 @@ static void splice_conn_reset(struct tcp_splice_conn *conn)
  * tcp_splice_init() - Allocate per-flow state (once, at start)
  * @flow_max:	Size of the flow table
  *
+ * The array is left as calloc() gives it, so its pages take no memory
+ * until flows use them: a slot is reset (splice_conn_reset()) when
+ * splice_hi first passes it (splice_claim()), and the scans stop there.
+ *
  * Return: 0 on success, -ENOMEM on failure
  */
 int tcp_splice_init(unsigned int flow_max)
 {
-	unsigned int i;
-
 	free(splice_conns);
 	splice_conns = calloc(flow_max, sizeof(*splice_conns));
 	if (!splice_conns)
 		return -ENOMEM;
-	for (i = 0; i < flow_max; i++)
-		splice_conn_reset(&splice_conns[i]);
 	splice_max = flow_max;
+	splice_hi = 0;
 	return 0;
+}
+
+/**
+ * splice_claim() - Make a slot ready for a new flow: the slots up to it
+ *		    are passed by splice_hi for the first time and are
+ *		    reset now instead of at start
+ * @idx:	Flow index of the new flow, below splice_max
+ */
+static void splice_claim(unsigned int idx)
+{
+	for (; splice_hi <= idx; splice_hi++)
+		splice_conn_reset(&splice_conns[splice_hi]);
 }
 
 /**
@@ -709,6 +724,7 @@ int tcp_splice_conn_new(struct ctx *c, int accepted, int af, bool to_ns,
 		return -1;
 	}
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
+	splice_claim((unsigned int)idx);
 	conn = &splice_conns[idx];
 	conn->s[0] = accepted;
 
@@ -764,7 +780,7 @@ void tcp_splice_sock_handler(struct ctx *c, union epoll_ref ref,
 	int idx = (int)ref.flow, side, bad = 0, rc = 0, err;
 
 	/* An earlier event of the batch may have closed this flow */
-	if (ref.flow >= splice_max ||
+	if (ref.flow >= splice_hi ||
 	    flow_at(c->flows, idx)->type != FLOW_TCP_SPLICE)
 		return;
 	conn = &splice_conns[idx];
@@ -884,7 +900,7 @@ unsigned int tcp_splice_draining(void)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		if (splice_conns[i].s[0] >= 0 &&
 		    !splice_drained(&splice_conns[i]))
 			n++;
@@ -904,7 +920,7 @@ void tcp_splice_end(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		const struct tcp_splice_conn *conn = &splice_conns[i];
 
 		if (conn->s[0] < 0)
@@ -924,7 +940,7 @@ void tcp_splice_close_all(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		if (splice_conns[i].s[0] >= 0)
 			splice_close(c, (int)i, SPL_RST_BOTH);
 	}

@@ -111,7 +111,8 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, sched_yield);
 
 /**
  * struct udp_flow - Per-flow state, indexed by flow index
- * @sock:	The flow's own socket, -1 if none
+ * @sock:	The flow's own socket, -1 if none (set when the flow is made:
+ *		free slots are not marked, see udp_init())
  * @fwd_slot:	Forwarding socket replies leave through (inbound, -U)...
  * @fwd_gen:	...and its generation then (see udp_fwd_fd())
  * @flags:	UDP_* flags
@@ -128,7 +129,8 @@ struct udp_flow {
 
 /**
  * struct udp_fwdsock - A forwarding socket (-u, -U), by slot
- * @fd:		Descriptor, -1 if the slot is free
+ * @fd:		Descriptor, -1 if the slot is free (slots at or above
+ *		udp_fwd_hi were never used and are not marked)
  * @gen:	Generation, bumped when the socket is closed
  * @port:	Port it is bound to
  * @dport:	Port its datagrams go to on the other side
@@ -147,7 +149,7 @@ struct udp_fwdsock {
 static struct udp_flow *udp_flows;
 static unsigned int udp_flow_max;
 static struct udp_fwdsock *udp_fwd;
-static unsigned int udp_fwd_hi;		/* no socket at or above it */
+static unsigned int udp_fwd_hi;		/* no socket ever at or above it */
 static unsigned int udp_fwd_lo;		/* every slot below it in use */
 static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
 static struct iovec udp_iov[UDP_BATCH_MAX];
@@ -192,21 +194,21 @@ static bool udp_segment_supported(void)
  * @c:		Execution context
  * @flow_max:	Size of the flow table
  *
+ * Both arrays are left as calloc() gives them: pages never written take
+ * no memory, so only what flows and forwarding sockets use is resident.
+ * A flow's state is set in full when the flow is made (udp_flow_set());
+ * a forwarding slot at or above udp_fwd_hi is free without a marker.
+ *
  * Return: 0 on success, -ENOMEM on failure
  */
 int udp_init(struct ctx *c, unsigned int flow_max)
 {
-	unsigned int i;
-
 	udp_flows = calloc(flow_max, sizeof(*udp_flows));
 	udp_fwd = calloc(UDP_FWD_MAX, sizeof(*udp_fwd));
 	if (!udp_flows || !udp_fwd)
 		return -ENOMEM;
-	for (i = 0; i < flow_max; i++)
-		udp_flows[i].sock = -1;
-	for (i = 0; i < UDP_FWD_MAX; i++)
-		udp_fwd[i].fd = -1;
 	udp_flow_max = flow_max;
+	udp_fwd_hi = udp_fwd_lo = 0;
 	udp_seg_ok = !c->net->no_gso && !c->net->no_mmsg &&
 		     udp_segment_supported();
 	log_debug("udp: %s, batches of %u, runs of equal datagrams %s",
@@ -214,6 +216,17 @@ int udp_init(struct ctx *c, unsigned int flow_max)
 		  "recvmmsg/sendmmsg", c->net->udp_batch,
 		  udp_seg_ok ? "sent with UDP_SEGMENT" : "sent one by one");
 	return 0;
+}
+
+/**
+ * udp_flow_set() - Set the whole state of a new flow: nothing is left
+ *		    from the slot's earlier flows, or relied on from start
+ * @idx:	Flow index, just allocated
+ * @flags:	UDP_INBOUND, UDP_NS or 0 (UDP_OWN comes with the socket)
+ */
+static void udp_flow_set(int idx, uint8_t flags)
+{
+	udp_flows[idx] = (struct udp_flow){ .sock = -1, .flags = flags };
 }
 
 /**
@@ -327,7 +340,7 @@ static int udp_flow_from_tap(struct ctx *c, const struct flowside *key,
 	fwd_guest_dst(c->net, IPPROTO_UDP, &key->dst, key->dport,
 		      &fl->side[SOCKSIDE].dst);
 	fl->side[SOCKSIDE].dport = key->dport;
-	udp_flows[idx].flags = 0;
+	udp_flow_set(idx, 0);
 	rc = udp_sock_new(c, idx, af, &fl->side[SOCKSIDE].dst, key->dport);
 	if (rc || flow_hash_insert(c->flows, idx, TAPSIDE)) {
 		log_trace("udp: new flow: %s", strerror(rc ? -rc : EEXIST));
@@ -681,8 +694,7 @@ static int udp_flow_from_fwd(struct ctx *c, const struct flowside *sk,
 	ts->dport = sk->sport;
 	ts->sport = dport;
 	fwd_host_to_guest(c->net, &sk->src, &ts->dst, &ts->src);
-	udp_flows[idx].sock = -1;
-	udp_flows[idx].flags = UDP_INBOUND;
+	udp_flow_set(idx, UDP_INBOUND);
 	udp_fwd_ref(idx, slot);
 	if (flow_hash_insert(c->flows, idx, SOCKSIDE) ||
 	    flow_hash_insert(c->flows, idx, TAPSIDE)) {
@@ -706,7 +718,7 @@ static int udp_flow_ns(struct ctx *c, const struct flowside *sk,
 		return FLOW_NONE;
 	}
 	flow_at(c->flows, idx)->side[SOCKSIDE] = *sk;
-	udp_flows[idx].flags = UDP_NS;
+	udp_flow_set(idx, UDP_NS);
 	udp_fwd_ref(idx, slot);
 	if (af == AF_INET)
 		inany_from_v4(&lo, (struct in_addr){ htonl(INADDR_LOOPBACK) });
@@ -986,8 +998,9 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	unsigned int slot;
 	int fd;
 
-	/* From the lowest slot that may be free: -u all opens 131070 */
-	for (slot = udp_fwd_lo; slot < UDP_FWD_MAX && udp_fwd[slot].fd >= 0;
+	/* From the lowest slot that may be free: -u all opens 131070; at
+	 * udp_fwd_hi, every slot is free */
+	for (slot = udp_fwd_lo; slot < udp_fwd_hi && udp_fwd[slot].fd >= 0;
 	     slot++)
 		;
 	udp_fwd_lo = slot;

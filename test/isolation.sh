@@ -11,7 +11,10 @@
 #   - a call outside the filter, and an allocation after start-up, kill
 #     the daemon with SIGSYS (the hidden --isolation-selftest);
 #   - --print-syscalls: at most pasta's 43 calls in namespace mode and
-#     passt's 34 in VM mode.
+#     passt's 34 in VM mode;
+#   - footprint (issue 11): an idle daemon with the default flow table
+#     (65536 flows) and no forwarding holds at most 16 descriptors and
+#     7 MB resident; the /proc/net tables are opened only for "auto".
 
 # shellcheck disable=SC2317 # helpers are called indirectly
 # shellcheck source=test/lib/sandbox.sh
@@ -21,7 +24,7 @@ require_tools ip nsenter unshare timeout awk grep ss
 require_passtd
 setup_sandbox
 
-ktap_plan 23
+ktap_plan 27
 
 # status_field() - Print a field of /proc/PID/status
 # $1:	PID
@@ -94,8 +97,8 @@ ktap_result "namespace mode: no core dumps (RLIMIT_CORE 0 0)" \
 # 0 from </dev/null, 1 and 2 the log; the accept reserve and the copy it
 # is made from; signalfd, epoll; the namespace path's directory and the
 # pidfd watching the holder; the tap; the helper's socket; -t 10080 and
-# -T 80 (an IPv4 and an IPv6 listener each); the namespace's and the
-# host's /proc/net tables (opened at start whether "auto" is used or not)
+# -T 80 (an IPv4 and an IPv6 listener each). No /proc/net table: no
+# direction is "auto" (see the footprint checks below)
 want=$(sort <<EOF
 /dev/null
 TMP/daemon.$DAEMON_COUNT.log
@@ -112,14 +115,6 @@ socket
 socket
 socket
 socket
-/proc/PID/net/tcp
-/proc/PID/net/tcp6
-/proc/PID/net/udp
-/proc/PID/net/udp6
-/proc/PID/net/tcp
-/proc/PID/net/tcp6
-/proc/PID/net/udp
-/proc/PID/net/udp6
 EOF
 )
 have=$(fd_kinds "$DAEMON_PID")
@@ -167,7 +162,7 @@ slowwait 5 confined "$vm_pid"
 check_confined "VM mode" "$vm_pid" 0000000000000000
 # 0, 1, 2; reserve and its copy; signalfd, epoll; the socket's directory;
 # the listening socket; -t 10081 and the -u it implies (IPv4, IPv6 each);
-# the host's /proc/net tables
+# no /proc/net table ("auto" is for namespace mode only)
 want=$(sort <<EOF
 /dev/null
 TMP/vm.log
@@ -182,10 +177,6 @@ socket
 socket
 socket
 socket
-/proc/PID/net/tcp
-/proc/PID/net/tcp6
-/proc/PID/net/udp
-/proc/PID/net/udp6
 EOF
 )
 have=$(fd_kinds "$vm_pid" | sed "s|^${SANDBOX_TMP}$|TMP|")
@@ -196,6 +187,44 @@ stop_pid "$vm_pid"
 ktap_result "VM mode: exits on SIGTERM, socket removed from outside its root" \
 	"$([ ! -e "$sock" ] && ! pid_alive "$vm_pid"; echo $?)" \
 	"$(ls -l "$sock" 2>&1)" "$(tail -n 5 "$DAEMON_LOG")"
+
+# --- footprint -----------------------------------------------------------
+# Per-flow arrays (65536 flows: some 20 MB) are allocated at start but
+# not written: their pages stay off the resident set until flows use
+# them (flow.c, "Slots"). Resident memory is counted in pages touched,
+# not timed: a threshold on it is deterministic.
+start_daemon --config-net -t none -u none -T none -U none ||
+	ktap_skip_all "daemon did not start"
+slowwait 5 confined "$DAEMON_PID"
+have=$(fd_kinds "$DAEMON_PID")
+n=$(wc -l <<<"$have")
+ktap_result "idle, no forwarding: $n descriptors, at most 16" \
+	$(( n > 16 )) "$have"
+rss=$(status_field "$DAEMON_PID" VmRSS)
+ktap_result "idle, default flow table: ${rss:-?} kB resident, below 7 MB" \
+	$(( ${rss:-99999} >= 7 * 1024 )) \
+	"$(grep -E '^(VmRSS|RssAnon|RssFile|RssShmem):' \
+	   "/proc/$DAEMON_PID/status")"
+stop_daemon
+
+# "auto" opens the tables of the side it follows, and only those: -t
+# the namespace's TCP ones, -U the host's UDP ones
+start_daemon --config-net -t auto -u none -T none -U auto ||
+	ktap_skip_all "daemon did not start"
+slowwait 5 confined "$DAEMON_PID"
+have=$(fd_kinds "$DAEMON_PID" | grep '^/proc/PID/net/' | tr '\n' ' ')
+ktap_result "-t auto -U auto: TCP and UDP tables, one of each" \
+	"$([ "$have" = "/proc/PID/net/tcp /proc/PID/net/tcp6 /proc/PID/net/udp /proc/PID/net/udp6 " ]
+	   echo $?)" "$have"
+stop_daemon
+start_daemon --config-net -t auto -u none -T none -U none ||
+	ktap_skip_all "daemon did not start"
+slowwait 5 confined "$DAEMON_PID"
+have=$(fd_kinds "$DAEMON_PID" | grep '^/proc/PID/net/' | tr '\n' ' ')
+ktap_result "-t auto alone: the namespace's TCP tables alone" \
+	"$([ "$have" = "/proc/PID/net/tcp /proc/PID/net/tcp6 " ]
+	   echo $?)" "$have"
+stop_daemon
 
 # --- calls outside the filter ---------------------------------------------
 # selftest() - Run a VM daemon that breaks the rules once confined; print

@@ -683,6 +683,41 @@ static void test_deferred_free(void)
 	flow_table_destroy(&t);
 }
 
+/*
+ * Slots come from index 0 up (so per-flow arrays are written only as far
+ * as flows reach, see flow.c "Slots"); freed ones are taken again
+ * before any slot never used
+ */
+static void test_alloc_order(void)
+{
+	struct flow_table t;
+	int i;
+
+	CHECK(flow_table_init(&t, 6) == 0);
+	for (i = 0; i < 3; i++)
+		CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP,
+				 FLOW_SHARE_TCP_OUT) == i);
+	flow_free(&t, 0);
+	flow_free_unregistered(&t, 2);
+	/* 0 waits for flow_reap(), 2 is free at once */
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_OUT) == 2);
+	CHECK(flow_alloc(&t, FLOW_UDP, IPPROTO_UDP, FLOW_SHARE_UDP_OUT) == 3);
+	flow_free(&t, 1);
+	flow_reap(&t);
+	i = flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT);
+	CHECK(i == 0 || i == 1);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      1 - i);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) == 4);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) == 5);
+	CHECK(t.count == 6);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) ==
+	      FLOW_NONE);
+	flow_free_unregistered(&t, 3);
+	CHECK(flow_alloc(&t, FLOW_TCP, IPPROTO_TCP, FLOW_SHARE_TCP_OUT) == 3);
+	flow_table_destroy(&t);
+}
+
 /* Each share stops at its cap; flows of a share in order of activity */
 static void test_shares_lru(void)
 {
@@ -792,7 +827,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* results show up if we hang */
 	rng_state = RAND_SEED;
 
-	UNIT_PLAN(11);
+	UNIT_PLAN(12);
 	UNIT_RUN(test_siphash_vectors);
 	UNIT_RUN(test_init_limits);
 	UNIT_RUN(test_insert_lookup);
@@ -801,6 +836,7 @@ int main(void)
 	UNIT_RUN(test_fill_40000);
 	UNIT_RUN(test_ipv4_ipv6);
 	UNIT_RUN(test_deferred_free);
+	UNIT_RUN(test_alloc_order);
 	UNIT_RUN(test_shares_lru);
 	UNIT_RUN(test_timers);
 	UNIT_RUN(test_random_model);

@@ -751,6 +751,40 @@ static void test_close_all(void)
 	tcp_splice_close_all(&c);
 }
 
+/*
+ * A flow in a slot above slots no spliced flow ever had (other
+ * protocols' flows took them): tcp_splice_init() resets no slot, so the
+ * scans must neither take those for spliced flows (their zeroed state
+ * holds descriptor 0) nor miss this one
+ */
+static void test_fresh_slots(void)
+{
+	unsigned int fresh = flows.fresh;
+	int other[FLOWS], n = 0, cl, sv, i;
+
+	/* Every slot used so far, then two never used */
+	do {
+		other[n] = flow_alloc(&flows, FLOW_UDP, IPPROTO_UDP,
+				      FLOW_SHARE_UDP_OUT);
+	} while (other[n] >= 0 && other[n++] < (int)fresh + 1);
+	CHECK(n > 0 && other[n - 1] == (int)fresh + 1);
+	CHECK(pair(AF_INET, true, &cl, &sv));
+	CHECK(flows.count == (unsigned int)n + 1);
+	CHECK(flow_at(&flows, (int)fresh + 2)->type == FLOW_TCP_SPLICE);
+	CHECK(tcp_splice_draining() == 1);
+	tcp_splice_close_all(&c);
+	CHECK(flows.count == (unsigned int)n);	/* theirs are left alone */
+	for (i = 0; i < n; i++)
+		CHECK(flow_at(&flows, other[i])->type == FLOW_UDP);
+	CHECK(wait_end(cl, 500) == ECONNRESET);
+	CHECK(wait_end(sv, 500) == ECONNRESET);
+	close(cl);
+	close(sv);
+	for (i = 0; i < n; i++)
+		flow_free_unregistered(&flows, other[i]);
+	flow_reap(&flows);
+}
+
 /* Run the loop, the client sending, until no flow is draining */
 static bool wait_drained(struct ep *e, int n, int ms)
 {
@@ -920,8 +954,9 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP no loopback sockets\n");
 		return 4;
 	}
-	UNIT_PLAN(19);
+	UNIT_PLAN(20);
 	UNIT_RUN(test_pool_prefill);
+	UNIT_RUN(test_fresh_slots);
 	UNIT_RUN(test_bulk_64m_both_ways);
 	UNIT_RUN(test_half_close_client_first);
 	UNIT_RUN(test_half_close_server_first);

@@ -1940,6 +1940,38 @@ static void test_close_all(void)
 	CHECK(flow_timer_next(&flows) == UINT64_MAX);
 }
 
+/*
+ * Run first, on a table no flow used yet: a connection in a slot above
+ * slots no connection ever had (other protocols' flows took them).
+ * tcp_init() marks no slot unused, so the scans must neither take those
+ * for connections (their zeroed state holds descriptor 0) nor miss this
+ */
+static void test_fresh_slots(void)
+{
+	int other[2], fds = fd_count(), i, idx;
+	struct tconn t;
+
+	c.now_ms = T0;
+	for (i = 0; i < 2; i++)
+		other[i] = flow_alloc(&flows, FLOW_UDP, IPPROTO_UDP,
+				      FLOW_SHARE_UDP_OUT);
+	CHECK(other[0] == 0 && other[1] == 1);
+	CHECK(open_conn(&t, 40040, 6040, 1, MSS, 7, 65535));
+	idx = conn_idx(40040);
+	CHECK(idx == 2);
+	CHECK(tcp_draining() == 1);
+	tcp_close_all(&c);
+	CHECK(flows.count == 2);		/* theirs are left alone */
+	for (i = 0; i < 2; i++)
+		CHECK(flow_at(&flows, other[i])->type == FLOW_UDP);
+	CHECK(sreset(t.srv, 500));
+	CHECK(tcp_draining() == 0);
+	for (i = 0; i < 2; i++)
+		flow_free_unregistered(&flows, other[i]);
+	done(&t);
+	CHECK(fd_count() == fds);
+}
+
 static int fds_at_start;
 
 static void test_no_fd_leak(void)
@@ -1986,7 +2018,8 @@ int main(void)
 		printf("KTAP version 1\n1..0 # SKIP set-up failed\n");
 		return 4;
 	}
-	UNIT_PLAN(22);
+	UNIT_PLAN(23);
+	UNIT_RUN(test_fresh_slots);
 	UNIT_RUN(test_handshake);
 	UNIT_RUN(test_handshake_no_opts);
 	UNIT_RUN(test_odd_options);
