@@ -827,4 +827,6 @@ fi
 if [ -z "$BENCH_ONLY" ]; then
 	echo
 	bash "$(dirname "$0")/startup.sh"
+	echo
+	FOOTPRINT_SMAPS=0 bash "$(dirname "$0")/footprint.sh"
 fi

@@ -1,7 +1,7 @@
 #!/bin/bash
 #
-# test/perf/startup.sh - start-up time and footprint of an idle daemon,
-# against Debian's pasta, as one Markdown table
+# test/perf/startup.sh - start-up time against Debian's pasta, as one
+# Markdown table (test/perf/footprint.sh has the memory and descriptors)
 #
 # Usage: bash test/perf/startup.sh	(BENCH_ONLY=startup make bench)
 #	STARTUP_ROUNDS=5 STARTUP_RUNS=20	rounds, runs per round and tool
@@ -13,9 +13,6 @@
 # pasta in alternating rounds (A B A B ...), as the speed of this machine
 # drifts; the table gives the median of the round medians, and the ratio
 # of passtd's median to pasta's in the same round (median of rounds).
-# Footprint: a daemon serving a namespace by PID, idle after 1 s: VmRSS
-# from /proc/PID/status and its open descriptors, with the default options
-# and with -t none -u none -T none -U none.
 #
 # Nothing here is a pass or fail: the numbers are printed, never asserted.
 
@@ -50,23 +47,6 @@ r = json.load(open(sys.argv[1]))["results"][0]
 print("%.2f" % (r["median"] * 1000))' "$json"
 }
 
-# footprint() - Print "RSS_KB FDS" of an idle daemon started with options
-# $@:	Program, then its options
-footprint() {
-	local prog=$1; shift
-	local pid rss fds
-
-	new_holder user || return 1
-	"$prog" -f "$@" "$HOLDER_PID" </dev/null >/dev/null 2>&1 &
-	pid=$!
-	track_pid "$pid"
-	sleep 1
-	rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status")
-	fds=$(find "/proc/$pid/fd" -mindepth 1 | wc -l)
-	stop_pid "$pid" >/dev/null 2>&1
-	echo "$rss $fds"
-}
-
 tools=("$REPO_DIR/passtd")
 [ -x "$PASTA" ] && tools+=("$PASTA")
 declare -A med ratio_list
@@ -83,8 +63,8 @@ for r in $(seq "$ROUNDS"); do
 	unset this
 done
 
-echo "| program | start-up ms (median of $ROUNDS rounds of $RUNS) | ratio to pasta | idle RSS KiB | fds | RSS KiB, no forwarding | fds, no forwarding |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| program | start-up ms (median of $ROUNDS rounds of $RUNS runs) | min | max | ratio to pasta |"
+echo "|---|---:|---:|---:|---:|"
 for t in "${tools[@]}"; do
 	m=$(tr ' ' '\n' <<<"${med[$t]}" | grep . | median)
 	if [ "$t" = "${tools[0]}" ] && [ -n "${ratio_list[x]}" ]; then
@@ -92,8 +72,7 @@ for t in "${tools[@]}"; do
 	else
 		q=-
 	fi
-	read -r rss fds <<<"$(footprint "$t" --config-net)"
-	read -r rss0 fds0 <<<"$(footprint "$t" --config-net -t none -u none \
-		-T none -U none)"
-	echo "| $(basename "$t") | $m | $q | $rss | $fds | $rss0 | $fds0 |"
+	lo=$(tr ' ' '\n' <<<"${med[$t]}" | grep . | sort -g | head -n 1)
+	hi=$(tr ' ' '\n' <<<"${med[$t]}" | grep . | sort -g | tail -n 1)
+	echo "| $(basename "$t") | $m | $lo | $hi | $q |"
 done
