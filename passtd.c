@@ -144,7 +144,8 @@ static int ns_setup_fn(void *arg)
 	int nl, rc;
 
 	rc = s->tap_fd = ns_tap_open(conf.ns_ifname,
-				     !nc->no_gso && !conf.pcapfile, &s->uso);
+				     !nc->no_gso && !conf.pcapfile, &s->uso,
+				     child_pid > 0);
 	if (rc < 0)
 		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
 	nl = nl_sock();
@@ -806,6 +807,7 @@ int main(int argc, char *argv[])
 		log_info("tap %s ready in the namespace", conf.ns_ifname);
 
 	c.now_ms = now_ms();
+	second_ms = c.now_ms + 1000;	/* listen_init() just looked */
 	if (go_fd >= 0)
 		ns_spawn_go(go_fd);
 	if (!conf.foreground)

@@ -149,7 +149,7 @@ is_daemon() {
 	[ "$comm" = "$(basename "$PASSTD" | cut -c1-15)" ]
 }
 
-ktap_plan 42
+ktap_plan 43
 
 # no target: run a command in a new namespace
 out=$(timeout 20 "$PASSTD" -- sh -c \
@@ -263,6 +263,15 @@ slowwait 10 link_up "$guest" host0
 ktap_result "join by /proc path, foreground: tap host0 up" $?
 stop_pid "$dpid"
 ktap_result "foreground daemon exits on SIGTERM" $?
+# A namespace that was joined outlives the daemon: its tap goes with it
+# (only the daemon's own, spawned, namespaces keep theirs, persistent,
+# until they go away themselves)
+tap_gone() {
+	! nsenter -t "$guest" -n ip link show dev host0 >/dev/null 2>&1
+}
+slowwait 3 tap_gone
+ktap_result "joined namespace: its tap is gone once the daemon exits" $? \
+	"$(nsenter -t "$guest" -n ip -d link show dev host0 2>&1)"
 
 # without --config-net: tap up, no address
 if start_daemon; then
