@@ -52,6 +52,38 @@ static int fwdsock_bind(struct ctx *c, int fd, struct sockaddr_storage *sa,
 }
 
 /**
+ * fwdsock_bind_out() - Bind a socket to the outside to the -o source
+ * @nc:		Network configuration
+ * @fd:		New TCP, UDP or ping socket, not connected yet
+ * @dst:	Where it is going to connect or send
+ * @port:	Local port (0: the kernel picks; a ping socket's echo id)
+ *
+ * Without -o for @dst's family (or to the host's loopback, see
+ * fwd_out_src()), a ping socket is bound to the wildcard address with
+ * @port and the others are left alone.
+ *
+ * Return: 0 if bound or nothing to bind, -1 with errno set
+ */
+int fwdsock_bind_out(const struct net_conf *nc, int fd,
+		     const union inany_addr *dst, uint16_t port)
+{
+	struct sockaddr_storage sa;
+	union inany_addr src;
+	socklen_t sl;
+
+	if (!fwd_out_src(nc, dst, &src)) {
+		if (!port)
+			return 0;
+		if (inany_is_v4(dst))
+			inany_from_v4(&src, (struct in_addr){ INADDR_ANY });
+		else
+			inany_from_v6(&src, &in6addr_any);
+	}
+	sl = inany_to_sockaddr(&src, port, 0, &sa);
+	return bind(fd, (struct sockaddr *)&sa, sl);
+}
+
+/**
  * fwdsock_open() - Open, bind and register a forwarding socket
  * @c:		Execution context
  * @af:		AF_INET or AF_INET6
