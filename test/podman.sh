@@ -19,12 +19,15 @@
 # The sandbox's /etc/resolv.conf names a loopback resolver only,
 # 127.0.0.53 (systemd-resolved's), where test/tools/dns_tool.py answers
 # over UDP and TCP. Checks:
-# - daemon 1, `-p 8080:80 -p 192.0.2.1:8081:81`: the command returns with
-#   the PID file written and the namespace configured; the container
-#   reaches the host at 169.254.1.2 (TCP and UDP echo servers on the
-#   host's wildcard address), DNS to 169.254.1.1 over UDP and TCP reaches
-#   the loopback resolver, a connection from the remote namespace to a
-#   -t port shows its real source address inside; after the namespace
+# - daemon 1, `-p 8080:80 -p 192.0.2.1:8081:81 -p 8083:83/udp
+#   -p 127.0.0.1:8084:84 -p [2001:db8::1]:8085:85`: the command returns
+#   with status 0, nothing printed, the PID file written and the namespace
+#   configured; the container reaches the host at 169.254.1.2 (TCP and UDP
+#   echo servers on the host's wildcard address), DNS to 169.254.1.1 over
+#   UDP and TCP reaches the loopback resolver, connections and datagrams
+#   from the remote namespace to the -t and -u ports show their real
+#   source address inside (IPv4 and IPv6), the host's loopback reaches
+#   the 127.0.0.1 one; after the namespace
 #   path goes away the daemon is gone within 100 ms, the PID file is
 #   removed and the host ports bind again at once;
 # - 20 start/stop cycles leave no process, listening socket or file;
@@ -33,7 +36,8 @@
 #   interface name and no IPv6, -T 8080 reaches the host's loopback, and
 #   so does the gateway (the default mapping);
 # - daemon 3, `-o ADDR --outbound ADDR6`: TCP and UDP from the container
-#   to the remote namespace leave from those source addresses.
+#   to the remote namespace leave from those source addresses, and so do
+#   echo requests (IPv4); the loopback resolver is still reached.
 
 # shellcheck disable=SC2317 # helpers are called through busywait
 # shellcheck source=test/lib/sandbox.sh
@@ -192,6 +196,60 @@ s.close()
 EOF
 }
 
+# A UDP server for one datagram: prints where it came from, sends it back
+UDP_ONE='
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", int(sys.argv[1])))
+s.settimeout(float(sys.argv[2]))
+print("listening", flush=True)
+data, peer = s.recvfrom(2048)
+print("from", peer[0], flush=True)
+s.sendto(data, peer)
+'
+
+# remote_udp_from() - One datagram from the remote namespace, from a given
+#		      source address; expect it back
+# $1:	Source address
+# $2:	Destination address
+# $3:	Destination port
+remote_udp_from() {
+	in_remote python3 - "$@" <<'EOF'
+import socket, sys
+src, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET,
+                  socket.SOCK_DGRAM)
+s.bind((src, 0))
+s.settimeout(1)
+for _ in range(3):
+    s.sendto(b"podman", (dst, port))
+    try:
+        if s.recv(64) == b"podman":
+            sys.exit(0)
+    except socket.timeout:
+        pass
+sys.exit(1)
+EOF
+}
+
+# In the remote namespace: print the source of each ICMP echo request
+# seen, for argv[1] seconds
+REMOTE_ICMP='
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+end = time.time() + float(sys.argv[1])
+print("listening", flush=True)
+while time.time() < end:
+    s.settimeout(max(0.1, end - time.time()))
+    try:
+        data, peer = s.recvfrom(2048)
+    except socket.timeout:
+        break
+    ihl = (data[0] & 15) * 4
+    if data[ihl] == 8:
+        print("echo from", peer[0], flush=True)
+'
+
 # guest_tcp_echo() - 3000 bytes through a TCP echo server, from the guest
 # $1:	Address
 # $2:	Port
@@ -231,7 +289,7 @@ guest_v6_route() {
 	in_guest ip -6 route show default | grep -q via
 }
 
-ktap_plan 30
+ktap_plan 35
 
 # The host's resolver is a loopback one only
 printf 'nameserver %s\n' "$LO_DNS" >"$SANDBOX_TMP/resolv.conf"
@@ -250,10 +308,16 @@ for f in tcp_echo udp_echo lo_echo lo_t; do
 	slowwait 5 grep -q listening "$SANDBOX_TMP/$f.out"
 done
 
-# Daemon 1: podman run -p 8080:80 -p 192.0.2.1:8081:81 --network pasta
-podman_start "" -- -t 8080-8080:80-80 -t "$HOST_ADDR4/8081-8081:81-81"
+# Daemon 1: podman run -p 8080:80 -p 192.0.2.1:8081:81 -p 8083:83/udp
+# -p 127.0.0.1:8084:84 -p [2001:db8::1]:8085:85 --network pasta
+podman_start "" -- -t 8080-8080:80-80 -t "$HOST_ADDR4/8081-8081:81-81" \
+	-u 8083-8083:83-83 -t 127.0.0.1/8084-8084:84-84 \
+	-t "$HOST_ADDR6/8085-8085:85-85"
 ktap_result "Podman's argument list: the command returns with status 0" \
 	"$PD_RC" "$PASSTD ${PD_CMD[*]}" "$(cat "$DAEMON_LOG")"
+[ "$(wc -l <"$DAEMON_LOG")" -eq 1 ]
+ktap_result "--quiet: nothing printed (Podman shows any output as a warning)" \
+	$? "$(cat "$DAEMON_LOG")"
 [ -n "$DAEMON_PID" ] && pid_alive "$DAEMON_PID" && pid_is_daemon "$DAEMON_PID"
 ktap_result "PID file written before the command returns, names the daemon" \
 	$? "pid '$DAEMON_PID'"
@@ -288,8 +352,32 @@ out=$(remote_connect_from "$REMOTE_LO4" "$HOST_ADDR4" 8081 2>&1)
 busywait 3000 grep -q "accepted $REMOTE_LO4:" "$SANDBOX_TMP/peer81.out"
 ktap_result "-t $HOST_ADDR4/8081-8081:81-81: the same on a host address" \
 	$? "$out" "$(cat "$SANDBOX_TMP/peer81.out")"
-stop_pid "$peer80"
-stop_pid "$peer81"
+bg_in "$PD_HOLDER" "$SANDBOX_TMP/peer85.out" python3 "$TCP_PEER" -t 30 \
+	serve 85
+peer85=$BG_PID
+busywait 5000 server_ready "$SANDBOX_TMP/peer85.out" "$peer85"
+out=$(remote_connect_from "$REMOTE_LO6" "$HOST_ADDR6" 8085 2>&1)
+busywait 3000 grep -q "accepted $REMOTE_LO6:" "$SANDBOX_TMP/peer85.out"
+ktap_result "-t $HOST_ADDR6/8085-8085:85-85: the same over IPv6" \
+	$? "$out" "$(cat "$SANDBOX_TMP/peer85.out")"
+bg_in "$PD_HOLDER" "$SANDBOX_TMP/peer84.out" python3 "$TCP_PEER" -t 30 \
+	serve 84
+peer84=$BG_PID
+busywait 5000 server_ready "$SANDBOX_TMP/peer84.out" "$peer84"
+out=$(timeout 10 "$TCP_STREAM" -t 5 connect 127.0.0.1 8084 -N 2>&1)
+busywait 3000 grep -q "accepted" "$SANDBOX_TMP/peer84.out"
+ktap_result "-t 127.0.0.1/8084-8084:84-84: the host's loopback reaches it" \
+	$? "$out" "$(cat "$SANDBOX_TMP/peer84.out")"
+bg_in "$PD_HOLDER" "$SANDBOX_TMP/udp83.out" python3 -c "$UDP_ONE" 83 10
+udp83=$BG_PID
+busywait 5000 server_ready "$SANDBOX_TMP/udp83.out" "$udp83"
+out=$(remote_udp_from "$REMOTE_LO4" "$HOST_ADDR4" 8083 2>&1) &&
+	grep -q "^from .*$REMOTE_LO4\$" "$SANDBOX_TMP/udp83.out"
+ktap_result "-u 8083-8083:83-83: real source inside, the reply gets back" \
+	$? "$out" "$(cat "$SANDBOX_TMP/udp83.out")"
+for p in "$peer80" "$peer81" "$peer84" "$peer85" "$udp83"; do
+	stop_pid "$p"
+done
 
 pidfile=$PD_PIDFILE
 podman_stop
@@ -297,13 +385,17 @@ rc=$?
 [ $rc -eq 0 ] && [ "$PD_GONE_MS" -le 100 ]
 ktap_result "namespace removed: the daemon is gone within 100 ms" $? \
 	"gone: status $rc after $PD_GONE_MS ms"
+ktap_diag "daemon gone $PD_GONE_MS ms after its namespace file"
 [ ! -e "$pidfile" ]
 ktap_result "PID file removed at exit" $?
-ktap_check "host ports 8080 and 8081 bind again at once" rebind 8080 8081
+ktap_check "host ports 8080, 8081, 8083-8085 bind again at once" \
+	rebind 8080 8081 8083 8084 8085
 
 # Start and stop again and again: nothing is left behind
 fails=0
 slow=0
+slowest=0
+socks_before=$(ss -Hantu | wc -l)
 for i in $(seq 1 "$CYCLES"); do
 	if ! podman_start "" -- -t 8082-8082:82-82 -u 8082-8082:82-82 ||
 	   ! in_guest ip link show dev "$HOST_IF" up | grep -q UP; then
@@ -311,8 +403,11 @@ for i in $(seq 1 "$CYCLES"); do
 		ktap_diag "cycle $i: status $PD_RC: $(cat "$DAEMON_LOG")"
 	fi
 	podman_stop || fails=$((fails + 1))
-	[ "${PD_GONE_MS:-9999}" -gt 100 ] && slow=$((slow + 1))
+	[ "$PD_GONE_MS" -lt 0 ] || [ "$PD_GONE_MS" -gt 100 ] &&
+		slow=$((slow + 1))
+	[ "$PD_GONE_MS" -gt "$slowest" ] && slowest=$PD_GONE_MS
 done
+ktap_diag "cycles: the slowest exit took $slowest ms"
 ktap_result "$CYCLES start/stop cycles in a row succeed" $(( fails != 0 )) \
 	"$fails failed"
 ktap_result "each of them gone within 100 ms of its namespace" \
@@ -320,9 +415,11 @@ ktap_result "each of them gone within 100 ms of its namespace" \
 left=$(daemons_left)
 [ -z "$left" ]
 ktap_result "no daemon process left" $? "left: $left"
-socks=$(ss -Hlntu "( sport = :8082 )" 2>&1)
-[ -z "$socks" ]
-ktap_result "no listening socket left" $? "$socks"
+socks=$(ss -Hantu "( sport = :8082 )" 2>&1)
+socks_after=$(ss -Hantu | wc -l)
+[ -z "$socks" ] && [ "$socks_after" -le "$socks_before" ]
+ktap_result "no socket left (port 8082 or any other)" $? "$socks" \
+	"sockets before: $socks_before, after: $socks_after" "$(ss -Hantu)"
 files=$(cd "$SANDBOX_TMP" && ls -d pasta.*.pid netns.* 2>/dev/null)
 [ -z "$files" ]
 ktap_result "no PID file or namespace file left" $? "$files"
@@ -379,6 +476,14 @@ out=$(query_from_guest udp "$REMOTE_LO6" "$OUT_PORT" "" &&
 		"$SANDBOX_TMP/out6.out"
 ktap_result "--outbound $OUT_ADDR6: TCP and UDP leave from that address" $? \
 	"$out" "$(cat "$SANDBOX_TMP/out6.out")" "$(in_guest ip -6 route 2>&1)"
+bg_in "$REMOTE_PID" "$SANDBOX_TMP/icmp.out" python3 -c "$REMOTE_ICMP" 10
+icmp=$BG_PID
+busywait 5000 server_ready "$SANDBOX_TMP/icmp.out" "$icmp"
+out=$(in_guest timeout 5 ping -c 1 -W 3 "$REMOTE_LO4" 2>&1) &&
+	grep -q "^echo from $OUT_ADDR4\$" "$SANDBOX_TMP/icmp.out"
+ktap_result "-o $OUT_ADDR4: echo requests leave from that address" $? \
+	"$out" "$(cat "$SANDBOX_TMP/icmp.out")"
+stop_pid "$icmp"
 ktap_check "-o: the host's loopback is still reached through the gateway" \
 	query_from_guest tcp "$DNS_FWD" 53 "$LO_ANSWER4"
 podman_stop
