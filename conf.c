@@ -54,7 +54,7 @@ enum {
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
-	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST,
+	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST, OPT_FREEBIND,
 };
 
 static const struct option conf_options[] = {
@@ -108,6 +108,7 @@ static const struct option conf_options[] = {
 	{ "tcp-ns",		required_argument,	NULL, 'T' },
 	{ "udp-ns",		required_argument,	NULL, 'U' },
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
+	{ "freebind",		no_argument,		NULL, OPT_FREEBIND },
 	{ "no-peek-offset",	no_argument,		NULL, OPT_NO_PEEK_OFF },
 	{ "no-map-gw",		no_argument,		NULL, OPT_NO_MAP_GW },
 	{ "map-host-loopback",	required_argument,	NULL, OPT_MAP_HOST_LO },
@@ -213,6 +214,7 @@ static const char conf_usage[] =
 "                           namespace (default: auto; repeatable)\n"
 "  -u, --udp-ports SPEC     UDP ports, likewise (default: the ports of -t,\n"
 "                           else auto)\n"
+"      --freebind           bind -t/-u addresses the host lacks (yet)\n"
 "  -T, --tcp-ns SPEC        TCP ports forwarded from the namespace to the\n"
 "                           host's loopback (default: auto)\n"
 "  -U, --udp-ns SPEC        UDP ports, likewise (default: the ports of -T,\n"
@@ -782,6 +784,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_SPLICE:	nc->no_splice = true; break;
 	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
 	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
+	case OPT_FREEBIND:	nc->freebind = true; break;
 	case OPT_NO_GSO:	nc->no_gso = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:

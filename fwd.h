@@ -82,6 +82,7 @@ struct net_conf {
 	bool no_peek_offset;		/* --no-peek-offset */
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
 	bool no_gso;			/* --no-gso: no segmentation offload */
+	bool freebind;			/* --freebind: -t/-u ADDR not ours yet */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */

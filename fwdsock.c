@@ -7,6 +7,7 @@
  * System calls: declared next to the code that makes them.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@ SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_STREAM);
 SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, IPPROTO_IPV6);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IP);
 SYSCALL_ALLOW(SYS_NS, listen);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
@@ -116,6 +118,15 @@ int fwdsock_open(struct ctx *c, int af, int type, int proto,
 	}
 	if (fd < 0)
 		return -errno;
+	/* --freebind: an address given with -t/-u may come up later */
+	if (addr && !ns && c->net->freebind &&
+	    setsockopt(fd, af == AF_INET ? SOL_IP : IPPROTO_IPV6,
+		       af == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one,
+		       sizeof(one))) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
 	if (!addr) {
 		if (af == AF_INET)
 			inany_from_v4(&any, (struct in_addr){ ns ?

@@ -25,9 +25,9 @@
 # names the daemon when the command returns, both go when QEMU's end
 # closes) and libvirt's full passt command (--one-off, --socket, --pid,
 # --mtu, --interface, --log-file, --hostname, --fqdn, --address, --netmask,
-# --tcp-ports ADDR%DEV/SPEC, --udp-ports, --mac-addr). The default socket
-# path is the one check that uses /tmp itself (/tmp/passt_N.socket), as
-# passt does.
+# --tcp-ports ADDR%DEV/SPEC, --udp-ports, --mac-addr), --freebind for a
+# -t address the host lacks. The default socket path is the one check
+# that uses /tmp itself (/tmp/passt_N.socket), as passt does.
 
 # shellcheck disable=SC2317 # helpers are called through ktap_check, slowwait
 # shellcheck source=test/lib/sandbox.sh
@@ -129,7 +129,7 @@ server_ready() {
 	grep -q listening "$out" 2>/dev/null
 }
 
-ktap_plan 43
+ktap_plan 45
 
 # Servers in the remote namespace, on its loopback address (routed)
 in_remote "$TCP_STREAM" -t 120 -b "$REMOTE_LO4" echo "$R_TCP_ECHO" \
@@ -313,6 +313,25 @@ pidfile=$SANDBOX_TMP/qemu-passt.pid
 client "QEMU -netdev passt: --quiet --pid FILE --fd 3, gone when closed" \
 	-F 3 arp dhcp="$HOST_ADDR4" gone="$pidfile" -- \
 	"$SANDBOX_TMP/bin/passt" --quiet --mtu 65520 --pid "$pidfile" --fd 3
+
+# --freebind (QEMU's -netdev passt,freebind=on): -t on an address the host
+# does not have (yet) is bound all the same; without it, it is not
+FREE_ADDR=203.0.113.77
+FREE_PORT=10026
+free_listening() {
+	ss -Hltn "( sport = :$FREE_PORT )" | grep -q "$FREE_ADDR:$FREE_PORT"
+}
+sock=$SANDBOX_TMP/free.sock
+vm_daemon "$sock" -t "$FREE_ADDR/$FREE_PORT:22"
+! free_listening && grep -q "$FREE_PORT" "$DAEMON_LOG"
+ktap_result "-t on an address the host lacks: not bound, said so" $? \
+	"$(ss -Hltn)" "$(cat "$DAEMON_LOG")"
+stop_daemon
+vm_daemon "$sock" --freebind -t "$FREE_ADDR/$FREE_PORT:22"
+free_listening
+ktap_result "--freebind: -t on an address the host lacks is bound" $? \
+	"$(ss -Hltn)" "$(cat "$DAEMON_LOG")"
+stop_daemon
 
 # libvirt's <backend type='passt'/>: the full list it may give, in its
 # order, not in the foreground; libvirt reads the PID file once the

@@ -300,6 +300,13 @@ static void test_vm_mode(void)
 	CHECK(parse("passt", "--no-tcp", "--no-udp", NULL) == 0 &&
 	      c.net.no_tcp && c.net.no_udp);
 
+	/* What QEMU's -netdev passt may add */
+	CHECK(parse("passt", "--quiet", "--freebind", "--tcp-ports",
+		    "203.0.113.77/2222:22", "--pid", "/tmp/q.pid", "--fd", "3",
+		    NULL) == 0);
+	CHECK(c.net.freebind && c.fd == 3 && c.one_off &&
+	      !strcmp(c.pidfile, "/tmp/q.pid"));
+
 	/* Namespace-only options in VM mode, and the other way round */
 	CHECK(parse("passt", "-T", "22", NULL) == CONF_ERROR);
 	CHECK(parse("passt", "-U", "53", NULL) == CONF_ERROR);
