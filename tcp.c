@@ -315,6 +315,7 @@ int tcp_init(struct ctx *c, unsigned int flow_max)
 	for (i = 0; i < flow_max; i++)
 		tcp_conns[i].sock = -1;
 	tcp_conn_max = flow_max;
+	tcp_conn_hi = 0;
 	tcp_peek_off_ok = !c->net->no_peek_offset &&
 			  tcp_peek_offset_supported();
 	if (!tcp_peek_off_ok) {
@@ -1583,7 +1584,7 @@ unsigned int tcp_draining(void)
 {
 	unsigned int i, n = tcp_splice_draining();
 
-	for (i = 0; i < tcp_conn_max; i++) {
+	for (i = 0; i < tcp_conn_hi; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
 		if (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
@@ -1604,11 +1605,11 @@ void tcp_end(struct ctx *c)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < tcp_conn_max; i++)
+	for (i = 0; i < tcp_conn_hi; i++)
 		n += tcp_conns[i].sock >= 0;
 	log_debug("tcp: at exit: %u connections, %u flows in use", n,
 		  c->flows->count);
-	for (i = 0; i < tcp_conn_max; i++) {
+	for (i = 0; i < tcp_conn_hi; i++) {
 		const struct tcp_conn *conn = &tcp_conns[i];
 
 		if (conn->sock >= 0)
@@ -1625,7 +1626,7 @@ void tcp_close_all(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < tcp_conn_max; i++)
+	for (i = 0; i < tcp_conn_hi; i++)
 		if (tcp_conns[i].sock >= 0)
 			tcp_conn_close(c, (int)i, true);
 	tcp_splice_close_all(c);

@@ -170,6 +170,7 @@ struct splice_pool {
 
 static struct tcp_splice_conn *splice_conns;
 static unsigned int splice_max;
+static unsigned int splice_hi;		/* no flow at or above this */
 static struct splice_pool splice_pools[2];	/* AF_INET, AF_INET6 */
 
 /**
@@ -200,6 +201,7 @@ int tcp_splice_init(unsigned int flow_max)
 	for (i = 0; i < flow_max; i++)
 		splice_conn_reset(&splice_conns[i]);
 	splice_max = flow_max;
+	splice_hi = 0;
 	return 0;
 }
 
@@ -711,6 +713,7 @@ int tcp_splice_conn_new(struct ctx *c, int accepted, int af, bool to_ns,
 	flow_at(c->flows, idx)->last_ms = c->now_ms;
 	conn = &splice_conns[idx];
 	conn->s[0] = accepted;
+	splice_hi = MAX(splice_hi, (unsigned int)idx + 1);
 
 	rc = splice_conn_setup(c, idx, af, to_ns, dport);
 	if (rc) {
@@ -884,7 +887,7 @@ unsigned int tcp_splice_draining(void)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		if (splice_conns[i].s[0] >= 0 &&
 		    !splice_drained(&splice_conns[i]))
 			n++;
@@ -904,7 +907,7 @@ void tcp_splice_end(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		const struct tcp_splice_conn *conn = &splice_conns[i];
 
 		if (conn->s[0] < 0)
@@ -924,7 +927,7 @@ void tcp_splice_close_all(struct ctx *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < splice_max; i++) {
+	for (i = 0; i < splice_hi; i++) {
 		if (splice_conns[i].s[0] >= 0)
 			splice_close(c, (int)i, SPL_RST_BOTH);
 	}

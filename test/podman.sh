@@ -289,7 +289,7 @@ guest_v6_route() {
 	in_guest ip -6 route show default | grep -q via
 }
 
-ktap_plan 35
+ktap_plan 36
 
 # The host's resolver is a loopback one only
 printf 'nameserver %s\n' "$LO_DNS" >"$SANDBOX_TMP/resolv.conf"
@@ -318,6 +318,10 @@ ktap_result "Podman's argument list: the command returns with status 0" \
 [ "$(wc -l <"$DAEMON_LOG")" -eq 1 ]
 ktap_result "--quiet: nothing printed (Podman shows any output as a warning)" \
 	$? "$(cat "$DAEMON_LOG")"
+listening=$(ss -Hlntu | awk '$5 ~ /:(8080|8081|8083|8084|8085)$/' | wc -l)
+[ "$listening" -ge 6 ]	# 8083: UDP over IPv4 and IPv6
+ktap_result "-t and -u ports bound on the host when the command returns" $? \
+	"$listening sockets: $(ss -Hlntu)"
 [ -n "$DAEMON_PID" ] && pid_alive "$DAEMON_PID" && pid_is_daemon "$DAEMON_PID"
 ktap_result "PID file written before the command returns, names the daemon" \
 	$? "pid '$DAEMON_PID'"
