@@ -62,7 +62,11 @@ static int fwdsock_bind(struct ctx *c, int fd, struct sockaddr_storage *sa,
  *
  * Without -o for @dst's family (or to the host's loopback, see
  * fwd_out_src()), a ping socket is bound to the wildcard address with
- * @port and the others are left alone.
+ * @port and the others are left alone. Bound to an address with port 0,
+ * a socket would take an ephemeral port of its own at once, one that no
+ * other destination can share (about 28000 flows in all);
+ * IP_BIND_ADDRESS_NO_PORT leaves the choice to connect(), which only needs
+ * the whole address pair to be unique, as without -o.
  *
  * Return: 0 if bound or nothing to bind, -1 with errno set
  */
@@ -80,6 +84,12 @@ int fwdsock_bind_out(const struct net_conf *nc, int fd,
 			inany_from_v4(&src, (struct in_addr){ INADDR_ANY });
 		else
 			inany_from_v6(&src, &in6addr_any);
+	}
+	if (!port) {
+		int one = 1;
+
+		setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			   sizeof(one));
 	}
 	sl = inany_to_sockaddr(&src, port, 0, &sa);
 	return bind(fd, (struct sockaddr *)&sa, sl);

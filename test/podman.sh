@@ -37,7 +37,9 @@
 #   so does the gateway (the default mapping);
 # - daemon 3, `-o ADDR --outbound ADDR6`: TCP and UDP from the container
 #   to the remote namespace leave from those source addresses, and so do
-#   echo requests (IPv4); the loopback resolver is still reached.
+#   echo requests (IPv4); bound sockets take no ephemeral port of their
+#   own (three connections to three servers with two ports in the range);
+#   the loopback resolver is still reached.
 
 # shellcheck disable=SC2317 # helpers are called through busywait
 # shellcheck source=test/lib/sandbox.sh
@@ -289,7 +291,7 @@ guest_v6_route() {
 	in_guest ip -6 route show default | grep -q via
 }
 
-ktap_plan 36
+ktap_plan 37
 
 # The host's resolver is a loopback one only
 printf 'nameserver %s\n' "$LO_DNS" >"$SANDBOX_TMP/resolv.conf"
@@ -480,6 +482,34 @@ out=$(query_from_guest udp "$REMOTE_LO6" "$OUT_PORT" "" &&
 		"$SANDBOX_TMP/out6.out"
 ktap_result "--outbound $OUT_ADDR6: TCP and UDP leave from that address" $? \
 	"$out" "$(cat "$SANDBOX_TMP/out6.out")" "$(in_guest ip -6 route 2>&1)"
+# With -o, a bound socket must not take an ephemeral port of its own:
+# with two ports in the range, three connections to three servers fit
+# (a port is only needed once per destination), three bind(port 0) not
+servers=()
+for i in 1 2 3; do
+	bg_in "$REMOTE_PID" "$SANDBOX_TMP/srv$i.out" python3 "$TCP_PEER" \
+		-t 20 serve 700$i
+	servers+=("$BG_PID")
+	busywait 5000 server_ready "$SANDBOX_TMP/srv$i.out" "$BG_PID"
+done
+range=$(cat /proc/sys/net/ipv4/ip_local_port_range)
+echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range
+clients=()
+for i in 1 2 3; do
+	bg_in "$PD_HOLDER" "$SANDBOX_TMP/cl$i.out" python3 "$TCP_PEER" -t 10 \
+		connect "$REMOTE_LO4" 700$i hold
+	clients+=("$BG_PID")
+	busywait 3000 grep -q . "$SANDBOX_TMP/cl$i.out"
+done
+busywait 3000 sh -c "[ \$(cat '$SANDBOX_TMP'/srv?.out |
+	grep -c '^accepted $OUT_ADDR4:') -eq 3 ]"
+[ "$(cat "$SANDBOX_TMP"/srv?.out | grep -c "^accepted $OUT_ADDR4:")" -eq 3 ]
+ktap_result "-o: 3 connections with 2 ephemeral ports (no port at bind)" \
+	$? "$(cat "$SANDBOX_TMP"/cl?.out)" "$(cat "$SANDBOX_TMP"/srv?.out)"
+echo "$range" >/proc/sys/net/ipv4/ip_local_port_range
+for p in "${clients[@]}" "${servers[@]}"; do
+	stop_pid "$p"
+done
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/icmp.out" python3 -c "$REMOTE_ICMP" 10
 icmp=$BG_PID
 busywait 5000 server_ready "$SANDBOX_TMP/icmp.out" "$icmp"
