@@ -18,6 +18,8 @@
  * The other way (fwd_host_to_guest(), for inbound TCP and UDP), a peer on
  * the host's loopback or at the host's own address appears to the guest
  * as the --map-host-loopback address, or the gateway if there is none.
+ * With -o/--outbound, host sockets to anything but the host's loopback
+ * are bound to that source address (fwd_out_src()).
  *
  * Theory of operation: port forwarding
  * One struct fwd_ports holds everything the options of one protocol and
