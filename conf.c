@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
@@ -57,7 +59,7 @@ enum {
 	OPT_NO_MMSG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
-	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST,
+	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST, OPT_FREEBIND,
 };
 
 static const struct option conf_options[] = {
@@ -78,6 +80,7 @@ static const struct option conf_options[] = {
 	{ "mac-addr",		required_argument,	NULL, 'M' },
 	{ "gateway",		required_argument,	NULL, 'g' },
 	{ "interface",		required_argument,	NULL, 'i' },
+	{ "outbound",		required_argument,	NULL, 'o' },
 	{ "outbound-if4",	required_argument,	NULL, OPT_OUT_IF4 },
 	{ "outbound-if6",	required_argument,	NULL, OPT_OUT_IF6 },
 	{ "dns",		required_argument,	NULL, 'D' },
@@ -110,6 +113,7 @@ static const struct option conf_options[] = {
 	{ "tcp-ns",		required_argument,	NULL, 'T' },
 	{ "udp-ns",		required_argument,	NULL, 'U' },
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
+	{ "freebind",		no_argument,		NULL, OPT_FREEBIND },
 	{ "no-peek-offset",	no_argument,		NULL, OPT_NO_PEEK_OFF },
 	{ "no-map-gw",		no_argument,		NULL, OPT_NO_MAP_GW },
 	{ "map-host-loopback",	required_argument,	NULL, OPT_MAP_HOST_LO },
@@ -198,6 +202,8 @@ static const char conf_usage[] =
 "  -M, --mac-addr MAC       our MAC address (default 9a:55:9a:55:9a:55)\n"
 "  -i, --interface NAME     host template interface (default: the one\n"
 "                           with the default route)\n"
+"  -o, --outbound ADDR      source address of sockets to the outside\n"
+"                           (once per family)\n"
 "      --outbound-if4 NAME  template interface for IPv4\n"
 "      --outbound-if6 NAME  template interface for IPv6\n"
 "  -D, --dns ADDR|none      resolver to announce (repeatable)\n"
@@ -217,6 +223,7 @@ static const char conf_usage[] =
 "  -c, --conf-path PATH     UNIX socket (mode 0600) through which\n"
 "                           passtd-ctl (pesto) adds and deletes -t and -u\n"
 "                           forwards while the daemon runs\n"
+"      --freebind           bind -t/-u addresses the host lacks (yet)\n"
 "  -T, --tcp-ns SPEC        TCP ports forwarded from the namespace to the\n"
 "                           host's loopback (default: auto)\n"
 "  -U, --udp-ns SPEC        UDP ports, likewise (default: the ports of -T,\n"
@@ -452,6 +459,34 @@ static int conf_map(const char *what, const char *arg, struct in_addr *v4,
 	return 0;
 }
 
+/*
+ * -o/--outbound: the source address of sockets to the outside, once per
+ * IP version (fwd_out_src()). It has to be one of the host's: bound at
+ * run time, a wrong one would only show as every connection failing, so
+ * conf_outbound_check() tries it at start-up.
+ */
+static int conf_outbound(struct net_conf *nc, const char *arg)
+{
+	union inany_addr a;
+
+	if (inany_pton(arg, &a) < 0 || inany_is_unspecified(&a) ||
+	    inany_is_multicast(&a) || inany_is_loopback(&a))
+		return conf_err("invalid -o/--outbound address: %s", arg);
+	if (inany_is_v4(&a)) {
+		if (nc->v4.addr_out.s_addr)
+			return conf_err("-o/--outbound given twice for IPv4");
+		nc->v4.addr_out = *inany_v4(&a);
+		return 0;
+	}
+	if (IN6_IS_ADDR_LINKLOCAL(&a.a6))
+		return conf_err("-o/--outbound: link-local %s needs an "
+				"interface, not supported", arg);
+	if (!IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_out))
+		return conf_err("-o/--outbound given twice for IPv6");
+	nc->v6.addr_out = a.a6;
+	return 0;
+}
+
 static int conf_ifname(char *dst, const char *arg, const char *what)
 {
 	if (!*arg || strlen(arg) >= IFNAMSIZ || strchr(arg, '/'))
@@ -625,6 +660,8 @@ static int conf_opt_net(struct conf *c, int opt, const char *arg)
 		return conf_mac(nc->our_mac, arg);
 	case 'D':
 		return conf_dns(c, arg);
+	case 'o':
+		return conf_outbound(nc, arg);
 	case 'S':
 		return conf_search(c, arg);
 	case OPT_DNS_FWD:
@@ -761,6 +798,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_SPLICE:	nc->no_splice = true; break;
 	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
 	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
+	case OPT_FREEBIND:	nc->freebind = true; break;
 	case OPT_NO_GSO:	nc->no_gso = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:
@@ -843,13 +881,13 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 	conf_defaults(c, argv[0]);
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+dqfel:hp:P:m:a:n:M:g:i:D:S:H:"
+	while ((opt = getopt_long(argc, argv, "+dqfel:hp:P:m:a:n:M:g:i:o:D:S:H:"
 				  "46I:t:u:T:U:s:F:1c:", conf_options,
 				  NULL)) != -1) {
 		if (opt == '?' || opt == ':') {
 			const char *bad = argv[optind - 1];
 
-			if (optopt && strchr("lpPmanMgiDSHItuTUsFc", optopt) &&
+			if (optopt && strchr("lpPmanMgioDSHItuTUsFc", optopt) &&
 			    bad[0] == '-' && bad[1] == optopt && !bad[2])
 				return conf_err("option -%c needs an argument",
 						optopt);
@@ -1127,6 +1165,42 @@ static void conf_ports_host(struct conf *c)
 	c->tcp_in.eph_last = c->udp_in.eph_last = last;
 }
 
+/* Can the -o address of one family be bound on the host? */
+static int conf_outbound_try(int af, const void *addr)
+{
+	struct sockaddr_storage sa;
+	union inany_addr a;
+	char buf[INET6_ADDRSTRLEN];
+	socklen_t sl;
+	int fd, rc = 0;
+
+	if (af == AF_INET)
+		inany_from_v4(&a, *(const struct in_addr *)addr);
+	else
+		inany_from_v6(&a, addr);
+	sl = inany_to_sockaddr(&a, 0, 0, &sa);
+	fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sl))
+		rc = conf_err("cannot use -o/--outbound %s: %s",
+			      inany_ntop(&a, buf, sizeof(buf)),
+			      strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Refuse an -o address the host does not have (see conf_outbound()) */
+static int conf_outbound_check(const struct net_conf *nc)
+{
+	if (nc->v4.addr_out.s_addr &&
+	    conf_outbound_try(AF_INET, &nc->v4.addr_out))
+		return CONF_ERROR;
+	if (!IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_out) &&
+	    conf_outbound_try(AF_INET6, &nc->v6.addr_out))
+		return CONF_ERROR;
+	return 0;
+}
+
 /**
  * conf_our_ll() - Our link-local address toward the guest, and the scope
  *		   of link-local destinations on the host
@@ -1185,6 +1259,8 @@ int conf_host(struct conf *c, int nl)
 	if (!nc->v4.enabled && !nc->v6.enabled)
 		return conf_err("no usable template interface with an address "
 				"and a default route: give -i, or -a and -g");
+	if (conf_outbound_check(nc))
+		return CONF_ERROR;
 	conf_log_family(c);
 	if (nc->v4.enabled && !nc->v4.prefix_len)
 		nc->v4.prefix_len = conf_classful(nc->v4.addr);

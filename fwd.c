@@ -23,6 +23,8 @@
  * as the --map-host-loopback address, or the gateway if there is none.
  * A link-local destination left as it is (the router itself, with
  * --no-map-gw) is reached on the template interface: fwd_scope().
+ * With -o/--outbound, host sockets to anything but the host's loopback
+ * are bound to that source address (fwd_out_src()).
  *
  * Theory of operation: port forwarding
  * One struct fwd_ports holds everything the options of one protocol and
@@ -297,6 +299,38 @@ void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN])
 	ll->s6_addr[13] = mac[3];
 	ll->s6_addr[14] = mac[4];
 	ll->s6_addr[15] = mac[5];
+}
+
+/**
+ * fwd_out_src() - Source address -o gives a socket to the outside
+ * @nc:		Network configuration
+ * @dst:	Destination of the host socket (after fwd_guest_dst())
+ * @src:	Source address to bind, set if the return value is true
+ *
+ * pasta's -o/--outbound: connections and datagrams to the outside leave
+ * from that address instead of the one the routing tables pick. What
+ * goes to the host's loopback (the mapped gateway, a loopback resolver)
+ * is not "outside", and a loopback destination cannot be reached from a
+ * non-loopback source anyway: the kernel drops such packets as martians
+ * on the way back.
+ *
+ * Return: true if @src is to be bound, false for the kernel's choice
+ */
+bool fwd_out_src(const struct net_conf *nc, const union inany_addr *dst,
+		 union inany_addr *src)
+{
+	if (inany_is_loopback(dst))
+		return false;
+	if (inany_is_v4(dst)) {
+		if (!nc->v4.addr_out.s_addr)
+			return false;
+		inany_from_v4(src, nc->v4.addr_out);
+		return true;
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(&nc->v6.addr_out))
+		return false;
+	inany_from_v6(src, &nc->v6.addr_out);
+	return true;
 }
 
 /* Port forwarding specifications */

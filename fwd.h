@@ -42,6 +42,7 @@ struct net4 {
 	struct in_addr dns_fwd;		/* --dns-forward; 0: none */
 	struct in_addr dns_host;	/* where dns_fwd queries go */
 	struct in_addr addr_seen;	/* last source seen from guest */
+	struct in_addr addr_out;	/* -o: source to the outside; 0: any */
 };
 
 struct net6 {
@@ -62,6 +63,7 @@ struct net6 {
 	struct in6_addr dns_host;
 	struct in6_addr addr_seen;	/* last global source from guest */
 	struct in6_addr addr_ll_seen;	/* last link-local source */
+	struct in6_addr addr_out;	/* -o: source to the outside; ::: any */
 };
 
 /* Largest MTU, and the frames' size limit where none is advertised */
@@ -83,6 +85,7 @@ struct net_conf {
 	bool no_peek_offset;		/* --no-peek-offset */
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
 	bool no_gso;			/* --no-gso: no segmentation offload */
+	bool freebind;			/* --freebind: -t/-u ADDR not ours yet */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */
@@ -211,5 +214,7 @@ bool fwd_is_broadcast(const struct net_conf *nc, const union inany_addr *a);
 bool fwd_is_guest_addr(const struct net_conf *nc, const union inany_addr *a);
 uint32_t fwd_scope(const struct net_conf *nc, const union inany_addr *a);
 void fwd_ll_from_mac(struct in6_addr *ll, const uint8_t mac[MAC_LEN]);
+bool fwd_out_src(const struct net_conf *nc, const union inany_addr *dst,
+		 union inany_addr *src);
 
 #endif /* FWD_H */

@@ -7,6 +7,7 @@
  * System calls: declared next to the code that makes them.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@ SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_STREAM);
 SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, IPPROTO_IPV6);
+SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IP);
 SYSCALL_ALLOW(SYS_NS, listen);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
@@ -49,6 +51,48 @@ static int fwdsock_bind(struct ctx *c, int fd, struct sockaddr_storage *sa,
 		       (socklen_t)strlen(ifname) + 1))
 		return -1;
 	return bind(fd, (struct sockaddr *)sa, sl);
+}
+
+/**
+ * fwdsock_bind_out() - Bind a socket to the outside to the -o source
+ * @nc:		Network configuration
+ * @fd:		New TCP, UDP or ping socket, not connected yet
+ * @dst:	Where it is going to connect or send
+ * @port:	Local port (0: the kernel picks; a ping socket's echo id)
+ *
+ * Without -o for @dst's family (or to the host's loopback, see
+ * fwd_out_src()), a ping socket is bound to the wildcard address with
+ * @port and the others are left alone. Bound to an address with port 0,
+ * a socket would take an ephemeral port of its own at once, one that no
+ * other destination can share (about 28000 flows in all);
+ * IP_BIND_ADDRESS_NO_PORT leaves the choice to connect(), which only needs
+ * the whole address pair to be unique, as without -o.
+ *
+ * Return: 0 if bound or nothing to bind, -1 with errno set
+ */
+int fwdsock_bind_out(const struct net_conf *nc, int fd,
+		     const union inany_addr *dst, uint16_t port)
+{
+	struct sockaddr_storage sa;
+	union inany_addr src;
+	socklen_t sl;
+
+	if (!fwd_out_src(nc, dst, &src)) {
+		if (!port)
+			return 0;
+		if (inany_is_v4(dst))
+			inany_from_v4(&src, (struct in_addr){ INADDR_ANY });
+		else
+			inany_from_v6(&src, &in6addr_any);
+	}
+	if (!port) {
+		int one = 1;
+
+		setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+			   sizeof(one));
+	}
+	sl = inany_to_sockaddr(&src, port, 0, &sa);
+	return bind(fd, (struct sockaddr *)&sa, sl);
 }
 
 /**
@@ -84,6 +128,15 @@ int fwdsock_open(struct ctx *c, int af, int type, int proto,
 	}
 	if (fd < 0)
 		return -errno;
+	/* --freebind: an address given with -t/-u may come up later */
+	if (addr && !ns && c->net->freebind &&
+	    setsockopt(fd, af == AF_INET ? SOL_IP : IPPROTO_IPV6,
+		       af == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one,
+		       sizeof(one))) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
 	if (!addr) {
 		if (af == AF_INET)
 			inany_from_v4(&any, (struct in_addr){ ns ?

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "fwdsock.h"
 #include "icmp.h"
 #include "log.h"
 #include "syscalls.h"
@@ -48,7 +49,6 @@ SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, socket, 0, AF_INET6, 1, 0xf, SOCK_DGRAM);
 SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IP);
 SYSCALL_ALLOW_ARG(SYS_NS | SYS_VM, setsockopt, 1, SOL_IPV6);
-SYSCALL_ALLOW(SYS_NS | SYS_VM, bind);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, sendto);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, recvfrom);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmsg);
@@ -116,9 +116,7 @@ static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
 	int proto = af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 	union epoll_ref ref = { .type = EPOLL_TYPE_PING, .flow = (uint32_t)idx };
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct sockaddr_storage sa;
-	union inany_addr any;
-	socklen_t sl;
+	const union inany_addr *dst;
 	int s, one = 1;
 
 	s = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
@@ -132,13 +130,16 @@ static int icmp_sock_open(struct ctx *c, int idx, int af, uint16_t id)
 		       af == AF_INET ? IP_RECVERR : IPV6_RECVERR, &one,
 		       sizeof(one)))
 		log_debug("icmp: no IP_RECVERR: %s", strerror(errno));
-	if (af == AF_INET)
-		inany_from_v4(&any, (struct in_addr){ INADDR_ANY });
-	else
-		inany_from_v6(&any, &in6addr_any);
-	sl = inany_to_sockaddr(&any, id, 0, &sa);
-	if (bind(s, (struct sockaddr *)&sa, sl))
+	dst = &flow_at(c->flows, idx)->side[SOCKSIDE].dst;
+	if (fwdsock_bind_out(c->net, s, dst, id)) {
 		log_trace("icmp: echo id %u taken on host, kernel picks", id);
+		if (fwdsock_bind_out(c->net, s, dst, 0)) {
+			int rc = -errno;
+
+			close(s);
+			return rc;
+		}
+	}
 	ref.fd = s;
 	ev.data.u64 = ref.u64;
 	if (epoll_ctl(c->epollfd, EPOLL_CTL_ADD, s, &ev)) {

@@ -829,7 +829,9 @@ static void tcp_conn_from_tap(struct ctx *c, const struct frame_in *f,
 
 	sl = inany_to_sockaddr(&dst, key.dport, fwd_scope(c->net, &dst),
 			       &sa);
-	if (connect(s_fd, (struct sockaddr *)&sa, sl) && errno != EINPROGRESS) {
+	if (fwdsock_bind_out(c->net, s_fd, &dst, 0) ||
+	    (connect(s_fd, (struct sockaddr *)&sa, sl) &&
+	     errno != EINPROGRESS)) {
 		log_trace("tcp: connect: %s", strerror(errno));
 		tcp_send_flags(c, idx, TH_RST | TH_ACK);
 		tcp_conn_close(c, idx, false);

@@ -312,7 +312,8 @@ static int udp_sock_new(struct ctx *c, int idx, int af,
 	sl = inany_to_sockaddr(dst, dport, fwd_scope(c->net, dst), &sa);
 	ref.fd = s;
 	ev.data.u64 = ref.u64;
-	if (s >= EPOLL_REF_FD_MAX || connect(s, (struct sockaddr *)&sa, sl) ||
+	if (s >= EPOLL_REF_FD_MAX || fwdsock_bind_out(c->net, s, dst, 0) ||
+	    connect(s, (struct sockaddr *)&sa, sl) ||
 	    epoll_ctl(c->epollfd, EPOLL_CTL_ADD, s, &ev)) {
 		rc = s >= EPOLL_REF_FD_MAX ? -EMFILE : -errno;
 		close(s);

@@ -72,6 +72,8 @@ slowwait 10 daemon_ready "$HOST_IF"
 bg_in "$GUEST_PID" "$SANDBOX_TMP/echo.out" "$TCP_STREAM" -t 30 echo "$FWD"
 echo_pid=$BG_PID
 busywait 5000 grep -q listening "$SANDBOX_TMP/echo.out"
+# In the foreground the tap is up before the host's -t listeners are bound
+busywait 5000 sh -c "ss -Hltn '( sport = :$FWD )' | grep -q ."
 # /proc/net/dev of a process in the guest's namespace (not /sys, which
 # shows the namespace it was mounted in): frames the guest sent
 tx=$(in_guest cat /proc/net/dev | sed 's/:/ /' |

@@ -20,8 +20,14 @@
 # a forwarded TCP connection open (the remote end is reset or closed at
 # once, the next guest gets new connections), one client at a time,
 # --one-off, --fd on a socketpair, forking into the background with the
-# socket already listening. The default socket path is the one check that
-# uses /tmp itself (/tmp/passt_N.socket), as passt does.
+# socket already listening; QEMU's -netdev passt command (--quiet, --pid
+# on a file QEMU created empty, --fd 3, not in the foreground: the PID file
+# names the daemon when the command returns, both go when QEMU's end
+# closes) and libvirt's full passt command (--one-off, --socket, --pid,
+# --mtu, --interface, --log-file, --hostname, --fqdn, --address, --netmask,
+# --tcp-ports ADDR%DEV/SPEC, --udp-ports, --mac-addr), --freebind for a
+# -t address the host lacks. The default socket path is the one check
+# that uses /tmp itself (/tmp/passt_N.socket), as passt does.
 
 # shellcheck disable=SC2317 # helpers are called through ktap_check, slowwait
 # shellcheck source=test/lib/sandbox.sh
@@ -91,6 +97,8 @@ client() {
 # $3:	stream_client steps after "arp", separated by spaces
 # $@:	Command run in the remote namespace once the guest's ARP request
 #	was answered: the guest is connected, the daemon knows its MAC
+# GUEST_OPTS: more stream_client options (array, optional)
+GUEST_OPTS=()
 guest_remote() {
 	local name=$1; shift
 	local sock=$1; shift
@@ -99,8 +107,8 @@ guest_remote() {
 	local guest rc grc rout
 
 	# shellcheck disable=SC2086 # one word per step
-	timeout 20 "$STREAM_CLIENT" -t 5000 -s "$sock" arp $steps \
-		>"$out" 2>&1 &
+	timeout 20 "$STREAM_CLIENT" -t 5000 "${GUEST_OPTS[@]}" -s "$sock" \
+		arp $steps >"$out" 2>&1 &
 	guest=$!
 	track_pid "$guest"
 	busywait 5000 grep -q '^ok arp' "$out"
@@ -121,7 +129,7 @@ server_ready() {
 	grep -q listening "$out" 2>/dev/null
 }
 
-ktap_plan 39
+ktap_plan 45
 
 # Servers in the remote namespace, on its loopback address (routed)
 in_remote "$TCP_STREAM" -t 120 -b "$REMOTE_LO4" echo "$R_TCP_ECHO" \
@@ -296,6 +304,74 @@ client "--fd 5 on a socketpair: ARP, DHCP, exit 0 when closed" \
 client "DHCPv6 with -a and -D: Reply with that address and DNS server" \
 	-F 5 dhcpv6=2001:db8::42,2001:db8::99 exit=0 -- "$PASSTD" --vm -f \
 	--fd 5 -a 2001:db8::42/64 -D 2001:db8::99
+
+# QEMU's -netdev passt: "passt --quiet [options] --pid FILE --fd 3", not
+# in the foreground; QEMU creates FILE empty, waits for the command to
+# return, reads FILE. The daemon leaves when QEMU's end closes.
+pidfile=$SANDBOX_TMP/qemu-passt.pid
+: >"$pidfile"
+client "QEMU -netdev passt: --quiet --pid FILE --fd 3, gone when closed" \
+	-F 3 arp dhcp="$HOST_ADDR4" gone="$pidfile" -- \
+	"$SANDBOX_TMP/bin/passt" --quiet --mtu 65520 --pid "$pidfile" --fd 3
+
+# --freebind (QEMU's -netdev passt,freebind=on): -t on an address the host
+# does not have (yet) is bound all the same; without it, it is not
+FREE_ADDR=203.0.113.77
+FREE_PORT=10026
+free_listening() {
+	ss -Hltn "( sport = :$FREE_PORT )" | grep -q "$FREE_ADDR:$FREE_PORT"
+}
+sock=$SANDBOX_TMP/free.sock
+vm_daemon "$sock" -t "$FREE_ADDR/$FREE_PORT:22"
+! free_listening && grep -q "$FREE_PORT" "$DAEMON_LOG"
+ktap_result "-t on an address the host lacks: not bound, said so" $? \
+	"$(ss -Hltn)" "$(cat "$DAEMON_LOG")"
+stop_daemon
+vm_daemon "$sock" --freebind -t "$FREE_ADDR/$FREE_PORT:22"
+free_listening
+ktap_result "--freebind: -t on an address the host lacks is bound" $? \
+	"$(ss -Hltn)" "$(cat "$DAEMON_LOG")"
+stop_daemon
+
+# libvirt's <backend type='passt'/>: the full list it may give, in its
+# order, not in the foreground; libvirt reads the PID file once the
+# command returned and QEMU connects with -netdev stream. One guest, then
+# the daemon leaves (--one-off) and removes its socket and PID file.
+LV_MAC=9a:55:9a:55:9a:56
+LV_ADDR=192.0.2.42
+LV_ADDR6=2001:db8::42
+lvdir=$SANDBOX_TMP/libvirt
+mkdir -p "$lvdir"
+lvsock=$lvdir/guest1-net0.socket
+lvpid=$lvdir/guest1-net0-passt.pid
+lvlog=$lvdir/guest1-net0-passt.log
+DAEMON_COUNT=$((DAEMON_COUNT + 1))
+DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
+timeout 10 "$SANDBOX_TMP/bin/passt" --one-off --socket "$lvsock" \
+	--pid "$lvpid" --mtu 1500 --interface "$HOST_IF" --log-file "$lvlog" \
+	--hostname guest1 --fqdn guest1.example.test --address "$LV_ADDR" \
+	--netmask 24 --address "$LV_ADDR6" \
+	--tcp-ports "$HOST_ADDR4%$HOST_IF/$FWD_PORT:22" \
+	--udp-ports "$UDP_FWD_PORT" --mac-addr "$LV_MAC" \
+	</dev/null >"$DAEMON_LOG" 2>&1
+rc=$?
+DAEMON_PID=$(cat "$lvpid" 2>/dev/null)
+[ -n "$DAEMON_PID" ] && track_pid "$DAEMON_PID"
+[ $rc -eq 0 ] && [ -S "$lvsock" ] && [ -n "$DAEMON_PID" ] && daemon_alive
+ktap_result "libvirt's passt command: returns, socket and PID file ready" $? \
+	"status $rc, pid '$DAEMON_PID'" "$(cat "$DAEMON_LOG")"
+GUEST_OPTS=(-a "$LV_ADDR")
+guest_remote "libvirt: -t ADDR%DEV/SPEC, DHCP(v6) --address, NA --mac-addr" \
+	"$lvsock" "accept=22 dhcp=$LV_ADDR dhcpv6=$LV_ADDR6
+	ns=$REMOTE_ADDR6,$LV_MAC" \
+	"$TCP_STREAM" -t 8 connect "$HOST_ADDR4" "$FWD_PORT" -s 3000 -r \
+	-e 3000
+GUEST_OPTS=()
+slowwait 5 pid_gone "$DAEMON_PID"
+pid_gone "$DAEMON_PID" && [ ! -e "$lvsock" ] && [ ! -e "$lvpid" ] &&
+	grep -q passt "$lvlog"
+ktap_result "libvirt: --one-off exit, socket and PID file removed, log kept" \
+	$? "$(ls -l "$lvdir")" "$(cat "$lvlog" 2>&1)"
 
 # Without -f: forks once the socket listens; a client can connect at once
 sock=$SANDBOX_TMP/bg.sock

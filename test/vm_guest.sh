@@ -22,8 +22,9 @@
 #
 # The daemon is VM_DAEMON (default: passtd as test/lib finds it), started
 # with VM_DAEMON_ARGS (default "--vm", none for a binary named passt) and
-# passt's options: -f -1 -s SOCKET -t PORTS. To validate the test itself
-# against the reference:  VM_DAEMON=/usr/bin/passt bash test/vm_guest.sh
+# the options libvirt gives passt (start_vm_daemon()), in the background.
+# To validate the test itself against the reference:
+#   VM_DAEMON=/usr/bin/passt bash test/vm_guest.sh
 #
 # Topology (test/lib/sandbox.sh): the daemon and QEMU run in the sandbox
 # ("host") namespace. The remote namespace has an HTTP server (busybox
@@ -74,6 +75,7 @@ setup_sandbox
 
 CONSOLE=$SANDBOX_TMP/console.log
 SOCK=$SANDBOX_TMP/vm.sock
+PIDFILE=
 WWW=$SANDBOX_TMP/www
 QEMU_PID=
 QEMU_ALONE=0		# QEMU exited by itself (the guest powered off)
@@ -168,20 +170,32 @@ start_remote_servers() {
 		{ DIAG+=("HTTP server did not start"); return 1; }
 }
 
-# start_vm_daemon() - Start the daemon in VM mode, wait for its socket
+# start_vm_daemon() - Start the daemon in VM mode as libvirt does for
+# <backend type='passt'/>: --one-off --socket --pid, then the options of
+# the domain's <interface> (--mtu, --interface, --log-file, --address,
+# --netmask, --tcp-ports), not in the foreground; libvirt reads the PID
+# file once the command returned and QEMU connects at once
 #
-# Sets DAEMON_PID, DAEMON_LOG. Return: 0 once the socket exists
+# Sets DAEMON_PID, DAEMON_LOG (the --log-file). Return: 0 once the socket
+# exists and the PID file names a running daemon
 start_vm_daemon() {
+	local cmd rc
+
 	DAEMON_LOG=$SANDBOX_TMP/daemon.1.log
-	echo "$VM_DAEMON ${DAEMON_ARGS[*]} -f -1 -s $SOCK" \
-	     "-t $SERVE_PORT-$RELEASE_PORT" >"$DAEMON_LOG"
-	"$VM_DAEMON" "${DAEMON_ARGS[@]}" -f -1 -s "$SOCK" \
-		-t "$SERVE_PORT-$RELEASE_PORT" </dev/null >>"$DAEMON_LOG" 2>&1 &
-	DAEMON_PID=$!
-	track_pid "$DAEMON_PID"
-	slowwait 10 sh -c "[ -S '$SOCK' ] || ! kill -0 $DAEMON_PID"
-	[ -S "$SOCK" ] && daemon_alive && return 0
-	DIAG+=("daemon did not create $SOCK:" "$(tail -n 20 "$DAEMON_LOG")")
+	PIDFILE=$SANDBOX_TMP/vm-passt.pid
+	cmd=("$VM_DAEMON" "${DAEMON_ARGS[@]}" --one-off --socket "$SOCK"
+	     --pid "$PIDFILE" --mtu 65520 --interface "$HOST_IF"
+	     --log-file "$DAEMON_LOG" --address "$HOST_ADDR4" --netmask 24
+	     --tcp-ports "$SERVE_PORT-$RELEASE_PORT")
+	ktap_diag "daemon: ${cmd[*]}"
+	timeout 10 "${cmd[@]}" </dev/null >"$SANDBOX_TMP/daemon.out" 2>&1
+	rc=$?
+	DAEMON_PID=$(cat "$PIDFILE" 2>/dev/null)
+	[ -n "$DAEMON_PID" ] && track_pid "$DAEMON_PID"
+	[ $rc -eq 0 ] && [ -S "$SOCK" ] && daemon_alive && return 0
+	DIAG+=("daemon: status $rc, pid '$DAEMON_PID', socket:" \
+	       "$(ls -l "$SOCK" 2>&1)" "$(cat "$SANDBOX_TMP/daemon.out")" \
+	       "$(tail -n 20 "$DAEMON_LOG" 2>&1)")
 	return 1
 }
 
@@ -318,8 +332,10 @@ fi
 # -1/--one-off: the daemon exits once its only guest is gone
 if [ -n "$DAEMON_PID" ] && [ $QEMU_ALONE = 1 ]; then
 	slowwait 5 pid_gone "$DAEMON_PID"
-	ktap_result "daemon exits with its one-off guest" $? \
-		"still running 5 s after QEMU exited"
+	pid_gone "$DAEMON_PID" && [ ! -e "$PIDFILE" ] && [ ! -e "$SOCK" ]
+	ktap_result "daemon exits with its one-off guest, removes its files" \
+		$? "running: $(pid_alive "$DAEMON_PID" && echo yes)" \
+		"$(ls -l "$PIDFILE" "$SOCK" 2>&1)"
 else
 	ktap_fail "daemon exits with its one-off guest" \
 		"no guest ran to the end"

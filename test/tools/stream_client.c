@@ -57,14 +57,20 @@
  *   closed		expect the daemon to close the connection
  *   exit=STATUS	(-F only) close our end, expect the daemon to exit
  *			with STATUS
+ *   gone=PIDFILE	(-F only, a daemon that forks, as QEMU starts passt)
+ *			the command started must have exited with status
+ *			0 and PIDFILE name a running process; close our
+ *			end, expect that process to end and PIDFILE to be
+ *			removed
  * Output: one line per step, "ok STEP" or "FAIL STEP: why". Exit status
  * 0 if every step passed, 1 if one failed (later steps do not run), 2 on
  * usage or set-up errors.
  * System calls: socket, connect, socketpair, fork, execvp, waitpid,
- * write, read, poll, close.
+ * write, read, poll, close, open, access.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1484,6 +1490,76 @@ static int step_exit(const char *arg)
 	return printf("# daemon still running\n"), 1;
 }
 
+/* Is @pid gone (no such process, or a zombie nobody reaped yet)? */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Read the PID in @path: > 0, or 0 if there is none */
+static pid_t pid_read(const char *path)
+{
+	char buf[32] = { 0 };
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || atoi(buf) <= 0)
+		return 0;
+	return (pid_t)atoi(buf);
+}
+
+/* -F, forking daemon: close our end, its process and PID file go away */
+static int step_gone(const char *pidfile)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	pid_t pid;
+	int status;
+
+	if (!daemon_pid)
+		return printf("# no daemon started (-F)\n"), 2;
+	while (waitpid(daemon_pid, &status, WNOHANG) != daemon_pid) {
+		if (now_ms() >= deadline)
+			return printf("# command still running\n"), 1;
+		usleep(10000);
+	}
+	daemon_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return printf("# command ended with status 0x%x\n", status), 1;
+	pid = pid_read(pidfile);
+	if (!pid || pid_gone(pid))
+		return printf("# no running process in %s\n", pidfile), 1;
+	if (sock >= 0)
+		close(sock);
+	sock = -1;
+	while (!pid_gone(pid) || access(pidfile, F_OK) == 0) {
+		if (now_ms() >= deadline)
+			return printf("# daemon %d %s\n", (int)pid,
+				      pid_gone(pid) ? "left its PID file" :
+				      "still running"), 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
 static int step(const char *s)
 {
 	const char *v = strchr(s, '=');
@@ -1534,6 +1610,8 @@ static int step(const char *s)
 		return step_closed();
 	if (!strncmp(s, "exit=", 5))
 		return step_exit(v);
+	if (!strncmp(s, "gone=", 5))
+		return step_gone(v);
 	printf("# unknown step %s\n", s);
 	return 2;
 }

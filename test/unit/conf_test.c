@@ -79,6 +79,22 @@ static void test_addresses(void)
 	CHECK(parse("passtd", "-a", "192.0.2.1/33", NULL) == CONF_ERROR);
 	CHECK(parse("passtd", "-a", "0.0.0.0", NULL) == CONF_ERROR);
 	CHECK(parse("passtd", "-g", "224.0.0.1", NULL) == CONF_ERROR);
+
+	/* -o/--outbound: one source address per IP version */
+	CHECK(parse("passtd", "-o", "192.0.2.3", "--outbound", "2001:db8::3",
+		    NULL) == 0);
+	CHECK(c.net.v4.addr_out.s_addr == inet_addr("192.0.2.3") &&
+	      c.net.v6.addr_out.s6_addr[15] == 3);
+	CHECK(parse("passt", "--outbound", "192.0.2.3", NULL) == 0 &&
+	      c.net.v4.addr_out.s_addr == inet_addr("192.0.2.3"));
+	CHECK(parse("passtd", "-o", "192.0.2.3", "-o", "192.0.2.4", NULL) ==
+	      CONF_ERROR);
+	CHECK(parse("passtd", "-o", "0.0.0.0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-o", "127.0.0.1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-o", "fe80::1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-o", "ff02::1", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-o", "eth0", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "-o", NULL) == CONF_ERROR);
 }
 
 static void test_mtu_mac(void)
@@ -283,6 +299,13 @@ static void test_vm_mode(void)
 	CHECK(c.tcp_out.flags == FWD_NONE && c.udp_out.flags == FWD_NONE);
 	CHECK(parse("passt", "--no-tcp", "--no-udp", NULL) == 0 &&
 	      c.net.no_tcp && c.net.no_udp);
+
+	/* What QEMU's -netdev passt may add */
+	CHECK(parse("passt", "--quiet", "--freebind", "--tcp-ports",
+		    "203.0.113.77/2222:22", "--pid", "/tmp/q.pid", "--fd", "3",
+		    NULL) == 0);
+	CHECK(c.net.freebind && c.fd == 3 && c.one_off &&
+	      !strcmp(c.pidfile, "/tmp/q.pid"));
 
 	/* Namespace-only options in VM mode, and the other way round */
 	CHECK(parse("passt", "-T", "22", NULL) == CONF_ERROR);

@@ -634,9 +634,44 @@ static void test_ll_gateway(void)
 	CHECK(h2g_is(&nc, "::1", "fe80::2", "::"));
 }
 
+/* fwd_out_src() gives @want (NULL: nothing to bind) for @dst */
+static bool out_is(const struct net_conf *nc, const char *dst,
+		   const char *want)
+{
+	union inany_addr d, src, w;
+
+	if (inany_pton(dst, &d) < 0)
+		return false;
+	if (!want)
+		return !fwd_out_src(nc, &d, &src);
+	return inany_pton(want, &w) > 0 && fwd_out_src(nc, &d, &src) &&
+	       inany_equal(&src, &w);
+}
+
+static void test_out_src(void)
+{
+	static struct net_conf nc;
+
+	/* No -o: the kernel picks */
+	CHECK(out_is(&nc, "198.51.100.1", NULL));
+	CHECK(out_is(&nc, "2001:db8:1::1", NULL));
+
+	/* -o for IPv4 only: IPv6 still picked by the kernel */
+	inet_pton(AF_INET, "192.0.2.3", &nc.v4.addr_out);
+	CHECK(out_is(&nc, "198.51.100.1", "192.0.2.3"));
+	CHECK(out_is(&nc, "2001:db8:1::1", NULL));
+
+	/* Both; the host's loopback is never "outside" */
+	inet_pton(AF_INET6, "2001:db8::3", &nc.v6.addr_out);
+	CHECK(out_is(&nc, "2001:db8:1::1", "2001:db8::3"));
+	CHECK(out_is(&nc, "127.0.0.53", NULL));
+	CHECK(out_is(&nc, "127.0.0.1", NULL));
+	CHECK(out_is(&nc, "::1", NULL));
+}
+
 int main(void)
 {
-	UNIT_PLAN(16);
+	UNIT_PLAN(17);
 	UNIT_RUN(test_single);
 	UNIT_RUN(test_ranges);
 	UNIT_RUN(test_addresses);
@@ -653,5 +688,6 @@ int main(void)
 	UNIT_RUN(test_guest_dst);
 	UNIT_RUN(test_host_to_guest);
 	UNIT_RUN(test_ll_gateway);
+	UNIT_RUN(test_out_src);
 	UNIT_EXIT();
 }
