@@ -16,8 +16,7 @@
  * it executes the command.
  * Whether the target is gone is known without polling: ns_watch_open().
  *
- * System calls: clone, setns, unshare, open, ioctl(TUNSETIFF, TUNSETOFFLOAD,
- * TUNSETPERSIST),
+ * System calls: clone, setns, unshare, open, ioctl(TUNSETIFF, TUNSETOFFLOAD),
  * waitpid, pidfd_open, inotify_init1, inotify_add_watch.
  */
 #include <errno.h>
@@ -315,8 +314,6 @@ static bool ns_tap_uso(int fd)
  * @name:	Interface name
  * @tso:	Offer TCP segmentation offload too
  * @uso:	Set if the tap takes UDP trains from us (ns_tap_uso())
- * @persist:	The namespace is ours alone (spawned for a command): let the
- *		device outlive the descriptor
  *
  * Frames carry a virtio-net header (IFF_VNET_HDR) both ways, and the
  * device offers checksum offload (TUN_F_CSUM): the namespace's stack then
@@ -326,18 +323,13 @@ static bool ns_tap_uso(int fd)
  * read() for what would be 44 frames at MTU 1500; a kernel refusing it
  * leaves checksum offload alone.
  *
- * Closing the last descriptor of a tap that is not persistent unregisters
- * the device, and the closing process waits for that (RCU grace periods):
- * 20 to 40 ms here, more than all of the rest of the daemon's life when it
- * serves a short command. In a namespace the daemon spawned, nobody else
- * sees the device, and the namespace removes it, persistent or not, when
- * it goes away, in the kernel's own time: so there it is made persistent
- * and the daemon's exit does not wait. A namespace that was joined keeps
- * living after the daemon: its tap goes with the daemon.
+ * Closing its last descriptor unregisters the device, and the closing
+ * process waits for that: the namespace helper holds a copy of it
+ * (nshelper_keep()), so that the daemon's exit does not wait.
  *
  * Return: descriptor, or negative errno
  */
-int ns_tap_open(const char *name, bool tso, bool *uso, bool persist)
+int ns_tap_open(const char *name, bool tso, bool *uso)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK), rc;
@@ -353,8 +345,6 @@ int ns_tap_open(const char *name, bool tso, bool *uso, bool persist)
 	if ((!tso || ioctl(fd, TUNSETOFFLOAD,
 			   TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) &&
 	    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM))
-		goto fail;
-	if (persist && ioctl(fd, TUNSETPERSIST, 1))
 		goto fail;
 	return fd;
 fail:

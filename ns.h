@@ -46,7 +46,7 @@ int ns_open_path(const char *netns, const char *userns, struct ns_target *t);
 int ns_enter(const struct ns_target *t);
 int ns_call(const struct ns_target *t, int (*fn)(void *arg), void *arg,
 	    size_t arg_size);
-int ns_tap_open(const char *name, bool tso, bool *uso, bool persist);
+int ns_tap_open(const char *name, bool tso, bool *uso);
 bool ns_gone(const struct ns_target *t);
 int ns_watch_open(const struct ns_target *t);
 

@@ -17,8 +17,16 @@
  *  - NSHELPER_BIND: bind the socket that comes with the request (made by
  *    an earlier NSHELPER_SOCKETS, its options already set by the daemon)
  *    to an address and port, optionally to a device first.
+ *  - NSHELPER_KEEP: hold the descriptor that comes with the request (the
+ *    tap) until the helper ends, once: closing the last descriptor of a
+ *    tap waits for the device's unregistration (20 to 40 ms, more under
+ *    load), and with the helper holding it the daemon's exit does not
+ *    wait for that: the helper, ending right after the daemon, does.
+ *    Whoever waits for the daemon to be gone (Podman, after removing the
+ *    namespace) is not kept waiting by the kernel's clean-up.
  * Anything else (another family or type, a raw socket, a descriptor that
- * is not an IPv4 or IPv6 socket) is refused with EPERM or EINVAL. The
+ * is not an IPv4 or IPv6 socket, a second descriptor to keep) is refused
+ * with EPERM or EINVAL. The
  * helper never writes anything but replies. It ends when the daemon's end
  * of the pair closes, whatever way the daemon ended, so it cannot outlive
  * it; the daemon, finding the helper gone, gets EIO for each request.
@@ -46,6 +54,7 @@
 enum nshelper_op {
 	NSHELPER_SOCKETS	= 1,
 	NSHELPER_BIND		= 2,
+	NSHELPER_KEEP		= 3,
 };
 
 /**
@@ -240,6 +249,8 @@ static void nshelper_do_bind(int s, const struct nshelper_req *r, int fd)
 /* In the helper: answer requests until the daemon is gone */
 static void nshelper_serve(int s)
 {
+	int kept = -1;
+
 	for (;;) {
 		struct nshelper_req r;
 		int fd = -1, n;
@@ -256,8 +267,13 @@ static void nshelper_serve(int s)
 			nshelper_do_sockets(s, &r);
 		else if (r.op == NSHELPER_BIND)
 			nshelper_do_bind(s, &r, n ? fd : -1);
-		else
+		else if (r.op == NSHELPER_KEEP && n && kept < 0) {
+			kept = fd;	/* never closed: see above */
+			n = 0;
+			nshelper_reply(s, 0, NULL, 0);
+		} else {
 			nshelper_reply(s, -EINVAL, NULL, 0);
+		}
 		if (n)
 			close(fd);
 	}
@@ -379,6 +395,19 @@ int nshelper_sockets(int af, int type, int proto, int *fds, int n)
 				  .n = (uint32_t)MIN(n, NSHELPER_BATCH) };
 
 	return nshelper_ask(&r, -1, fds, (int)r.n);
+}
+
+/**
+ * nshelper_keep() - Have the helper hold a descriptor until it ends
+ * @fd:		Descriptor (the tap)
+ *
+ * Return: 0 on success, negative errno on failure
+ */
+int nshelper_keep(int fd)
+{
+	struct nshelper_req r = { .op = NSHELPER_KEEP };
+
+	return nshelper_ask(&r, fd, NULL, 0);
 }
 
 /**

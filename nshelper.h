@@ -12,6 +12,7 @@
 
 int nshelper_start(const struct ns_target *t);
 int nshelper_wait(void);
+int nshelper_keep(int fd);
 int nshelper_sockets(int af, int type, int proto, int *fds, int n);
 int nshelper_bind(int fd, const struct sockaddr *sa, socklen_t sl,
 		  const char *ifname);

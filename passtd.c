@@ -144,8 +144,7 @@ static int ns_setup_fn(void *arg)
 	int nl, rc;
 
 	rc = s->tap_fd = ns_tap_open(conf.ns_ifname,
-				     !nc->no_gso && !conf.pcapfile, &s->uso,
-				     child_pid > 0);
+				     !nc->no_gso && !conf.pcapfile, &s->uso);
 	if (rc < 0)
 		return snprintf(s->step, sizeof(s->step), "creating tap"), rc;
 	nl = nl_sock();
@@ -694,6 +693,9 @@ static void ns_tap_start(struct ctx *c, const struct ns_setup *setup,
 	};
 
 	c->q->csum_skip = !conf.pcapfile;  /* captures keep valid checksums */
+	/* The daemon's exit must not wait for the tap's unregistration */
+	if (nshelper_keep(setup->tap_fd))
+		log_warn("namespace helper: cannot hold the tap");
 	if (tap_init(c, setup->tap_fd, setup->uso) ||
 	    epoll_add(c->epollfd, setup->tap_fd, EPOLL_TYPE_TAP))
 		die("start-up: %s", strerror(errno));

@@ -126,8 +126,8 @@ helper=$(pgrep -P "$DAEMON_PID" | head -n 1)
 if [ -n "$helper" ] && confined "$helper"; then
 	check_confined "helper" "$helper" 0000000000000400
 	have=$(fd_kinds "$helper" | tr '\n' ' ')
-	ktap_result "helper: standard streams on /dev/null and its socket" \
-		"$([ "$have" = "/dev/null /dev/null /dev/null socket " ]
+	ktap_result "helper: standard streams on /dev/null, its socket, the tap it holds" \
+		"$([ "$have" = "/dev/net/tun /dev/null /dev/null /dev/null socket " ]
 		   echo $?)" "$have"
 else
 	for i in 1 2 3 4; do

@@ -144,6 +144,22 @@ static void test_malformed(void)
 	close(fd);
 }
 
+/* One descriptor is held, once; a request to hold nothing is refused */
+static void test_keep(void)
+{
+	struct nshelper_req r = { .op = NSHELPER_KEEP };
+	int p[2];
+
+	CHECK(!pipe(p));
+	CHECK(raw_ask(&r, sizeof(r), -1) == -EINVAL);
+	CHECK(nshelper_keep(p[0]) == 0);
+	CHECK(nshelper_keep(p[1]) == -EINVAL);
+	close(p[0]);
+	/* the helper's copy keeps the pipe's read end open: no EPIPE */
+	CHECK(write(p[1], "x", 1) == 1);
+	close(p[1]);
+}
+
 int main(void)
 {
 	struct ns_target t = { .userns = -1 };
@@ -158,11 +174,12 @@ int main(void)
 		printf("KTAP version 1\n1..1\nnot ok 1 helper started\n");
 		return 1;
 	}
-	UNIT_PLAN(5);
+	UNIT_PLAN(6);
 	UNIT_RUN(test_sockets);
 	UNIT_RUN(test_refused_kinds);
 	UNIT_RUN(test_bind);
 	UNIT_RUN(test_bind_refused);
 	UNIT_RUN(test_malformed);
+	UNIT_RUN(test_keep);
 	UNIT_EXIT();
 }
