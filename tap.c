@@ -55,6 +55,7 @@
 #include "tap.h"
 #include "tcp.h"
 #include "udp.h"
+#include "zerocopy.h"
 #include "syscalls.h"
 
 /* What this module calls after start-up, for the filter (syscalls.h) */
@@ -120,6 +121,7 @@ int tap_init(struct ctx *c, int fd, bool uso)
 			return -ENOMEM;
 		tap_bufs[i].size = TAP_RX_POOL;
 	}
+	zc_bufs(tap_bufs, TAP_BUFS);
 	tap_fd = fd;
 	tap_mac_read(c, fd);
 	c->q->flush = tap_flush;
@@ -415,7 +417,8 @@ void tap_handler(struct ctx *c)
 	/*
 	 * All held (zero-copy sends in flight): leave the frames in the tap;
 	 * the descriptor stays readable, so the next loop iteration after a
-	 * release reads them
+	 * release reads them. zerocopy.c never lends the last free buffer,
+	 * so this does not happen (and cannot spin)
 	 */
 	if (!b)
 		return;
@@ -452,7 +455,11 @@ void tap_handler(struct ctx *c)
 		}
 		used += (TAP_VNET_HDR + (size_t)len + 7) & ~(size_t)7;
 	}
+	/* our hold while protocols see the frames: a completion or a close
+	 * during dispatch releases a send's hold, never the frames' buffer */
+	frame_buf_hold(b);
 	tap_dispatch(c, frames, n);
+	frame_buf_release(b);
 }
 
 /* Segmentation offload fields of the virtio-net header of frame @o */
