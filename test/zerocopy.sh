@@ -41,7 +41,6 @@ DAEMON_HELP=$("$PASSTD" --help 2>&1)
 BUDGET_END=$(( $(now_ms) + TCP_BUDGET * 1000 ))
 RUN_COUNT=0
 STREAM_DIAG=()
-LAST_SOUT=
 
 has_opt --no-zerocopy || ktap_skip_all "the daemon has no --no-zerocopy"
 

@@ -6,7 +6,10 @@
 #
 # The caller sets TCP_STREAM (the tool), TCP_BUDGET and BUDGET_END (see
 # budget_tmo()), KERNEL (1: no daemon, the kernel's own path) and
-# RUN_COUNT (0), and sources sandbox.sh first.
+# RUN_COUNT (0), and sources sandbox.sh first. stream_run() sets
+# STREAM_DIAG and LAST_SOUT for the caller.
+
+# shellcheck disable=SC2034 # LAST_SOUT is the caller's
 
 # stream_run() - Run a tcp_stream server and client, check both ends
 # $1:	"match": both succeed and agree on bytes and hashes each way;
@@ -131,7 +134,7 @@ daemon_up() {
 	local label=$1; shift
 	local out=$SANDBOX_TMP/start.out rc
 
-	if [ $KERNEL = 1 ]; then
+	if [ "$KERNEL" = 1 ]; then
 		GUEST_PID=$$
 		ktap_ok "$label: kernel path, no daemon"
 		return 0
@@ -148,7 +151,7 @@ daemon_up() {
 
 # daemon_down() - Stop the daemon and its guest namespace
 daemon_down() {
-	[ $KERNEL = 1 ] && return 0
+	[ "$KERNEL" = 1 ] && return 0
 	stop_daemon
 	[ -n "$GUEST_PID" ] && stop_pid "$GUEST_PID"
 }
