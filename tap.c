@@ -13,7 +13,11 @@
  * addresses it uses are learnt from what passes; then each frame goes to
  * the one protocol that owns it. Protocols never see the tap: they queue
  * frames on the output queue, which tap_flush() writes out, once per loop
- * iteration or when the queue fills up.
+ * iteration or when the queue fills up. The receive pool is one of
+ * TAP_BUFS buffers, taken in turn: a protocol may keep a buffer lent to
+ * the kernel (MSG_ZEROCOPY, zerocopy.c, which never lends the last free
+ * one), and the buffer being dispatched is held meanwhile, so a release
+ * during dispatch never frees it under the frames.
  *
  * A tap device returns exactly one frame per read() and takes one per
  * write(), each behind a virtio-net header (IFF_VNET_HDR). On reads the

@@ -18,8 +18,11 @@
  * guest is slow and the kernel closes the window toward the peer.
  *
  * Guest to socket: every in-order payload of a batch of frames of one
- * flow is written with one sendmsg(). Only what the socket took is
- * acknowledged. The window we advertise is the socket's free send buffer
+ * flow is written with one sendmsg(); a batch of at least --zerocopy-min
+ * bytes lying in one receive buffer goes with MSG_ZEROCOPY, the buffer
+ * lent to the kernel until its completion (zerocopy.c), which arrives as
+ * EPOLLERR: tcp_sock_handler() reads it before taking EPOLLERR as an
+ * error. Only what the socket took is acknowledged. The window we advertise is the socket's free send buffer
  * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
  * if it does, the rest is not acknowledged, and once the socket drains
  * (EPOLLOUT) a window update and three duplicate ACKs after it make the
@@ -78,7 +81,8 @@
  * without spinning when the daemon is out of descriptors.
  *
  * System calls: socket, connect, bind, listen, setsockopt, getsockopt,
- * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl; at start only:
+ * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl (and zerocopy.c's
+ * for the sockets it lends buffers to); at start only:
  * open, read (the host's SYN retry sysctls).
  */
 #include <errno.h>

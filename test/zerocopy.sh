@@ -38,7 +38,8 @@ setup_sandbox
 FWD=10001		# -t: one-shot guest servers
 R_PORT=5001		# remote one-shot servers
 DAEMON_HELP=$("$PASSTD" --help 2>&1)
-BUDGET_END=$(( $(now_ms) + TCP_BUDGET * 1000 ))
+START_MS=$(now_ms)
+BUDGET_END=$(( START_MS + TCP_BUDGET * 1000 ))
 RUN_COUNT=0
 STREAM_DIAG=()
 
@@ -200,4 +201,5 @@ ktap_result "--no-zerocopy: off, no zerocopy send" $? \
 sandbox_sanitizer_reports >/dev/null
 ktap_result "no sanitizer reports in the daemon logs" $? \
 	"$(sandbox_sanitizer_reports)"
+ktap_diag "run time $(( ($(now_ms) - START_MS) / 1000 )) s"
 ktap_finish
