@@ -87,7 +87,7 @@ struct net_conf {
 	bool no_gso;			/* --no-gso: no segmentation offload */
 	bool no_zerocopy;		/* --no-zerocopy */
 	bool zerocopy_force;		/* on even when the kernel copies */
-	bool zerocopy_scribble;		/* overwrite buffers on release */
+	bool zerocopy_scribble;		/* scribble buffers on release */
 	unsigned int zerocopy_min;	/* --zerocopy-min: bytes */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */

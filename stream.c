@@ -18,9 +18,10 @@
  * read: before reading, the partial frame moves to the start of its
  * buffer, or to another buffer if a protocol still holds this one (see
  * struct frame_buf; the buffer read into is held by this file too, so
- * that the partial frame is never released under it). A length of zero or beyond the largest frame the MTU
- * allows cannot be resynchronised (the stream has no markers): that
- * client is closed with one error line.
+ * that the partial frame is never released under it). A length of zero
+ * or beyond the largest frame the MTU allows cannot be resynchronised
+ * (the stream has no markers): that client is closed with one error
+ * line.
  *
  * Output: stream_flush() is the output queue's flush hook. It sends every
  * queued frame, each behind its length, with one sendmsg() per IOV_MAX

@@ -22,12 +22,13 @@
  * bytes lying in one receive buffer goes with MSG_ZEROCOPY, the buffer
  * lent to the kernel until its completion (zerocopy.c), which arrives as
  * EPOLLERR: tcp_sock_handler() reads it before taking EPOLLERR as an
- * error. Only what the socket took is acknowledged. The window we advertise is the socket's free send buffer
- * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
- * if it does, the rest is not acknowledged, and once the socket drains
- * (EPOLLOUT) a window update and three duplicate ACKs after it make the
- * guest retransmit at once instead of waiting for its retransmission
- * timeout.
+ * error. Only what the socket took is acknowledged. The window we
+ * advertise is the socket's free send buffer (SO_MEMINFO, with a wider
+ * margin for zerocopy sends), so the guest rarely sends more than the
+ * socket can take; if it does, the rest is not acknowledged, and once
+ * the socket drains (EPOLLOUT) a window update and three duplicate ACKs
+ * after it make the guest retransmit at once instead of waiting for its
+ * retransmission timeout.
  *
  * Toward the guest the MSS is the one it announced, but at least 536
  * (IPv4) or 1220 (IPv6) bytes: a guest MSS of 1 would otherwise cost one
@@ -1248,7 +1249,7 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 		sent = zc_sendmsg(&conn->zc, conn->sock, &mh, total, buf,
 				  MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0 && errno != EAGAIN && errno != EINTR &&
-		    errno != ENOBUFS) {
+		    errno != ENOBUFS && !(conn->flags & SOCK_FIN_SENT)) {
 			/*
 			 * The socket is gone (reset by the peer). The error
 			 * is consumed now: the EPOLLERR that follows may be

@@ -91,9 +91,9 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
 #define MSG_ZEROCOPY	0x4000000
 #endif
 
-#define ZC_RECORDS	4096	/* sends in flight, all sockets (index 0 unused) */
+#define ZC_RECORDS	4096	/* sends in flight, all sockets */
 #define ZC_LINGER	256	/* closed sockets waiting for completions */
-#define ZC_ERRQ_MAX	1024	/* notifications read per event, at most */
+#define ZC_ERRQ_MAX	1024	/* notifications read per event */
 #define ZC_SCRIBBLE	0xa5	/* what --zerocopy-scribble writes */
 
 /**
@@ -155,7 +155,7 @@ static struct frame_buf *zc_fbufs;	/* the frontend's receive buffers */
 static unsigned int zc_nfbufs;
 static struct zc_rec zc_recs[ZC_RECORDS];
 static uint16_t zc_free;		/* free list of records */
-static uint16_t zc_rec_hi = 1;		/* records at or above: never used */
+static uint16_t zc_rec_hi = 1;		/* from here: never used */
 static struct zc_linger zc_lingers[ZC_LINGER];
 static unsigned int zc_linger_hi;	/* slots at or above: never used */
 static struct zc_stats zc_stats;

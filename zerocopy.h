@@ -13,7 +13,7 @@
 #include "epoll_ref.h"
 #include "frame.h"
 
-#define ZC_NONE		0		/* no record: a zeroed zc_sock is idle */
+#define ZC_NONE		0	/* no record: zeroed zc_sock is idle */
 
 /**
  * struct zc_conf - What the options say
