@@ -60,6 +60,8 @@ enum {
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
 	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST, OPT_FREEBIND,
+	OPT_NO_ZEROCOPY, OPT_ZEROCOPY_MIN, OPT_ZEROCOPY_FORCE,
+	OPT_ZEROCOPY_SCRIBBLE,
 };
 
 static const struct option conf_options[] = {
@@ -115,6 +117,13 @@ static const struct option conf_options[] = {
 	{ "no-splice",		no_argument,		NULL, OPT_NO_SPLICE },
 	{ "freebind",		no_argument,		NULL, OPT_FREEBIND },
 	{ "no-peek-offset",	no_argument,		NULL, OPT_NO_PEEK_OFF },
+	{ "no-zerocopy",	no_argument,	NULL, OPT_NO_ZEROCOPY },
+	{ "zerocopy-min",	required_argument, NULL, OPT_ZEROCOPY_MIN },
+	/* for the tests only, not in --help */
+	{ "zerocopy-force",	no_argument,	NULL,
+	  OPT_ZEROCOPY_FORCE },
+	{ "zerocopy-scribble",	no_argument,		NULL,
+	  OPT_ZEROCOPY_SCRIBBLE },
 	{ "no-map-gw",		no_argument,		NULL, OPT_NO_MAP_GW },
 	{ "map-host-loopback",	required_argument,	NULL, OPT_MAP_HOST_LO },
 	{ "map-guest-addr",	required_argument,	NULL, OPT_MAP_GUEST },
@@ -248,6 +257,9 @@ static const char conf_usage[] =
 "      --flows N            flow table size (default 65536)\n"
 "      --no-splice          namespace loopback traffic through the tap\n"
 "      --no-peek-offset     do not use SO_PEEK_OFF on TCP sockets\n"
+"      --no-zerocopy        never send with MSG_ZEROCOPY\n"
+"      --zerocopy-min BYTES smallest batch of guest payload sent to a TCP\n"
+"                           socket with MSG_ZEROCOPY (default 16384)\n"
 "      --no-mmsg            one datagram per system call (no recvmmsg()\n"
 "                           and sendmmsg())\n"
 "      --no-gso             no segmentation offload (one frame per UDP\n"
@@ -577,6 +589,7 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	c->log_size = LOG_SIZE_DEFAULT;
 	c->fd = -1;
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
+	c->net.zerocopy_min = ZEROCOPY_MIN_DEFAULT;
 	c->net.udp_yield = UDP_YIELD_DEFAULT;
 	c->net.udp_timeout_s = UDP_TIMEOUT_DEFAULT;
 	c->net.tcp_keepalive_s = TCP_KEEPALIVE_DEFAULT;
@@ -743,6 +756,9 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 		return 0;
 	case 'F':
 		return conf_fd(c, arg);
+	case OPT_ZEROCOPY_MIN:
+		return conf_uint(arg, 1, ZEROCOPY_MIN_MAX, "--zerocopy-min",
+				 &c->net.zerocopy_min);
 	case OPT_UDP_BATCH:
 		return conf_uint(arg, 1, UDP_BATCH_MAX, "--udp-batch",
 				 &c->net.udp_batch);
@@ -800,6 +816,9 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
 	case OPT_FREEBIND:	nc->freebind = true; break;
 	case OPT_NO_GSO:	nc->no_gso = true; break;
+	case OPT_NO_ZEROCOPY:	nc->no_zerocopy = true; break;
+	case OPT_ZEROCOPY_FORCE: nc->zerocopy_force = true; break;
+	case OPT_ZEROCOPY_SCRIBBLE: nc->zerocopy_scribble = true; break;
 	case OPT_NO_MAP_GW:	c->set.no_map_gw = true; break;
 	case OPT_DHCP_DNS:
 	case OPT_NO_DHCP_DNS:

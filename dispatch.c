@@ -18,6 +18,7 @@
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "udp.h"
+#include "zerocopy.h"
 
 /**
  * dispatch_event() - Hand one event to the protocol of its descriptor
@@ -47,6 +48,9 @@ bool dispatch_event(struct ctx *c, union epoll_ref ref, uint32_t events)
 		return true;
 	case EPOLL_TYPE_TCP_SPLICE:
 		tcp_splice_sock_handler(c, ref, events);
+		return true;
+	case EPOLL_TYPE_ZC:
+		zc_linger_handler(c->epollfd, ref);
 		return true;
 	default:
 		return false;

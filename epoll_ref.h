@@ -22,6 +22,7 @@ enum epoll_type {
 	EPOLL_TYPE_NETNS,	/* pidfd or inotify: the target may be gone */
 	EPOLL_TYPE_CTL,		/* -c/--conf-path listening socket */
 	EPOLL_TYPE_CTL_CONN,	/* its client (passtd-ctl) */
+	EPOLL_TYPE_ZC,		/* closed socket, zerocopy sends due */
 };
 
 union epoll_ref {

@@ -20,6 +20,8 @@
 #define DOMAIN_MAX	254	/* longest domain name, with NUL */
 #define UDP_BATCH_DEFAULT	32
 #define UDP_BATCH_MAX		256
+#define ZEROCOPY_MIN_DEFAULT	(16U << 10)	/* --zerocopy-min */
+#define ZEROCOPY_MIN_MAX	(1U << 30)
 #define UDP_YIELD_DEFAULT	32
 #define UDP_YIELD_MAX		65536
 #define UDP_TIMEOUT_DEFAULT	180	/* seconds */
@@ -86,6 +88,10 @@ struct net_conf {
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
 	bool no_gso;			/* --no-gso: no segmentation offload */
 	bool freebind;			/* --freebind: -t/-u ADDR not ours yet */
+	bool no_zerocopy;		/* --no-zerocopy */
+	bool zerocopy_force;		/* on even when the kernel copies */
+	bool zerocopy_scribble;		/* scribble buffers on release */
+	unsigned int zerocopy_min;	/* --zerocopy-min: bytes */
 	unsigned int udp_batch;		/* --udp-batch: datagrams per call */
 	unsigned int udp_yield;		/* --udp-yield: datagrams, 0: never */
 	unsigned int udp_timeout_s;	/* --udp-timeout: idle flow expiry */

@@ -64,6 +64,7 @@
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "udp.h"
+#include "zerocopy.h"
 #include "syscalls.h"
 
 /* What this module calls after start-up, for the filter (syscalls.h) */
@@ -275,7 +276,9 @@ static void quit(int status)
 	path_at_unlink(&pidfile_at);
 	path_at_unlink(&vm_socket_at);
 	ctl_exit();
+	zc_end();
 	drop_log();
+	zc_log();
 	pcap_close();
 	exit(status);
 }

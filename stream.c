@@ -17,9 +17,11 @@
  * of a read stays at the end of the buffer and is completed by the next
  * read: before reading, the partial frame moves to the start of its
  * buffer, or to another buffer if a protocol still holds this one (see
- * struct frame_buf). A length of zero or beyond the largest frame the MTU
- * allows cannot be resynchronised (the stream has no markers): that
- * client is closed with one error line.
+ * struct frame_buf; the buffer read into is held by this file too, so
+ * that the partial frame is never released under it). A length of zero
+ * or beyond the largest frame the MTU allows cannot be resynchronised
+ * (the stream has no markers): that client is closed with one error
+ * line.
  *
  * Output: stream_flush() is the output queue's flush hook. It sends every
  * queued frame, each behind its length, with one sendmsg() per IOV_MAX
@@ -53,6 +55,7 @@
 #include "pcap.h"
 #include "stream.h"
 #include "tap.h"
+#include "zerocopy.h"
 #include "syscalls.h"
 
 /* What this module calls after start-up, for the filter (syscalls.h) */
@@ -106,7 +109,10 @@ int stream_init(struct ctx *c)
 			return -ENOMEM;
 		stream_bufs[i].size = TAP_RX_POOL;
 	}
+	/* held while it is the one read into (zerocopy.c's bound) */
 	stream_cur = &stream_bufs[0];
+	frame_buf_hold(stream_cur);
+	zc_bufs(stream_bufs, STREAM_BUFS);
 	stream_epollfd = c->epollfd;
 	c->q->flush = stream_flush;
 	c->q->csum_skip = false;	/* no virtio-net header to say so */
@@ -547,12 +553,17 @@ static int stream_read(struct ctx *c)
 	int rc = 0;
 	ssize_t n;
 
-	/* Move the partial frame to the start of a buffer nobody holds */
-	if (b->holds) {
+	/*
+	 * Move the partial frame to the start of a buffer nobody holds, if
+	 * a protocol holds this one besides us (zerocopy.c leaves one free)
+	 */
+	if (b->holds > 1) {
 		b = stream_buf_get();
 		if (!b)
 			return 0;	/* level-triggered: read on release */
 		memcpy(b->data, stream_cur->data + stream_off, stream_have);
+		frame_buf_release(stream_cur);
+		frame_buf_hold(b);
 		stream_cur = b;
 	} else if (stream_off) {
 		memmove(b->data, b->data + stream_off, stream_have);

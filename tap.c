@@ -13,7 +13,11 @@
  * addresses it uses are learnt from what passes; then each frame goes to
  * the one protocol that owns it. Protocols never see the tap: they queue
  * frames on the output queue, which tap_flush() writes out, once per loop
- * iteration or when the queue fills up.
+ * iteration or when the queue fills up. The receive pool is one of
+ * TAP_BUFS buffers, taken in turn: a protocol may keep a buffer lent to
+ * the kernel (MSG_ZEROCOPY, zerocopy.c, which never lends the last free
+ * one), and the buffer being dispatched is held meanwhile, so a release
+ * during dispatch never frees it under the frames.
  *
  * A tap device returns exactly one frame per read() and takes one per
  * write(), each behind a virtio-net header (IFF_VNET_HDR). On reads the
@@ -55,6 +59,7 @@
 #include "tap.h"
 #include "tcp.h"
 #include "udp.h"
+#include "zerocopy.h"
 #include "syscalls.h"
 
 /* What this module calls after start-up, for the filter (syscalls.h) */
@@ -120,6 +125,7 @@ int tap_init(struct ctx *c, int fd, bool uso)
 			return -ENOMEM;
 		tap_bufs[i].size = TAP_RX_POOL;
 	}
+	zc_bufs(tap_bufs, TAP_BUFS);
 	tap_fd = fd;
 	tap_mac_read(c, fd);
 	c->q->flush = tap_flush;
@@ -415,7 +421,8 @@ void tap_handler(struct ctx *c)
 	/*
 	 * All held (zero-copy sends in flight): leave the frames in the tap;
 	 * the descriptor stays readable, so the next loop iteration after a
-	 * release reads them
+	 * release reads them. zerocopy.c never lends the last free buffer,
+	 * so this does not happen (and cannot spin)
 	 */
 	if (!b)
 		return;
@@ -452,7 +459,11 @@ void tap_handler(struct ctx *c)
 		}
 		used += (TAP_VNET_HDR + (size_t)len + 7) & ~(size_t)7;
 	}
+	/* our hold while protocols see the frames: a completion or a close
+	 * during dispatch releases a send's hold, never the frames' buffer */
+	frame_buf_hold(b);
 	tap_dispatch(c, frames, n);
+	frame_buf_release(b);
 }
 
 /* Segmentation offload fields of the virtio-net header of frame @o */

@@ -18,13 +18,17 @@
  * guest is slow and the kernel closes the window toward the peer.
  *
  * Guest to socket: every in-order payload of a batch of frames of one
- * flow is written with one sendmsg(). Only what the socket took is
- * acknowledged. The window we advertise is the socket's free send buffer
- * (SO_MEMINFO), so the guest rarely sends more than the socket can take;
- * if it does, the rest is not acknowledged, and once the socket drains
- * (EPOLLOUT) a window update and three duplicate ACKs after it make the
- * guest retransmit at once instead of waiting for its retransmission
- * timeout.
+ * flow is written with one sendmsg(); a batch of at least --zerocopy-min
+ * bytes lying in one receive buffer goes with MSG_ZEROCOPY, the buffer
+ * lent to the kernel until its completion (zerocopy.c), which arrives as
+ * EPOLLERR: tcp_sock_handler() reads it before taking EPOLLERR as an
+ * error. Only what the socket took is acknowledged. The window we
+ * advertise is the socket's free send buffer (SO_MEMINFO, with a wider
+ * margin for zerocopy sends), so the guest rarely sends more than the
+ * socket can take; if it does, the rest is not acknowledged, and once
+ * the socket drains (EPOLLOUT) a window update and three duplicate ACKs
+ * after it make the guest retransmit at once instead of waiting for its
+ * retransmission timeout.
  *
  * Toward the guest the MSS is the one it announced, but at least 536
  * (IPv4) or 1220 (IPv6) bytes: a guest MSS of 1 would otherwise cost one
@@ -78,7 +82,8 @@
  * without spinning when the daemon is out of descriptors.
  *
  * System calls: socket, connect, bind, listen, setsockopt, getsockopt,
- * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl; at start only:
+ * recvmsg, recv, sendmsg, shutdown, close, epoll_ctl (and zerocopy.c's
+ * for the sockets it lends buffers to); at start only:
  * open, read (the host's SYN retry sysctls).
  */
 #include <errno.h>
@@ -98,6 +103,7 @@
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "tcp_timer.h"
+#include "zerocopy.h"
 #include "syscalls.h"
 
 /* What this module calls after start-up, for the filter (syscalls.h) */
@@ -186,6 +192,7 @@ enum {
  * @rtt:		Round-trip time estimate, retransmission timeout
  * @life:		What the lifetime timer looks at
  * @chal:		Challenge ACKs sent, for their limit
+ * @zc:			MSG_ZEROCOPY sends in flight (zerocopy.c)
  */
 struct tcp_conn {
 	int sock;
@@ -209,6 +216,7 @@ struct tcp_conn {
 	struct tcp_rtt rtt;
 	struct tcp_life life;
 	struct tcp_challenge chal;
+	struct zc_sock zc;
 };
 
 /**
@@ -313,6 +321,12 @@ static unsigned int tcp_sysctl(const char *name, unsigned int fallback)
  */
 int tcp_init(struct ctx *c, unsigned int flow_max)
 {
+	struct zc_conf zc = { .off = c->net->no_zerocopy,
+			      .min = c->net->zerocopy_min,
+			      .force = c->net->zerocopy_force,
+			      .scribble = c->net->zerocopy_scribble };
+
+	zc_init(&zc);
 	tcp_conns = calloc(flow_max, sizeof(*tcp_conns));
 	if (!tcp_conns)
 		return -ENOMEM;
@@ -386,8 +400,14 @@ static uint32_t tcp_wnd_to_tap(struct ctx *c, int idx)
 	if (!getsockopt(conn->sock, SOL_SOCKET, SO_MEMINFO, mem, &sl) &&
 	    mem[SK_MEMINFO_SNDBUF] > mem[SK_MEMINFO_WMEM_QUEUED]) {
 		wnd = mem[SK_MEMINFO_SNDBUF] - mem[SK_MEMINFO_WMEM_QUEUED];
-		/* queued memory counts buffer overhead too: keep a margin */
-		wnd -= wnd / 16;
+		/*
+		 * queued memory counts buffer overhead too: keep a margin,
+		 * twice as wide for zerocopy sends, which are charged every
+		 * page they touch in full (a 64 KiB segment at any offset
+		 * spans 17 pages: 6 % more), or the socket takes less than
+		 * the window said and the guest has to send the rest again
+		 */
+		wnd -= wnd / (conn->zc.on ? 8 : 16);
 	}
 	sndbuf = mem[SK_MEMINFO_SNDBUF];
 	if (wnd < MIN(sndbuf / 2, conn->mss)) {
@@ -570,7 +590,9 @@ static void tcp_conn_close(struct ctx *c, int idx, bool rst)
 				   sizeof(l));
 		}
 		epoll_ctl(c->epollfd, EPOLL_CTL_DEL, conn->sock, NULL);
-		close(conn->sock);
+		/* sends in flight: zerocopy.c closes it once they complete */
+		if (!zc_close(&conn->zc, conn->sock, c->epollfd, rst))
+			close(conn->sock);
 	}
 	log_trace("tcp: flow %d closed%s", idx, rst ? " (reset)" : "");
 	memset(conn, 0, sizeof(*conn));
@@ -861,6 +883,7 @@ static void tcp_connected(struct ctx *c, int idx)
 				sizeof(off)))
 			conn->flags |= PEEK_OFF;
 	}
+	zc_sock_init(&conn->zc, conn->sock);
 	conn->flags |= SYNACK_SENT;
 	tcp_epoll(c, idx, EPOLLIN | EPOLLRDHUP);
 	tcp_send_flags(c, idx, TH_SYN | TH_ACK);
@@ -1184,11 +1207,13 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
  * @idx:	Flow index
  * @segs:	Parsed segments of the batch
  * @n:		Number of segments
+ * @buf:	Buffer all their frames lie in, NULL if not one: a batch of
+ *		at least --zerocopy-min bytes may lend it to the kernel
  *
  * Return: true if the guest must get an ACK
  */
 static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
-			     unsigned int n)
+			     unsigned int n, struct frame_buf *buf)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	struct iovec iov[TCP_BATCH_IOV];
@@ -1223,7 +1248,19 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 	}
 	if (total) {
 		mh.msg_iovlen = k;
-		sent = sendmsg(conn->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		sent = zc_sendmsg(&conn->zc, conn->sock, &mh, total, buf,
+				  MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0 && errno != EAGAIN && errno != EINTR &&
+		    errno != ENOBUFS && !(conn->flags & SOCK_FIN_SENT)) {
+			/*
+			 * The socket is gone (reset by the peer). The error
+			 * is consumed now: the EPOLLERR that follows may be
+			 * only zerocopy completions, and SO_ERROR reads 0
+			 */
+			tcp_log_end(c, idx, "send: %s", strerror(errno));
+			tcp_conn_rst(c, idx);
+			return false;
+		}
 		if (sent < 0)
 			sent = 0;
 		if (sent)
@@ -1374,9 +1411,10 @@ static unsigned int tcp_segs_acceptable(struct ctx *c, int idx,
 	return m;
 }
 
-/* Segments of an existing connection, in arrival order */
+/* Segments of an existing connection, in arrival order, all in @buf
+ * (NULL if not all in one buffer) */
 static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
-			   unsigned int n)
+			   unsigned int n, struct frame_buf *buf)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	uint32_t trunc = 0;
@@ -1405,7 +1443,7 @@ static void tcp_conn_input(struct ctx *c, int idx, const struct tcp_seg *segs,
 		tcp_ack_from_tap(c, idx, &segs[i], &trunc);
 	if (trunc)
 		recv(conn->sock, NULL, trunc, MSG_TRUNC | MSG_DONTWAIT);
-	need_ack = tcp_data_to_sock(c, idx, segs, n);
+	need_ack = tcp_data_to_sock(c, idx, segs, n, buf);
 	if (conn->sock < 0)
 		return;
 	if (tcp_conn_finished(conn) && (conn->flags & SOCK_FIN_RCVD)) {
@@ -1428,6 +1466,7 @@ static void tcp_tap_batch(struct ctx *c, const struct frame_in *f,
 	static struct tcp_seg segs[TCP_BATCH_IOV];
 	struct flowside key = { .src = f->src, .dst = f->dst,
 				.sport = rd16(f->l4), .dport = rd16(f->l4 + 2) };
+	struct frame_buf *buf = f[0].buf;
 	enum flow_sidx side;
 	unsigned int i;
 	int idx;
@@ -1436,8 +1475,11 @@ static void tcp_tap_batch(struct ctx *c, const struct frame_in *f,
 		drop(DROP_L4_PROTO);
 		return;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		tcp_parse(&f[i], &segs[i]);
+		if (f[i].buf != buf)
+			buf = NULL;
+	}
 
 	idx = flow_lookup(c->flows, IPPROTO_TCP, &key, &side);
 	if (!tcp_conn_live(idx)) {
@@ -1447,7 +1489,7 @@ static void tcp_tap_batch(struct ctx *c, const struct frame_in *f,
 			tcp_rst_no_conn(c, &f[0], &segs[0]);
 		return;
 	}
-	tcp_conn_input(c, idx, segs, n);
+	tcp_conn_input(c, idx, segs, n, buf);
 }
 
 /**
@@ -1488,6 +1530,24 @@ static void tcp_dup_acks(struct ctx *c, int idx)
 			      conn->wnd_to_tap);
 }
 
+/*
+ * EPOLLERR on a socket with zerocopy sends: completions on its error
+ * queue, which it then reads as well as an error does. Read them, and
+ * tell whether that was all (SO_ERROR, which also clears a real error:
+ * that one then resets the connection, as it would have without).
+ * Return: true if the socket has no error
+ */
+static bool tcp_zc_errqueue(struct tcp_conn *conn)
+{
+	socklen_t sl = sizeof(int);
+	int err = 0;
+
+	zc_errqueue(&conn->zc, conn->sock);
+	if (getsockopt(conn->sock, SOL_SOCKET, SO_ERROR, &err, &sl))
+		return false;
+	return !err;
+}
+
 /**
  * tcp_sock_handler() - Events on a connection's host socket
  * @c:		Execution context
@@ -1501,6 +1561,9 @@ void tcp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 
 	if (conn->sock != ref.fd)
 		return;		/* closed earlier in this batch */
+	if (events & EPOLLERR && zc_active(&conn->zc) &&
+	    tcp_zc_errqueue(conn))
+		events &= ~(uint32_t)EPOLLERR;
 	if (events & EPOLLERR || (events & EPOLLHUP &&
 				  !(conn->flags & SOCK_FIN_RCVD) &&
 				  !(events & EPOLLIN))) {
@@ -1700,6 +1763,7 @@ static void tcp_conn_from_sock(struct ctx *c, int fd,
 		if (!setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
 			conn->flags |= PEEK_OFF;
 	}
+	zc_sock_init(&conn->zc, fd);
 	if (tcp_epoll(c, idx, EPOLLRDHUP)) {
 		tcp_conn_close(c, idx, true);
 		return;
