@@ -33,9 +33,11 @@
 #
 # Output: a Markdown table on standard output (the serial console).
 set -u
+[ -n "${KBENCH_DEBUG:-}" ] && set -x
 
 T=${KBENCH_TIME:-2}
-MTU=${KBENCH_MTU:-65520}
+MTU=${KBENCH_MTU:-1500}
+DMTU=${KBENCH_DAEMON_MTU:-65520}
 ROWS=${KBENCH_ROWS:-}
 [ -n "$ROWS" ] || ROWS="nic veth passtd zerocopy-off no-peek-offset no-mmsg no-gso pasta"
 PORT=10001
@@ -43,17 +45,36 @@ R_PORT=5201
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 PIDS=
 
-# holder() - Start a process holding a new network namespace
+# ip() - iproute2's ip: busybox sh runs its own applets before any in PATH,
+# and busybox's ip knows no "nodad" nor "netns"
+ip() {
+	/usr/sbin/ip "$@"
+}
+
+# own_netns() - Succeed once a process is in a network namespace not ours
+own_netns() {
+	n=$(readlink "/proc/$1/ns/net") && [ -n "$n" ] &&
+		[ "$n" != "$(readlink /proc/self/ns/net)" ]
+}
+
+# holder() - Start a process holding a new network namespace, wait until
+# it holds it
 # Prints its PID.
 holder() {
 	unshare -n sleep 100000 </dev/null >/dev/null 2>&1 &
-	echo $!
+	h=$!
+	wait_for own_netns "$h"
+	echo "$h"
 }
 
 # in_ns() - Run a command in a holder's network namespace
 # $1:	holder PID
 in_ns() {
 	pid=$1; shift
+	if [ "$1" = ip ]; then
+		shift
+		set -- /usr/sbin/ip "$@"
+	fi
 	nsenter -t "$pid" -n "$@"
 }
 
@@ -73,8 +94,7 @@ setup() {
 	ip link set lo up
 	REMOTE=$(holder)
 	PIDS="$PIDS $REMOTE"
-	wait_for test "$(readlink /proc/$REMOTE/ns/net)" != \
-		  "$(readlink /proc/self/ns/net)" || return 1
+	own_netns "$REMOTE" || return 1
 	ip link set eth1 netns "$REMOTE" || return 1
 	ip link set eth0 mtu "$MTU" up
 	ip addr add 192.0.2.1/24 dev eth0
@@ -87,7 +107,9 @@ setup() {
 	in_ns "$REMOTE" ip addr add 2001:db8::2/64 dev eth1 nodad
 	in_ns "$REMOTE" ip addr add 198.51.100.1/32 dev lo
 	in_ns "$REMOTE" ip addr add 2001:db8:1::1/128 dev lo
-	wait_for ping -c 1 -W 1 198.51.100.1
+	wait_for ping -c 1 -W 1 198.51.100.1 || return 1
+	# For run.sh's COMMAND
+	echo "REMOTE=$REMOTE" > /run/kbench.env
 }
 
 # cpu_ticks() - utime + stime of a process, in clock ticks
@@ -136,11 +158,11 @@ cell() {
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
 	wait_for sh -c "! kill -0 $spid" || kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
-	set -- $(jq -r '.end.sum_received | "\(.bits_per_second) \(.bytes)"' \
+	set -- $(jq -M -r '.end.sum_received | "\(.bits_per_second) \(.bytes)"' \
 		 "$out" 2>/dev/null)
 	if [ $# -ne 2 ] || [ "$2" = null ] || [ "$2" = 0 ]; then
 		echo "fail -"
-		jq -r '.error // empty' "$out" 2>/dev/null | sed 's/^/# /' >&2
+		jq -M -r '.error // empty' "$out" 2>/dev/null | sed 's/^/# /' >&2
 		return
 	fi
 	if [ -n "$t0" ] && [ -n "$t1" ]; then
@@ -180,7 +202,6 @@ row_nic() {
 row_veth() {
 	a=$(holder); b=$(holder)
 	PIDS="$PIDS $a $b"
-	wait_for in_ns "$b" true
 	ip link add va type veth peer name vb
 	ip link set va netns "$a"; ip link set vb netns "$b"
 	in_ns "$a" ip link set lo up
@@ -215,9 +236,7 @@ row_daemon() {
 		return
 	fi
 	g=$(holder)
-	wait_for test "$(readlink /proc/$g/ns/net)" != \
-		  "$(readlink /proc/self/ns/net)"
-	"$bin" -f --config-net -m "$MTU" -t "$PORT" -T none -u none -U none \
+	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none -U none \
 		$opt "$g" </dev/null >/tmp/daemon.log 2>&1 &
 	dpid=$!
 	if ! wait_for guest_routes "$g" || ! kill -0 "$dpid" 2>/dev/null; then
@@ -253,7 +272,8 @@ NIC_OUT=
 echo "Guest: Linux $(uname -r), 1 vCPU (QEMU TCG, -icount shift=0," \
      "sleep=off), on $KBENCH_HOST."
 echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
-     "stream, 64 KiB writes, $T s of guest time per cell, MTU $MTU."
+     "stream, 64 KiB writes, $T s of guest time per cell, MTU $MTU" \
+     "(NICs, veth; QEMU link: ${KBENCH_LINK:-stream}), daemon tap MTU $DMTU."
 echo "Gbit/s in guest time; ratios to the NIC row; CPU: the daemon's" \
      "utime + stime per GB moved (s/GB)."
 echo

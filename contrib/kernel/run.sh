@@ -8,7 +8,7 @@
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
 # installed ($PASTA), each with the shared libraries ldd names, plus
 # bench-guest.sh and an /init. Boots it with
-#   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
+#   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=${KBENCH_SLEEP:-off}
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
 # to run, whatever else loads the machine.
@@ -17,20 +17,32 @@
 # stream" ends on one UNIX socket, one listening, one connecting. Inside
 # the guest, eth0 stays in the initial network namespace, where the daemon
 # runs (the "host" side); eth1 moves to a "remote" namespace, the far side
-# of the wire (bench-guest.sh).
+# of the wire (bench-guest.sh). QEMU's stream backend carries no
+# virtio-net header: the guest's NICs then offer no checksum offload, no
+# scatter-gather and no TSO, so every send is copied and segmented in the
+# guest, MSG_ZEROCOPY included (its completions say "copied").
+# KBENCH_LINK=tap joins them instead through two taps on a bridge in a
+# user and network namespace of QEMU's own (no privilege, nothing set up
+# on this machine's network): the NICs then have checksum offload,
+# scatter-gather and TSO/GSO, as a real NIC has, and send pages by
+# reference.
 #
 # Without COMMAND, /init runs bench-guest.sh; with one, /init sets up the
 # same namespaces and runs COMMAND (busybox sh -c) instead, e.g.
-#   run.sh bzImage 'ip -br addr; ping -c 1 192.0.2.2'
+#   run.sh bzImage 'ip -br addr; nsenter -t $REMOTE -n /usr/sbin/ip -br a'
+# ($REMOTE: the PID holding the remote namespace; busybox runs its own
+# applets first: "ip" in the command's shell is iproute2's, elsewhere
+# call /usr/sbin/ip)
 # The console (ttyS0) is copied to standard output and to
 # $KBENCH_LOG (default build/kernel/run.log); the guest powers off at the
 # end and run.sh exits with the status of the guest's command.
 #
 # Environment: PASSTD, PASTA (binaries put in the guest), KBENCH_TIME
 # (seconds per iperf3 cell, default 2), KBENCH_ROWS (bench-guest.sh),
-# KBENCH_MTU (NIC, veth and daemon MTU, default 65520), KBENCH_TIMEOUT
+# KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
+# daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
-# QEMU (default qemu-system-x86_64).
+# KBENCH_LINK (stream or tap, above), QEMU (default qemu-system-x86_64).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,13 +52,15 @@ PASTA=${PASTA:-/usr/bin/pasta}
 QEMU=${QEMU:-qemu-system-x86_64}
 KBENCH_LOG=${KBENCH_LOG:-$TOP/build/kernel/run.log}
 KBENCH_TIMEOUT=${KBENCH_TIMEOUT:-3600}
+KBENCH_LINK=${KBENCH_LINK:-hub}
 
 usage() {
 	echo "Usage: $0 KERNEL [COMMAND...]" >&2
 	echo "  KERNEL:  a bzImage (contrib/kernel/build.sh prints one)" >&2
 	echo "  COMMAND: run in the guest instead of bench-guest.sh" >&2
 	echo "Environment: PASSTD PASTA KBENCH_TIME KBENCH_ROWS KBENCH_MTU" \
-	     "KBENCH_TIMEOUT KBENCH_LOG QEMU" >&2
+	     "KBENCH_DAEMON_MTU" \
+	     "KBENCH_TIMEOUT KBENCH_LOG KBENCH_LINK QEMU" >&2
 }
 
 case "${1:-}" in
@@ -111,13 +125,19 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
 : > "$ROOT/etc/resolv.conf"
 {
 	echo "KBENCH_TIME=${KBENCH_TIME:-2}"
-	echo "KBENCH_MTU=${KBENCH_MTU:-65520}"
+	echo "KBENCH_MTU=${KBENCH_MTU:-1500}"
+	echo "KBENCH_DAEMON_MTU=${KBENCH_DAEMON_MTU:-65520}"
+	echo "KBENCH_DEBUG=${KBENCH_DEBUG:-}"
 	echo "KBENCH_ROWS='${KBENCH_ROWS:-}'"
 	echo "KBENCH_HOST='$(nproc) CPUs ($(awk -F': ' '/model name/ {
 		print $2; exit }' /proc/cpuinfo)), $(uname -r)'"
 } > "$ROOT/etc/kbench.conf"
 if [ $# -gt 0 ]; then
-	printf '%s\n' "$*" > "$ROOT/etc/kbench.cmd"
+	{
+		echo '. /run/kbench.env'
+		echo 'ip() { /usr/sbin/ip "$@"; }'
+		printf '%s\n' "$*"
+	} > "$ROOT/etc/kbench.cmd"
 fi
 
 cat > "$ROOT/init" <<'INIT'
@@ -132,7 +152,8 @@ mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
-export KBENCH_TIME KBENCH_MTU KBENCH_ROWS KBENCH_HOST
+export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS KBENCH_HOST \
+	KBENCH_LINK
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else
@@ -144,23 +165,54 @@ reboot -f
 INIT
 chmod +x "$ROOT/init"
 
-(cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd"
-
 mkdir -p "$(dirname "$KBENCH_LOG")"
 SOCK=$WORK/wire.sock
+case "$KBENCH_LINK" in
+hub)
+	NET="-netdev hubport,id=n0,hubid=0 -netdev hubport,id=n1,hubid=0"
+	WRAP=
+	;;
+stream)
+	NET="-netdev stream,id=n0,server=on,addr.type=unix,addr.path=$SOCK
+	     -netdev stream,id=n1,server=off,addr.type=unix,addr.path=$SOCK"
+	WRAP=
+	;;
+tap)
+	# Two taps with virtio-net headers on a bridge, in a user and
+	# network namespace of QEMU's own: no privilege needed, nothing
+	# configured on this machine's network
+	NET="-netdev tap,id=n0,ifname=kt0,script=no,downscript=no,vnet_hdr=on
+	     -netdev tap,id=n1,ifname=kt1,script=no,downscript=no,vnet_hdr=on"
+	cat > "$WORK/wrap.sh" <<'WRAP'
+set -e
+ip link add kbr type bridge
+for t in kt0 kt1; do
+	ip tuntap add "$t" mode tap vnet_hdr
+	ip link set "$t" mtu 65535 master kbr up
+done
+ip link set kbr up
+exec "$@"
+WRAP
+	WRAP="unshare -rn sh $WORK/wrap.sh"
+	;;
+*)
+	echo "run.sh: KBENCH_LINK is hub, stream or tap" >&2; exit 1 ;;
+esac
+echo "KBENCH_LINK=$KBENCH_LINK" >> "$ROOT/etc/kbench.conf"
+(cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd"
+
 echo "run.sh: booting $KERNEL ($(du -k "$WORK/initrd" | cut -f1) KiB" \
-     "initramfs), console log $KBENCH_LOG" >&2
+     "initramfs, $KBENCH_LINK link), console log $KBENCH_LOG" >&2
 start=$(date +%s)
 set +e
-timeout "$KBENCH_TIMEOUT" "$QEMU" -accel tcg -smp 1 -m 1G \
-	-icount shift=0,sleep=off -nographic -no-reboot \
+# shellcheck disable=SC2086 # NET and WRAP are lists of words
+timeout -k 10 "$KBENCH_TIMEOUT" $WRAP "$QEMU" -accel tcg -smp 1 -m 1G \
+	-icount shift=0,sleep=${KBENCH_SLEEP:-off} -nographic -no-reboot \
 	-kernel "$KERNEL" -initrd "$WORK/initrd" \
-	-append 'console=ttyS0 quiet panic=-1' \
-	-netdev stream,id=n0,server=on,addr.type=unix,addr.path="$SOCK" \
-	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:00:01 \
-	-netdev stream,id=n1,server=off,addr.type=unix,addr.path="$SOCK" \
-	-device virtio-net-pci,netdev=n1,mac=52:54:00:12:00:02 \
-	</dev/null 2>&1 | tr -d '\r' | tee "$KBENCH_LOG"
+	-append 'console=ttyS0 quiet panic=-1' $NET \
+	-device virtio-net-pci,romfile=,netdev=n0,mac=52:54:00:12:00:01 \
+	-device virtio-net-pci,romfile=,netdev=n1,mac=52:54:00:12:00:02 \
+	</dev/null 2>&1 | sed -u 's/\r//g' | tee "$KBENCH_LOG"
 set -e
 echo "run.sh: QEMU ran $(( $(date +%s) - start )) s of host time" >&2
 rc=$(awk '/^KBENCH-EXIT / { print $2 }' "$KBENCH_LOG" | tail -n 1)
