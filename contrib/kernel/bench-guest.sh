@@ -60,8 +60,13 @@ own_netns() {
 # holder() - Start a process holding a new network namespace, wait until
 # it holds it
 # Prints its PID.
+# $1:	"user" for a user namespace too, as a rootless container has
 holder() {
-	unshare -n sleep 100000 </dev/null >/dev/null 2>&1 &
+	if [ "${1:-}" = user ]; then
+		unshare -r -n sleep 100000 </dev/null >/dev/null 2>&1 &
+	else
+		unshare -n sleep 100000 </dev/null >/dev/null 2>&1 &
+	fi
 	h=$!
 	wait_for own_netns "$h"
 	echo "$h"
@@ -225,8 +230,9 @@ guest_routes() {
 # $1:	row name
 # $2:	daemon binary
 # $3:	option the row is about, or empty
+# $4:	more options (not checked against --help)
 row_daemon() {
-	name=$1 bin=$2 opt=$3
+	name=$1 bin=$2 opt=$3 more=${4:-}
 	if [ ! -x "$bin" ]; then
 		echo "| $name | not in the guest ($bin) | | | | | |"
 		return
@@ -235,11 +241,13 @@ row_daemon() {
 		echo "| $name | skipped: $(basename "$bin") has no $opt | | | | | |"
 		return
 	fi
-	g=$(holder)
+	g=$(holder user)
 	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none -U none \
-		$opt "$g" </dev/null >/tmp/daemon.log 2>&1 &
+		$opt $more "$g" </dev/null >/tmp/daemon.log 2>&1 &
 	dpid=$!
-	if ! wait_for guest_routes "$g" || ! kill -0 "$dpid" 2>/dev/null; then
+	# Ready: routes in its guest, its -t port listening here
+	if ! wait_for guest_routes "$g" || ! wait_for listening init "$PORT" ||
+	   ! kill -0 "$dpid" 2>/dev/null; then
 		echo "| $name | daemon did not start | | | | | |"
 		sed 's/^/# /' /tmp/daemon.log | tail -n 5
 		kill "$dpid" "$g" 2>/dev/null
@@ -291,7 +299,10 @@ for r in $ROWS; do
 			/usr/bin/passtd --no-peek-offset ;;
 	no-mmsg) row_daemon "passtd --no-mmsg" /usr/bin/passtd --no-mmsg ;;
 	no-gso) row_daemon "passtd --no-gso" /usr/bin/passtd --no-gso ;;
-	pasta) row_daemon "pasta (Debian)" /usr/bin/pasta "" ;;
+	# Started as root, pasta switches to nobody before it opens the
+	# target's namespaces, which root's holder does not allow: it keeps
+	# root (passtd opens them first, then switches)
+	pasta) row_daemon "pasta (Debian)" /usr/bin/pasta "" "--runas 0" ;;
 	*) echo "| $r | unknown row | | | | | |" ;;
 	esac
 	echo "# $r: $(awk -v a="$s0" '{ printf "%.1f", $1 - a }' \

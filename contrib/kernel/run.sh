@@ -143,6 +143,17 @@ fi
 cat > "$ROOT/init" <<'INIT'
 #!/bin/sh
 # /init of the benchmark's initramfs (written by contrib/kernel/run.sh)
+# The initramfs is no mount of its own, where pivot_root() fails (pasta's
+# sandbox needs it): copy it to a tmpfs and run this again from there
+if [ ! -e /.kbench-tmpfs ]; then
+	/bin/busybox mkdir /newroot
+	/bin/busybox mount -t tmpfs -o size=512m root /newroot
+	for f in /*; do
+		[ "$f" = /newroot ] || /bin/busybox cp -a "$f" /newroot/
+	done
+	/bin/busybox touch /newroot/.kbench-tmpfs
+	exec /bin/busybox switch_root /newroot /init
+fi
 /bin/busybox --install -s /bin
 export PATH=/usr/sbin:/usr/bin:/bin HOME=/root
 mount -t proc proc /proc
