@@ -199,7 +199,7 @@ set -e
 ip link add kbr type bridge
 for t in kt0 kt1; do
 	ip tuntap add "$t" mode tap vnet_hdr
-	ip link set "$t" mtu 65535 master kbr up
+	ip link set "$t" master kbr up
 done
 ip link set kbr up
 exec "$@"
