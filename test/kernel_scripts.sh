@@ -4,6 +4,7 @@
 # parse, print their usage and refuse bad arguments, without building or
 # booting a kernel (make kernel-bench does that; minutes, not for make check)
 
+# shellcheck disable=SC2317 # helpers are called through ktap_check
 # shellcheck source=test/lib/ktap.sh
 . "$(dirname "$0")/lib/ktap.sh"
 
@@ -29,7 +30,7 @@ refused() {
 
 	timeout 10 "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
 	rc=$?
-	[ $rc -eq 1 ] && [ ! -s "$TMP/out" ] && grep -q -- "$text" "$TMP/err"
+	[ "$rc" -eq 1 ] && [ ! -s "$TMP/out" ] && grep -q -- "$text" "$TMP/err"
 }
 
 # fragment_ok() - Succeed if config.fragment holds only comments, blank
@@ -40,6 +41,20 @@ fragment_ok() {
 				       bad = 1; next }
 	     { bad = 1 } END { exit bad }' "$KDIR/config.fragment" &&
 		grep -qx 'CONFIG_VIRTIO_NET=y' "$KDIR/config.fragment"
+}
+
+# rows_ok() - Succeed if every row of ALL_ROWS in bench-guest.sh has a case
+rows_ok() {
+	local rows r
+
+	# shellcheck disable=SC2016 # a literal $ALL_ROWS
+	rows=$(sed -n 's/^ALL_ROWS="\(\$ALL_ROWS \)*\(.*\)"$/\2/p' \
+		"$KDIR/bench-guest.sh")
+	[ -n "$rows" ] || return 1
+	for r in $rows; do
+		grep -q "^	$r) " "$KDIR/bench-guest.sh" || {
+			echo "row $r: no case"; return 1; }
+	done
 }
 
 ktap_plan 11
@@ -55,11 +70,5 @@ ktap_check "run.sh without a kernel" refused Usage sh "$KDIR/run.sh"
 ktap_check "run.sh with a missing kernel" refused "no kernel" \
 	sh "$KDIR/run.sh" "$TMP/none"
 ktap_check "config.fragment is well formed" fragment_ok
-ktap_check "bench-guest.sh knows every row it lists" bash -c "
-	rows=\$(sed -n 's/^\[ -n \"\$ROWS\" \] || ROWS=\"\(.*\)\"$/\1/p' \
-		'$KDIR/bench-guest.sh')
-	[ -n \"\$rows\" ] || exit 1
-	for r in \$rows; do
-		grep -q \"^	\$r) \" '$KDIR/bench-guest.sh' || exit 1
-	done"
+ktap_check "bench-guest.sh knows every row it lists" rows_ok
 ktap_finish

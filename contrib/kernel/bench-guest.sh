@@ -39,7 +39,9 @@ T=${KBENCH_TIME:-2}
 MTU=${KBENCH_MTU:-1500}
 DMTU=${KBENCH_DAEMON_MTU:-65520}
 ROWS=${KBENCH_ROWS:-}
-[ -n "$ROWS" ] || ROWS="nic veth passtd zerocopy-off no-peek-offset no-mmsg no-gso pasta"
+ALL_ROWS="nic veth passtd zerocopy-off no-peek-offset"
+ALL_ROWS="$ALL_ROWS no-mmsg no-gso pasta"
+[ -n "$ROWS" ] || ROWS=$ALL_ROWS
 PORT=10001
 R_PORT=5201
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
@@ -163,6 +165,7 @@ cell() {
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
 	wait_for sh -c "! kill -0 $spid" || kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
+	# shellcheck disable=SC2046 # two words wanted
 	set -- $(jq -M -r '.end.sum_received | "\(.bits_per_second) \(.bytes)"' \
 		 "$out" 2>/dev/null)
 	if [ $# -ne 2 ] || [ "$2" = null ] || [ "$2" = 0 ]; then
@@ -189,6 +192,7 @@ ratio() {
 # $1:	name
 # $2:	"in" cell, $3: "out" cell
 print_row() {
+	# shellcheck disable=SC2086 # each cell is two words
 	set -- "$1" $2 $3
 	echo "| $1 | $2 | $(ratio "$2" "$NIC_IN") | $3 | $4 | $(ratio "$4" \
 		"$NIC_OUT") | $5 |"
@@ -242,6 +246,7 @@ row_daemon() {
 		return
 	fi
 	g=$(holder user)
+	# shellcheck disable=SC2086 # options: zero or more words
 	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none -U none \
 		$opt $more "$g" </dev/null >/tmp/daemon.log 2>&1 &
 	dpid=$!
@@ -285,7 +290,8 @@ echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
 echo "Gbit/s in guest time; ratios to the NIC row; CPU: the daemon's" \
      "utime + stime per GB moved (s/GB)."
 echo
-echo "| row | remote->ns Gbit/s | ratio | CPU s/GB | ns->remote Gbit/s | ratio | CPU s/GB |"
+echo "| row | remote->ns Gbit/s | ratio | CPU s/GB |" \
+     "ns->remote Gbit/s | ratio | CPU s/GB |"
 echo "|---|---|---|---|---|---|---|"
 for r in $ROWS; do
 	s0=$(cut -d' ' -f1 /proc/uptime)

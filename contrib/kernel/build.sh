@@ -89,6 +89,7 @@ fi
 # first, then apply this build's and keep copies to reverse next time
 APPLIED=$SRC/.kbench-applied
 if [ -d "$APPLIED" ]; then
+	# shellcheck disable=SC2012 # names are ours: NNN-name
 	for p in $(ls "$APPLIED" | sort -r); do
 		echo "build.sh: reversing previous $p" >&2
 		patch -d "$SRC" -p1 -R --batch < "$APPLIED/$p" >> "$log" 2>&1 || {

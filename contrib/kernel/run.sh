@@ -8,24 +8,30 @@
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
 # installed ($PASTA), each with the shared libraries ldd names, plus
 # bench-guest.sh and an /init. Boots it with
-#   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=${KBENCH_SLEEP:-off}
+#   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
 # to run, whatever else loads the machine.
 #
-# The two virtio-net NICs are joined outside the guest: two "-netdev
-# stream" ends on one UNIX socket, one listening, one connecting. Inside
-# the guest, eth0 stays in the initial network namespace, where the daemon
-# runs (the "host" side); eth1 moves to a "remote" namespace, the far side
-# of the wire (bench-guest.sh). QEMU's stream backend carries no
-# virtio-net header: the guest's NICs then offer no checksum offload, no
-# scatter-gather and no TSO, so every send is copied and segmented in the
-# guest, MSG_ZEROCOPY included (its completions say "copied").
-# KBENCH_LINK=tap joins them instead through two taps on a bridge in a
-# user and network namespace of QEMU's own (no privilege, nothing set up
-# on this machine's network): the NICs then have checksum offload,
-# scatter-gather and TSO/GSO, as a real NIC has, and send pages by
-# reference.
+# The two virtio-net NICs are joined outside the guest (KBENCH_LINK):
+#  hub	   (default) a QEMU hub, -netdev hubport: frames pass from one NIC
+#	   to the other inside QEMU, in step with the guest clock
+#  stream  two "-netdev stream" ends on one UNIX socket, one listening,
+#	   one connecting: a socket QEMU polls in real time, which under
+#	   sleep=off loses the race with the guest clock (pings time out,
+#	   transfers stall now and then)
+#  tap	   two taps with virtio-net headers on a bridge, in a user and
+#	   network namespace of QEMU's own (no privilege, nothing set up
+#	   on this machine's network)
+# Only tap carries virtio-net headers: with hub and stream the guest's
+# NICs offer no checksum offload, no scatter-gather and no TSO, so the
+# guest segments and checksums in software and copies MSG_ZEROCOPY sends
+# (completions say "copied"); with tap they have all three, as a real NIC
+# has, and send pages by reference, but the host's bridge runs beside
+# the guest clock, so figures repeat less well.
+# Inside the guest, eth0 stays in the initial network namespace, where the
+# daemon runs (the "host" side); eth1 moves to a "remote" namespace, the
+# far side of the wire (bench-guest.sh).
 #
 # Without COMMAND, /init runs bench-guest.sh; with one, /init sets up the
 # same namespaces and runs COMMAND (busybox sh -c) instead, e.g.
@@ -34,15 +40,17 @@
 # applets first: "ip" in the command's shell is iproute2's, elsewhere
 # call /usr/sbin/ip)
 # The console (ttyS0) is copied to standard output and to
-# $KBENCH_LOG (default build/kernel/run.log); the guest powers off at the
-# end and run.sh exits with the status of the guest's command.
+# $KBENCH_LOG (default build/kernel/run.log); the guest reboots at the
+# end, which -no-reboot turns into QEMU's exit, and run.sh exits with the
+# status of the guest's command.
 #
 # Environment: PASSTD, PASTA (binaries put in the guest), KBENCH_TIME
 # (seconds per iperf3 cell, default 2), KBENCH_ROWS (bench-guest.sh),
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
-# KBENCH_LINK (stream or tap, above), QEMU (default qemu-system-x86_64).
+# KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
+# default off), KBENCH_DEBUG (set -x in the guest), QEMU.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -81,9 +89,8 @@ for t in "$QEMU" iperf3 jq ip cpio gzip ldd; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbench.XXXXXX")
-QPID=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
-	[ -n "$QPID" ] && kill "$QPID" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -163,8 +170,8 @@ mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
-export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS KBENCH_HOST \
-	KBENCH_LINK
+export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS \
+	KBENCH_HOST KBENCH_LINK
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else
