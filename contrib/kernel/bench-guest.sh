@@ -25,7 +25,7 @@
 #	 192.0.2.1:10001, which the daemon forwards (-t 10001) to the server
 #	 in its guest (for "nic", the server listens in the initial netns)
 # Throughput is iperf3's receiver figure, in guest time: under -icount
-# the guest clock follows instructions, so figures repeat run to run. The
+# the guest clock follows instructions, so figures repeat to 1-2 %. The
 # daemon's CPU per GB is the growth of utime + stime (/proc/PID/stat)
 # over the run, divided by the bytes iperf3 moved. A daemon that rejects
 # a row's option (not in its --help) or does not start gives a row saying

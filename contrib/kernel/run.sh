@@ -11,7 +11,7 @@
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
-# to run, whatever else loads the machine.
+# to run to 1-2 % (doc/performance.md), whatever else loads the machine.
 #
 # The two virtio-net NICs are joined outside the guest (KBENCH_LINK):
 #  hub	   (default) a QEMU hub, -netdev hubport: frames pass from one NIC
