@@ -20,7 +20,7 @@ UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
 .PHONY: all deps run check unit bench footprint install uninstall clean \
-	fuzz fuzz-build asan
+	fuzz fuzz-build asan kernel-bench
 
 all: passtd pasta passt passtd-ctl pesto
 
@@ -152,6 +152,14 @@ asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 
 bench: deps all
 	@bash test/perf/bench.sh
+
+# The in-guest benchmark (contrib/kernel/): builds Linux KERNEL_VERSION from
+# Debian's linux-source (cached) and runs the daemon's rows under QEMU;
+# about 5 minutes to build, see README for the run. Not part of make check.
+KERNEL_VERSION ?= 6.12
+kernel-bench: all
+	@k=$$(sh contrib/kernel/build.sh $(KERNEL_VERSION)) && \
+		sh contrib/kernel/run.sh "$$k"
 
 # Resident memory and descriptors of an idle daemon (prints, asserts
 # nothing: test/isolation.sh checks the limits)

@@ -1,0 +1,74 @@
+#!/bin/bash
+#
+# test/kernel_scripts.sh - the in-guest benchmark's scripts (contrib/kernel/)
+# parse, print their usage and refuse bad arguments, without building or
+# booting a kernel (make kernel-bench does that; minutes, not for make check)
+
+# shellcheck disable=SC2317 # helpers are called through ktap_check
+# shellcheck source=test/lib/ktap.sh
+. "$(dirname "$0")/lib/ktap.sh"
+
+KDIR=$(cd "$(dirname "$0")/../contrib/kernel" && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# usage_ok() - Succeed if SCRIPT --help exits 0 printing a usage line
+# $1:	Script
+usage_ok() {
+	local out
+
+	out=$(timeout 10 sh "$KDIR/$1" --help 2>&1) || return 1
+	grep -q "^Usage: .*$1" <<<"$out"
+}
+
+# refused() - Succeed if a command exits 1 naming the reason on stderr
+# $1:	Text expected on stderr
+# $@:	Command
+refused() {
+	local text=$1; shift
+	local rc
+
+	timeout 10 "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+	rc=$?
+	[ "$rc" -eq 1 ] && [ ! -s "$TMP/out" ] && grep -q -- "$text" "$TMP/err"
+}
+
+# fragment_ok() - Succeed if config.fragment holds only comments, blank
+# lines and CONFIG_NAME=y|m|VALUE settings, each name once
+fragment_ok() {
+	awk '/^(#.*)?$/ { next }
+	     /^CONFIG_[A-Z0-9_]+=./ { split($0, a, "="); if (seen[a[1]]++)
+				       bad = 1; next }
+	     { bad = 1 } END { exit bad }' "$KDIR/config.fragment" &&
+		grep -qx 'CONFIG_VIRTIO_NET=y' "$KDIR/config.fragment"
+}
+
+# rows_ok() - Succeed if every row of ALL_ROWS in bench-guest.sh has a case
+rows_ok() {
+	local rows r
+
+	# shellcheck disable=SC2016 # a literal $ALL_ROWS
+	rows=$(sed -n 's/^ALL_ROWS="\(\$ALL_ROWS \)*\(.*\)"$/\2/p' \
+		"$KDIR/bench-guest.sh")
+	[ -n "$rows" ] || return 1
+	for r in $rows; do
+		grep -q "^	$r) " "$KDIR/bench-guest.sh" || {
+			echo "row $r: no case"; return 1; }
+	done
+}
+
+ktap_plan 11
+for s in build.sh run.sh bench-guest.sh; do
+	ktap_check "$s parses (sh -n)" sh -n "$KDIR/$s"
+done
+ktap_check "build.sh --help" usage_ok build.sh
+ktap_check "run.sh --help" usage_ok run.sh
+ktap_check "build.sh without a version" refused Usage sh "$KDIR/build.sh"
+ktap_check "build.sh with a missing patch" refused "cannot read patch" \
+	sh "$KDIR/build.sh" 6.12 "$TMP/none.patch"
+ktap_check "run.sh without a kernel" refused Usage sh "$KDIR/run.sh"
+ktap_check "run.sh with a missing kernel" refused "no kernel" \
+	sh "$KDIR/run.sh" "$TMP/none"
+ktap_check "config.fragment is well formed" fragment_ok
+ktap_check "bench-guest.sh knows every row it lists" rows_ok
+ktap_finish
