@@ -15,7 +15,9 @@
  * EMFILE or ENFILE, if a connection is pending (accept4() reserves the
  * descriptor before it looks at the queue, so these errors come with an
  * empty queue too; poll() tells), the reserve is closed, which frees one
- * descriptor number and one open file; the pending connection is
+ * descriptor number (and, once the reserve is a socket taken at an earlier
+ * refusal, one open file: the first reserve shares the open file of its
+ * copy, so the first ENFILE frees none); the pending connection is
  * accepted into them and shut down at once, so its client sees the
  * connection end instead of hanging; and that socket, still holding the
  * number and the file, becomes the reserve, closed (with a reset, if the
