@@ -5,7 +5,8 @@
 #
 # Not part of `make check` (without SOAK_S it skips itself): run it with
 # `make soak [SOAK_S=60]`, or `SOAK_S=60 TEST_TIMEOUT=500 bash test/run.sh
-# soak` (TEST_TIMEOUT must exceed SOAK_S + 250).
+# soak` (TEST_TIMEOUT must exceed SOAK_S + 250). SOAK_DAEMON_ARGS adds
+# options to the daemon's command line (`--no-zerocopy`, say, to compare).
 #
 # One daemon in namespace mode (test/lib/sandbox.sh: guest, sandbox host,
 # remote over a veth) with -t auto -u auto -T auto -U auto, --udp-timeout 3
@@ -538,8 +539,9 @@ steady() {
 
 RUN_S=$(( SOAK_WARM_S + SOAK_S + 300 ))
 STEADY_PIDS=()
+# shellcheck disable=SC2086 # SOAK_DAEMON_ARGS is a list of options
 if ! start_daemon --config-net -d --flows $FLOWS --udp-timeout $UDP_TIMEOUT \
-		  -t auto -u auto -T auto -U auto; then
+		  -t auto -u auto -T auto -U auto ${SOAK_DAEMON_ARGS:-}; then
 	for w in "${WORKERS[@]}"; do
 		ktap_fail "$w" "daemon did not start"
 	done
