@@ -1201,6 +1201,38 @@ static void tcp_fin_from_tap(struct ctx *c, int idx)
 	tcp_half_closed(c, conn);
 }
 
+/* Sequence order of the segments of a batch, as indices into it */
+static uint16_t tcp_order[TCP_BATCH_IOV];
+
+/*
+ * Put the segments of a batch in sequence order (tcp_order), relative to
+ * @next: a guest in loss recovery interleaves its retransmissions with new
+ * data, and a segment beyond a gap may come before the ones that fill it.
+ * Taking the batch in arrival order and stopping at the gap would refuse
+ * the in-order segments behind it, which the guest then recovers one per
+ * retransmission timeout. A batch is nearly always in order already:
+ * insertion sort, one pass then.
+ */
+static void tcp_seq_order(const struct tcp_seg *segs, unsigned int n,
+			  uint32_t next)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		uint16_t cur = (uint16_t)i;
+		int32_t off = (int32_t)(segs[i].seq - next);
+
+		for (j = i; j; j--) {
+			const struct tcp_seg *prev = &segs[tcp_order[j - 1]];
+
+			if ((int32_t)(prev->seq - next) <= off)
+				break;
+			tcp_order[j] = tcp_order[j - 1];
+		}
+		tcp_order[j] = cur;
+	}
+}
+
 /**
  * tcp_data_to_sock() - Write the in-order payload of a batch to the socket
  * @c:		Execution context
@@ -1224,8 +1256,9 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 	unsigned int i, k = 0;
 	ssize_t sent;
 
+	tcp_seq_order(segs, n, next);
 	for (i = 0; i < n && k < TCP_BATCH_IOV; i++) {
-		const struct tcp_seg *s = &segs[i];
+		const struct tcp_seg *s = &segs[tcp_order[i]];
 		uint32_t skip;
 
 		/*
