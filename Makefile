@@ -50,7 +50,8 @@ test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
 		   test/unit/unit_net.h
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
-TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench
+TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench \
+	   test/tools/conn_rate
 
 # Helpers shared by the tools that use them: linked into each of those
 TOOL_COMMON := test/tools/tool_common.c
