@@ -151,7 +151,11 @@ $(ASAN_DIR)/test/unit/%_test: test/unit/%_test.c $(ASAN_DIR)/libpasstd.a \
 
 asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 
-bench: deps all
+# The benchmark report: doc/performance.md, its plots (doc/perf/) and the
+# README's short table (test/perf/bench.sh; about 40 minutes, BENCH_ONLY,
+# BENCH_ROUNDS and BENCH_TIME to shorten). Not part of make check.
+bench: all test/tools/vm_bench test/tools/conn_rate
+	@sh test/lib/deps.sh bench
 	@bash test/perf/bench.sh
 
 # The in-guest benchmark (contrib/kernel/): builds Linux KERNEL_VERSION from
