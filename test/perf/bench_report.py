@@ -313,10 +313,10 @@ def plot(res, pdir):
     plots = []
     spec = [("tcp", "TCP throughput, ratio to veth (1 stream)", "tcp",
              "gbit", lambda c: c.endswith(" 1"),
-             lambda c: "MTU %s %s" % (c.split()[0], c.split()[1])),
+             lambda c: "MTU %s %s" % (c.split()[0], DIRS[c.split()[1]])),
             ("udp", "UDP rate at ≤0.1 % loss, ratio to veth", "paced",
              "kpps", lambda c: True,
-             lambda c: "%s B %s" % tuple(c.split())),
+             lambda c: "%s B %s" % (c.split()[0], DIRS[c.split()[1]])),
             ("latency", "TCP/UDP request/response p50, ratio to veth",
              "lat", "p50", lambda c: True, lambda c: c.upper())]
     for name, title, sec, metric, keep, label in spec:
