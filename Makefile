@@ -50,7 +50,8 @@ test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
 		   test/unit/unit_net.h
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
-TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench
+TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench \
+	   test/tools/conn_rate
 
 # Helpers shared by the tools that use them: linked into each of those
 TOOL_COMMON := test/tools/tool_common.c
@@ -150,7 +151,11 @@ $(ASAN_DIR)/test/unit/%_test: test/unit/%_test.c $(ASAN_DIR)/libpasstd.a \
 
 asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 
-bench: deps all
+# The benchmark report: doc/performance.md, its plots (doc/perf/) and the
+# README's short table (test/perf/bench.sh; about 40 minutes, BENCH_ONLY,
+# BENCH_ROUNDS and BENCH_TIME to shorten). Not part of make check.
+bench: all test/tools/vm_bench test/tools/conn_rate
+	@sh test/lib/deps.sh bench
 	@bash test/perf/bench.sh
 
 # The in-guest benchmark (contrib/kernel/): builds Linux KERNEL_VERSION from

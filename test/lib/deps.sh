@@ -5,6 +5,9 @@
 # Installs only what is missing, non-interactively, and says nothing when
 # everything is there already. Run as root (CI is); otherwise it lists what
 # to install and fails. POSIX sh: `make deps` runs it with sh.
+#
+# Usage: sh test/lib/deps.sh		the build and make check
+#	sh test/lib/deps.sh bench	also what make bench needs beyond them
 
 set -u
 
@@ -14,6 +17,11 @@ PKGS="gcc make libc6-dev libseccomp-dev libcap-ng-dev iproute2 busybox-static ip
       tshark iperf3 passt procps util-linux kmod ethtool python3
       qemu-system-x86 linux-image-amd64 cpio strace hyperfine
       clang libclang-rt-14-dev llvm"
+
+# make bench only (test/perf/bench.sh): sockperf for the request/response
+# latency, gnuplot-nox for the report's plots
+BENCH_PKGS="sockperf gnuplot-nox"
+[ "${1:-}" = bench ] && PKGS="$PKGS $BENCH_PKGS"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# shellcheck disable=SC2086 # one line, words separated by spaces

@@ -1,96 +1,119 @@
 #!/bin/bash
 #
-# test/perf/bench.sh - TCP throughput and daemon CPU cost, then UDP packet
-# rates, as two Markdown tables: the kernel's veth path (the ceiling),
-# passtd, passtd --no-peek-offset (TCP) or --no-gso, --no-mmsg and
-# --udp-yield 0 (UDP), and pasta (when installed), both directions; then
-# a third table for VM mode, the socket protocol QEMU speaks, for passtd
-# --vm and passt (when installed)
+# test/perf/bench.sh - make bench: the benchmark report, doc/performance.md
 #
-# Usage: bash test/perf/bench.sh	(make bench)
-#	BENCH_TIME=2 bash test/perf/bench.sh	quick trial, seconds per cell
-#	PASTA=/path/to/pasta			another pasta build
-#	PASST=/path/to/passt			another passt build
-#	BENCH_ONLY=tcp, udp or vm		one of the three tables
-#	BENCH_ONLY=startup			start-up and footprint only
-#						(test/perf/startup.sh, also
-#						run after the three tables)
+# Usage: bash test/perf/bench.sh			(make bench)
+#	BENCH_ROUNDS=5		alternating rounds (A B A B ...)
+#	BENCH_TIME=3		seconds per iperf3, sockperf, conn_rate cell
+#	BENCH_PACED_TIME=2	seconds per probe of the paced UDP search
+#	BENCH_STEPS=3		probes of that search
+#	BENCH_ONLY=tcp,udp,lat,load,startup,vm	some sections only (a
+#				section not run keeps its old tables)
+#	BENCH_OUT=doc/performance.md BENCH_README=README.md	where to write
+#				(BENCH_OUT=none: only print the results)
+#	PASTA=/usr/bin/pasta PASST=/usr/bin/passt	other builds
 #
-# Every cell is one iperf3 TCP run of BENCH_TIME seconds (default 10) with
-# 64 KiB writes, in namespaces this script creates (test/lib/sandbox.sh):
-#   remote->ns  iperf3 client in the remote namespace, server in the guest
-#		namespace behind the daemon's -t port (192.0.2.1:PORT)
-#   ns->remote  iperf3 client in the guest namespace, server in the remote
-#		namespace (198.51.100.1)
-# The veth row runs the same between the sandbox namespace itself (the
-# daemon's host side) and the remote namespace: no daemon, the ceiling.
-# Every daemon is started the same way: --config-net -m 65520 -t PORT
-# -T none -u none -U none, plus the row's options; the "-m 1500" rows give
-# the guest MTU 1500 instead (the veth stays at 65520). The daemon's CPU time
-# (utime + stime from /proc/PID/stat) is taken before and after each run
-# and divided by the bytes iperf3 moved; so is the CPU time of both iperf3
-# processes (bash's time keyword), the part of the work no path can avoid.
+# Theory of operation
+# Every section runs its rows in alternating rounds: round 1 runs every
+# row once, then round 2 every row again, and so on, so that the drift of
+# this shared machine's speed hits every row alike. Each figure goes, with
+# its round, into a results file (build/bench/results.tsv, one line per
+# figure: SECTION CELL ROW ROUND METRIC VALUE); test/perf/bench_report.py
+# then writes the medians, the per-round ratios to the "veth" row (the
+# kernel's own path, no daemon) of the same round, the plots and the
+# issue's targets into the marked blocks of doc/performance.md and
+# README.md, leaving the rest of both as written.
 #
-# UDP: every cell is one iperf3 UDP run of BENCH_TIME seconds, unlimited
-# rate (-b 0), 64-byte or 1400-byte datagrams (-l), same namespaces and
-# directions; the daemons are started with -t PORT -u PORT (iperf3's
-# control connection and its datagrams). A cell is the datagrams the
-# iperf3 server received per second, (packets - lost_packets) / seconds of
-# the receiver's sum in the client's JSON, and that sum's lost_percent.
+# Namespaces (test/lib/sandbox.sh): a guest namespace behind each daemon,
+# the sandbox's own namespace (the daemon's host side) and a "remote"
+# namespace joined to it by a veth pair (host0, remote0).
+#   remote->ns ("in")	client in the remote namespace, server in the
+#			guest behind the daemon's -t/-u PORT (192.0.2.1)
+#   ns->remote ("out")	client in the guest, server in the remote
+#			namespace (198.51.100.1)
+# The veth row runs the same between the sandbox namespace and the remote.
+# Daemons: --config-net -m MTU -t PORT -T none -U none, -u PORT or -u none,
+# plus the row's options; the guest MTU is -m. For the TCP cells of an MTU
+# the veth pair is set to that MTU too (ip link set host0/remote0 mtu M),
+# for every row: the veth row is the kernel's path at that MTU, and the
+# daemons' host-side traffic crosses the same link.
 #
-# VM mode: a guest under TCG is far too slow to load a daemon, so the
-# guest is test/tools/vm_bench, a small C program that speaks the stream
-# protocol (each Ethernet frame behind a 32-bit big-endian length) with
-# as little work of its own as it can: many frames per write(), headers
-# only parsed on the way in. It connects to the daemon's socket (passtd
-# --vm -f -s SOCK -u PORT, or passt -f -s SOCK -u PORT, MTU 65520 by
-# default in both), uses the host's address 192.0.2.1 as the daemon hands
-# it out, and vm_bench's far ends run in the remote namespace. Every cell
-# is one run of BENCH_TIME seconds on a new guest connection:
-#   UDP remote->guest  udp-source sends LEN-byte datagrams (sendmmsg, as
-#		fast as it can) to the daemon's -u PORT; the guest counts
-#		those arriving on the stream
-#   UDP guest->remote  the guest writes 256 frames per write(); udp-sink
-#		counts what arrives (recvmmsg)
-#   TCP remote->guest  the guest connects to tcp-source, which writes as
-#		fast as it can; the guest acknowledges every read
-#   TCP guest->remote  the guest connects to tcp-sink and sends full
-#		segments (MSS 65480, or the daemon's if smaller) within
-#		the daemon's window
-# A UDP cell is the receiver's datagrams per second (from its first batch
-# to its last), with the loss against what the sender counted; a TCP
-# cell is the payload the receiving guest got, or the daemon acknowledged
-# to the sending guest, per second.
+# Sections:
+#   tcp	iperf3 -l 64K, MTU 65520, 9000, 1500, both directions, 1 and 4
+#	streams (-P 4): veth, passtd, pasta; the ablation switches the
+#	daemon has (--no-peek-offset, --no-gso, --no-mmsg, --no-zerocopy)
+#	at MTU 65520 and 1500 with one stream. The daemon's CPU (utime +
+#	stime, /proc/PID/stat) and both iperf3 ends' (bash's time) per GB;
+#	the daemon's peak RSS (VmHWM) after its MTU 65520 cells.
+#   udp	iperf3 -u, 64 and 1400 B, both directions: (a) -b 0, the
+#	datagrams received per second and the loss; (b) the highest -b
+#	with at most 0.1 % loss, a bisection of BENCH_STEPS probes seeded
+#	with (a) (bench_lib.sh). Rows veth, passtd, --no-mmsg,
+#	--udp-yield 0, pasta; (b) for veth, passtd, --no-mmsg and pasta.
+#   lat	sockperf ping-pong --full-rtt, TCP and UDP, remote->ns: p50,
+#	p99 of the round trip and transactions per second;
+#	test/tools/conn_rate: TCP connect, 64 B request, 256 B response,
+#	close, per second. Rows veth, passtd, pasta.
+#   load	one busy loop (a bash "while :" loop, started and ended here)
+#	beside the UDP 64 B and TCP MTU 65520 cells, both directions:
+#	veth, passtd, passtd --udp-yield 0 (UDP), pasta.
+#   startup	test/perf/startup.sh (hyperfine, alternating rounds) and
+#	test/perf/footprint.sh.
+#   vm	one run of the VM-mode table (test/tools/vm_bench, below).
 #
-# Nothing here is a pass or fail: the numbers are printed, never asserted.
+# Nothing here is a pass or fail: the report computes the targets from the
+# figures and prints met or not met.
 
 # shellcheck source=test/lib/sandbox.sh
 . "$(dirname "$0")/../lib/sandbox.sh"
+# shellcheck source=test/perf/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
 
-BENCH_TIME=${BENCH_TIME:-10}
-BENCH_ONLY=${BENCH_ONLY:-}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_TIME=${BENCH_TIME:-3}
+BENCH_PACED_TIME=${BENCH_PACED_TIME:-2}
+BENCH_STEPS=${BENCH_STEPS:-3}
+BENCH_ONLY=${BENCH_ONLY:-tcp,udp,lat,load,startup,vm}
+BENCH_OUT=${BENCH_OUT:-$REPO_DIR/doc/performance.md}
+BENCH_README=${BENCH_README:-$REPO_DIR/README.md}
+BENCH_DIR=${BENCH_DIR:-$REPO_DIR/build/bench}
 PASTA=${PASTA:-/usr/bin/pasta}
 PASST=${PASST:-/usr/bin/passt}
 VM_BENCH=${VM_BENCH:-$TEST_DIR/tools/vm_bench}
+CONN_RATE=${CONN_RATE:-$TEST_DIR/tools/conn_rate}
 PORT=10001
 R_PORT=5201
 CLK_TCK=$(getconf CLK_TCK)
+RESULTS=$BENCH_DIR/results.tsv
 
-if [ "$BENCH_ONLY" = startup ]; then
-	exec bash "$(dirname "$0")/startup.sh"
-fi
 require_tools iperf3 python3 ip nsenter unshare timeout getconf
-# make bench does not build the test tools: build the VM table's one
-if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
-	[ -x "$VM_BENCH" ] || make -s -C "$REPO_DIR" test/tools/vm_bench >&2
-fi
+[ -x "$CONN_RATE" ] || make -s -C "$REPO_DIR" test/tools/conn_rate >&2
+[ -x "$VM_BENCH" ] || make -s -C "$REPO_DIR" test/tools/vm_bench >&2
+mkdir -p "$BENCH_DIR" || exit 1
 setup_sandbox
 
-COMMANDS=()
-ROWS=()
+PASSTD_BIN=$PASSTD
+DAEMON_HELP=$("$PASSTD_BIN" --help 2>&1)
+ROUND=0
 CELL=
-CEIL_IN=
-CEIL_OUT=
+BUSY_PID=
+
+# want() - Succeed if a section is to run
+# $1:	Section
+want() {
+	[[ ",$BENCH_ONLY," == *",$1,"* ]]
+}
+
+# rec() - Record one figure of the current round
+# $1:	Section
+# $2:	Cell
+# $3:	Row
+# $4:	Metric
+# $5:	Value ("fail" or "-": no figure)
+rec() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$ROUND" "$4" "$5" \
+		>>"$RESULTS"
+}
 
 # guest_routes() - Succeed once the guest has both default routes
 guest_routes() {
@@ -101,449 +124,441 @@ guest_routes() {
 # cpu_ticks() - Print a process's user plus system time, in clock ticks
 # $1:	PID
 cpu_ticks() {
-	local pid=$1; shift
-
 	# Fields after the command name, which may hold spaces: utime and
 	# stime are fields 14 and 15 of the line, 12 and 13 after ") "
-	sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null |
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null |
 		awk '{ print $12 + $13 }'
 }
 
-# iperf_json() - Print "BITS_PER_SECOND BYTES" from iperf3 JSON output
-# $1:	File
-iperf_json() {
-	local file=$1; shift
-
-	python3 - "$file" <<'EOF'
-import json, sys
-try:
-    s = json.load(open(sys.argv[1]))["end"]["sum_received"]
-    print(int(s["bits_per_second"]), int(s["bytes"]))
-except Exception:
-    print("0 0")
-EOF
-}
-
-# listening() - Succeed once a TCP port listens in a namespace
+# listening() - Succeed once a port listens in a namespace
 # $1:	PID holding the namespace, or "host"
 # $2:	Port
+# $3:	"t" for TCP (default), "u" for UDP
 listening() {
-	local ns=$1; shift
-	local port=$1; shift
+	local ns=$1 port=$2 p=${3:-t}
 
 	if [ "$ns" = host ]; then
-		ss -Hltn "sport = :$port" | grep -q LISTEN
+		ss -Hln"$p" "sport = :$port" | grep -q .
 	else
-		in_ns "$ns" ss -Hltn "sport = :$port" | grep -q LISTEN
+		in_ns "$ns" ss -Hln"$p" "sport = :$port" | grep -q .
 	fi
+}
+
+# port_free() - Succeed if nothing listens on PORT in the sandbox namespace
+port_free() {
+	! listening host "$PORT" t && ! listening host "$PORT" u
 }
 
 # ns_cmd() - Print the prefix that runs a command in a namespace
 # $1:	PID holding the namespace, or "host"
 ns_cmd() {
-	local ns=$1; shift
-
-	[ "$ns" = host ] || echo "nsenter --net=/proc/$ns/ns/net --"
+	[ "$1" = host ] || echo "nsenter --net=/proc/$1/ns/net --"
 }
 
-# cell() - One iperf3 run: sets CELL to "GBIT CPU_S_PER_GB ENDS_S_PER_GB"
-# (daemon CPU "-" without a daemon, "fail" on failure); ENDS: the user +
-# system CPU of both iperf3 processes (bash's time) per GB
+# row_start() - Start the daemon of a row; sets GNS (guest namespace, or
+# host for veth) and DPID (empty for veth)
+# $1:	Row name
+# $2:	Binary, or veth
+# $3:	MTU
+# $4:	UDP port to forward, or none
+# $@:	Row options
+# Return: 1 if the daemon did not start
+row_start() {
+	local name=$1 bin=$2 mtu=$3 uport=$4; shift 4
+
+	GNS=host
+	DPID=
+	# A daemon just stopped may leave its -t listener for a moment: the
+	# veth row's servers would seem ready before they are
+	busywait 3000 port_free || echo "port $PORT still taken" >&2
+	[ "$bin" = veth ] && return 0
+	PASSTD=$bin
+	if ! start_daemon --config-net -m "$mtu" -t "$PORT" -T none \
+		-u "$uport" -U none "$@" >"$SANDBOX_TMP/start.out" 2>&1 ||
+	   ! slowwait 10 guest_routes; then
+		echo "$name: daemon did not start" >&2
+		tail -n 5 "$SANDBOX_TMP/start.out" >&2
+		stop_daemon
+		stop_pid "$GUEST_PID"
+		return 1
+	fi
+	GNS=$GUEST_PID
+	DPID=$DAEMON_PID
+}
+
+# row_stop() - Stop the daemon of a row, if any
+row_stop() {
+	[ -n "$DPID" ] || return 0
+	stop_daemon
+	stop_pid "$GUEST_PID"
+	DPID=
+}
+
+# iperf_sum() - Print "BITS_PER_SECOND BYTES PACKETS_PER_S LOST_PERCENT"
+# of the receiver's sum in iperf3 JSON output, "0 0 0 -" if none
+# $1:	File
+iperf_sum() {
+	python3 - "$1" <<'PYEOF'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))["end"]["sum_received"]
+    pps, loss = 0, "-"
+    if "packets" in s:
+        got = s["packets"] - s["lost_packets"]
+        pps, loss = got / s["seconds"], s["lost_percent"]
+    print(int(s["bits_per_second"]), int(s["bytes"]), pps, loss)
+except Exception:
+    print("0 0 0 -")
+PYEOF
+}
+
+# iperf_run() - One iperf3 run; sets CELL to the iperf_sum() line plus the
+# daemon's CPU ticks and both ends' CPU seconds: "BPS BYTES PPS LOSS
+# DTICKS ENDS_S" ("fail" on failure)
 # $1:	Server namespace (PID or host)
 # $2:	Client namespace (PID or host)
-# $3:	Address the client connects to
+# $3:	Address the client connects to (the server binds it)
 # $4:	Port
 # $5:	Daemon PID, or empty
-# $6:	Label for the command list
-cell() {
-	local sns=$1; shift
-	local cns=$1; shift
-	local addr=$1; shift
-	local port=$1; shift
-	local dpid=$1; shift
-	local label=$1; shift
-	local out=$SANDBOX_TMP/iperf.$RANDOM.json spid t0 t1 bps bytes ends
+# $6:	Seconds
+# $@:	More client options (-u -b ... -l ..., -P 4)
+iperf_run() {
+	local sns=$1 cns=$2 addr=$3 port=$4 dpid=$5 secs=$6; shift 6
+	local out=$SANDBOX_TMP/iperf.json spid t0=0 t1=0 sum ends
 	local TIMEFORMAT='%3U %3S'
 	local -a srv cli
 
 	# shellcheck disable=SC2207 # words of a fixed prefix
-	srv=($(ns_cmd "$sns") iperf3 -s -1 -p "$port")
+	srv=($(ns_cmd "$sns") iperf3 -s -1 -p "$port" -B "$addr")
 	# shellcheck disable=SC2207
-	cli=($(ns_cmd "$cns") timeout $((BENCH_TIME + 30)) iperf3 -c "$addr"
-	     -p "$port" -t "$BENCH_TIME" -l 64K --connect-timeout 3000 -J)
-	COMMANDS+=("# $label" "${srv[*]} &" "${cli[*]}")
-
+	cli=($(ns_cmd "$cns") timeout $((secs + 30)) iperf3 -c "$addr"
+	     -p "$port" -t "$secs" --connect-timeout 3000 -J "$@")
+	rm -f "$out" "$out.srv" "$out.cli"
 	{ time "${srv[@]}" </dev/null >/dev/null 2>&1; } 2>"$out.srv" &
 	spid=$!
 	track_pid "$spid"
 	if ! busywait 3000 listening "$sns" "$port"; then
 		stop_pid "$spid"
-		CELL="fail - -"
+		CELL=fail
 		return
 	fi
-
 	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
 	{ time "${cli[@]}" </dev/null >"$out" 2>&1; } 2>"$out.cli"
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
 	slowwait 5 pid_gone "$spid" || stop_pid "$spid"
 	wait "$spid" 2>/dev/null
 
-	read -r bps bytes < <(iperf_json "$out")
-	if [ "${bytes:-0}" -eq 0 ]; then
-		CELL="fail - -"
-		echo "$label: iperf3 failed:" >&2
-		tail -n 5 "$out" >&2
+	sum=$(iperf_sum "$out")
+	if [ "${sum%% *}" = 0 ]; then
+		CELL=fail
+		echo "iperf3 ${cli[*]}: failed:" >&2
+		tail -n 3 "$out" >&2
 		return
 	fi
-	ends=$(cat "$out.srv" "$out.cli" 2>/dev/null | awk -v n="$bytes" '
-		NF == 2 { s += $1 + $2; k++ }
-		END { if (k == 2) printf "%.2f\n", s / (n / 1e9); else print "-" }')
-	if [ -n "$dpid" ] && [ -n "$t0" ] && [ -n "$t1" ]; then
-		CELL=$(awk -v b="$bps" -v n="$bytes" -v d="$((t1 - t0))" \
-			   -v hz="$CLK_TCK" -v e="$ends" 'BEGIN {
-			printf "%." (b < 1e8 ? 3 : 2) "f %.2f %s\n", b / 1e9,
-			       d / hz / (n / 1e9), e }')
-	else
-		CELL=$(awk -v b="$bps" -v e="$ends" 'BEGIN {
-			printf "%." (b < 1e8 ? 3 : 2) "f - %s\n", b / 1e9, e }')
-	fi
+	ends=$(cat "$out.srv" "$out.cli" 2>/dev/null |
+		awk 'NF == 2 { s += $1 + $2 } END { print s + 0 }')
+	CELL="$sum $((${t1:-0} - ${t0:-0})) $ends"
 }
 
-# ratio() - Print a throughput's ratio to the ceiling
-# $1:	Throughput
-# $2:	Ceiling
-ratio() {
-	local v=$1; shift
-	local ceil=$1; shift
+# tcp_cell() - One TCP cell of a row, recorded
+# $1:	Section (tcp or load)
+# $2:	Cell name ("MTU DIR STREAMS" for tcp, "tcp MTU DIR" for load)
+# $3:	Row
+# $4:	Direction, in or out
+# $5:	Streams
+tcp_cell() {
+	local sec=$1 cell=$2 row=$3 dir=$4 streams=$5
+	local bps bytes dt ends par=()
 
-	awk -v v="$v" -v c="$ceil" 'BEGIN {
-		if (v + 0 > 0 && c + 0 > 0)
-			printf "%." (v / c < 0.1 ? 3 : 2) "f\n", v / c
-		else print "-" }'
+	[ "$streams" -gt 1 ] && par=(-P "$streams")
+	if [ "$dir" = in ]; then
+		iperf_run "$GNS" "$REMOTE_PID" "$HOST_ADDR4" "$PORT" "$DPID" \
+			"$BENCH_TIME" -l 64K "${par[@]}"
+	else
+		iperf_run "$REMOTE_PID" "$GNS" "$REMOTE_LO4" "$R_PORT" \
+			"$DPID" "$BENCH_TIME" -l 64K "${par[@]}"
+	fi
+	if [ "$CELL" = fail ]; then
+		rec "$sec" "$cell" "$row" gbit fail
+		return
+	fi
+	read -r bps bytes _ _ dt ends <<<"$CELL"
+	rec "$sec" "$cell" "$row" gbit "$(awk -v b="$bps" 'BEGIN {
+		printf "%.4f", b / 1e9 }')"
+	[ "$sec" = tcp ] || return 0
+	rec "$sec" "$cell" "$row" ends "$(awk -v e="$ends" -v n="$bytes" \
+		'BEGIN { printf "%.4f", e / (n / 1e9) }')"
+	[ -n "$DPID" ] && rec "$sec" "$cell" "$row" cpu "$(awk -v d="$dt" \
+		-v n="$bytes" -v hz="$CLK_TCK" 'BEGIN {
+		printf "%.4f", d / hz / (n / 1e9) }')"
+	return 0
 }
 
-# row() - Measure one row: both directions
-# $1:	Row name
-# $2:	Daemon binary, or "veth" for the kernel path
-# $@:	Extra daemon options
-row() {
-	local name=$1; shift
-	local bin=$1; shift
-	local in out cin cout ein eout gns dpid
+# udp_run() - One iperf3 UDP run; sets CELL to "KPPS LOSS" or "fail"
+# $1:	Direction, in or out
+# $2:	Datagram size
+# $3:	iperf3 -b
+# $4:	Seconds
+udp_run() {
+	local dir=$1 len=$2 rate=$3 secs=$4 pps loss
 
-	if [ "$bin" = veth ]; then
-		gns=host
-		dpid=
+	# The remote sends from 198.51.100.1, not from 192.0.2.2: the gateway
+	# address the guest copied, which pasta maps to the host's loopback
+	if [ "$dir" = in ]; then
+		iperf_run "$GNS" "$REMOTE_PID" "$HOST_ADDR4" "$PORT" "" "$secs" \
+			-u -b "$rate" -l "$len" -B "$REMOTE_LO4"
 	else
-		PASSTD=$bin
-		if ! start_daemon --config-net -m "${ROW_MTU:-65520}" \
-			-t "$PORT" -T none -u none -U none "$@" \
-			>"$SANDBOX_TMP/start.out" 2>&1 ||
-		   ! slowwait 10 guest_routes; then
-			ROWS+=("| $name | daemon did not start | | | | | | | |")
-			cat "$SANDBOX_TMP/start.out" >&2
-			stop_daemon
-			return
-		fi
-		COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
-		gns=$GUEST_PID
-		dpid=$DAEMON_PID
+		iperf_run "$REMOTE_PID" "$GNS" "$REMOTE_LO4" "$R_PORT" "" \
+			"$secs" -u -b "$rate" -l "$len"
 	fi
-
-	cell "$gns" "$REMOTE_PID" "$HOST_ADDR4" "$PORT" "$dpid" \
-		"$name, remote->ns"
-	read -r in cin ein <<<"$CELL"
-	cell "$REMOTE_PID" "$gns" "$REMOTE_LO4" "$R_PORT" "$dpid" \
-		"$name, ns->remote"
-	read -r out cout eout <<<"$CELL"
-	if [ "$bin" = veth ]; then
-		CEIL_IN=$in
-		CEIL_OUT=$out
-	else
-		stop_daemon
-		stop_pid "$GUEST_PID"
-	fi
-	ROWS+=("| $name | $in | $(ratio "$in" "$CEIL_IN") | $cin | $ein | $out |
-$(ratio "$out" "$CEIL_OUT") | $cout | $eout |")
+	[ "$CELL" = fail ] && return
+	read -r _ _ pps loss _ <<<"$CELL"
+	CELL=$(awk -v p="$pps" -v l="$loss" 'BEGIN {
+		printf "%.3f %.3f\n", p / 1000, l }')
 }
 
-# tcp_table() - Measure and print the TCP table
-tcp_table() {
-	local r passtd_bin pasta_version
+# udp_paced() - The paced search of one cell, recorded as "paced"
+# $1:	Cell ("LEN DIR")
+# $2:	Row
+# $3:	Seed: the unpaced rate, kpps
+udp_paced() {
+	local cell=$1 row=$2 seed=$3 len dir lo hi next n=0 loss kpps
 
-	echo "# passtd TCP throughput"
-	echo
-	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
-		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
-	echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
-	     "stream, 64 KiB writes, ${BENCH_TIME} s per cell, MTU 65520" \
-	     "(guest MTU 1500 in the -m 1500 rows)."
-	if [ -x "$PASTA" ]; then
-		pasta_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
-		echo "pasta: $PASTA${pasta_version:+ (Debian passt $pasta_version)}."
-	fi
-	echo
-
-	row "kernel veth (ceiling)" veth
-	if [ -x "$PASSTD" ]; then
-		passtd_bin=$PASSTD
-		row "passtd" "$passtd_bin"
-		if "$passtd_bin" --help 2>&1 | grep -q -- --no-peek-offset; then
-			row "passtd --no-peek-offset" "$passtd_bin" --no-peek-offset
-		fi
-	else
-		ROWS+=("| passtd | not built ($PASSTD) | | | | | | | |")
-	fi
-	if [ -x "$PASTA" ]; then
-		row "pasta ($PASTA)" "$PASTA"
-	fi
-	# The guest at MTU 1500, as many VMs and containers run: what the
-	# tap's segmentation offload is worth (the veth stays at 65520)
-	# (row() points PASSTD at each row's binary: use PASSTD_BIN)
-	if [ -x "$PASSTD_BIN" ]; then
-		ROW_MTU=1500 row "passtd -m 1500" "$PASSTD_BIN"
-		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-gso; then
-			ROW_MTU=1500 row "passtd -m 1500 --no-gso" \
-				"$PASSTD_BIN" --no-gso
-		fi
-	fi
-	if [ -x "$PASTA" ]; then
-		ROW_MTU=1500 row "pasta ($PASTA) -m 1500" "$PASTA"
-	fi
-
-	echo "| path | remote->ns Gbit/s | ratio | CPU s/GB | iperf3 s/GB" \
-	     "| ns->remote Gbit/s | ratio | CPU s/GB | iperf3 s/GB |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	for r in "${ROWS[@]}"; do
-		echo "${r//$'\n'/ }"
+	read -r len dir <<<"$cell"
+	read -r lo hi next < <(search_init "$(awk -v k="$seed" 'BEGIN {
+		print int(k * 1000) }')")
+	while [ "$next" -gt 0 ]; do
+		udp_run "$dir" "$len" "$(paced_bitrate "$next" "$len")" \
+			"$BENCH_PACED_TIME"
+		n=$((n + 1))
+		loss=-
+		[ "$CELL" = fail ] || read -r _ loss <<<"$CELL"
+		read -r lo hi next < <(search_step "$lo" "$hi" "$next" "$loss" \
+			"$n" "$BENCH_STEPS")
 	done
-	echo
-	echo "Ratio: to the kernel veth row, same direction. CPU s/GB: the" \
-	     "daemon's user + system CPU seconds per 10^9 bytes moved;" \
-	     "iperf3 s/GB: the same for both iperf3 processes together" \
-	     "(the work any path leaves to its ends; on $(nproc) CPUs," \
-	     "a path moves at most $(nproc) / (CPU + iperf3) GB/s)."
-	echo
-	echo "Commands, run from the sandbox namespace (the daemon's host side)."
-	echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
-	echo "argument is the PID holding its guest namespace."
-	echo
-	echo '```'
-	printf '%s\n' "${COMMANDS[@]}"
-	echo '```'
+	kpps=$(awk -v l="$lo" 'BEGIN { printf "%.3f", l / 1000 }')
+	rec paced "$cell" "$row" kpps "$kpps"
 }
 
-# iperf_udp_json() - Print "PACKETS_PER_SECOND LOST_PERCENT" received, from
-# the receiver's sum in iperf3 UDP JSON output
-# $1:	File
-iperf_udp_json() {
-	local file=$1; shift
-
-	python3 - "$file" <<'PYEOF'
-import json, sys
-try:
-    s = json.load(open(sys.argv[1]))["end"]["sum_received"]
-    got = s["packets"] - s["lost_packets"]
-    if s["seconds"] <= 0 or got <= 0:
-        raise ValueError
-    print(got / s["seconds"], s["lost_percent"])
-except Exception:
-    print("0 -")
-PYEOF
-}
-
-# udp_cell() - One iperf3 UDP run: sets CELL to "KPPS LOSS_PERCENT"
-# ("fail -" on failure)
-# $1:	Server namespace (PID or host)
-# $2:	Client namespace (PID or host)
-# $3:	Address the client sends to
-# $4:	Port
+# udp_cell() - One unpaced UDP cell, recorded; prints nothing, sets KPPS
+# $1:	Section (udp or load)
+# $2:	Cell name
+# $3:	Row
+# $4:	Direction
 # $5:	Datagram size
-# $6:	Label for the command list
-# $7:	Address the client sends from (optional)
-#
-# The server binds the address the client sends to: an iperf3 UDP server
-# bound to any address would answer the client's first datagram from the
-# address of its route back (192.0.2.2 in the remote), which the client's
-# connected socket does not take. The remote sends from 198.51.100.1, not
-# from 192.0.2.2: that is the gateway address the guest copied, which
-# pasta maps to the host's loopback, so it would send the server's
-# answers there.
 udp_cell() {
-	local sns=$1; shift
-	local cns=$1; shift
-	local addr=$1; shift
-	local port=$1; shift
-	local len=$1; shift
-	local label=$1; shift
-	local from=${1:-}
-	local out=$SANDBOX_TMP/iperf.$RANDOM.json spid pps loss
-	local -a srv cli
+	local sec=$1 cell=$2 row=$3 dir=$4 len=$5 loss
 
+	KPPS=
+	udp_run "$dir" "$len" 0 "$BENCH_TIME"
+	if [ "$CELL" = fail ]; then
+		rec "$sec" "$cell" "$row" kpps fail
+		return
+	fi
+	read -r KPPS loss <<<"$CELL"
+	rec "$sec" "$cell" "$row" kpps "$KPPS"
+	rec "$sec" "$cell" "$row" loss "$loss"
+}
+
+# set_link_mtu() - Set the MTU of the veth pair, both ends
+# $1:	MTU
+set_link_mtu() {
+	ip link set "$HOST_IF" mtu "$1" &&
+		in_remote ip link set "$REMOTE_IF" mtu "$1"
+}
+
+# rows() - Print the rows of a section, "NAME|BINARY|OPTIONS", one a line
+# $1:	Section: tcp, ablate, udp, paced, lat, load
+rows() {
+	local opt
+
+	echo "veth|veth|"
+	if [ -x "$PASSTD_BIN" ]; then
+		case $1 in
+		ablate)
+			for opt in --no-peek-offset --no-gso --no-mmsg \
+				   --no-zerocopy; do
+				has_opt "$opt" &&
+					echo "passtd $opt|$PASSTD_BIN|$opt"
+			done ;;
+		*)
+			echo "passtd|$PASSTD_BIN|" ;;
+		esac
+		case $1 in
+		udp|paced)
+			has_opt --no-mmsg &&
+				echo "passtd --no-mmsg|$PASSTD_BIN|--no-mmsg" ;;
+		esac
+		case $1 in
+		udp|load)
+			has_opt --udp-yield &&
+				echo "passtd --udp-yield 0|$PASSTD_BIN|--udp-yield 0"
+			;;
+		esac
+	fi
+	[ "$1" != ablate ] && [ -x "$PASTA" ] && echo "pasta|$PASTA|"
+	return 0
+}
+
+# tcp_round() - One round of the TCP section
+tcp_round() {
+	local mtu name bin opts dir s kind
+	local -a o
+
+	for mtu in 65520 9000 1500; do
+		set_link_mtu "$mtu" || echo "cannot set the veth MTU" >&2
+		for kind in tcp ablate; do
+			[ $kind = ablate ] && [ "$mtu" = 9000 ] && continue
+			while IFS='|' read -r name bin opts; do
+				[ $kind = ablate ] && [ "$bin" = veth ] &&
+					continue
+				read -r -a o <<<"$opts"
+				row_start "$name" "$bin" "$mtu" none \
+					"${o[@]}" || continue
+				for dir in in out; do
+					for s in 1 4; do
+						[ $kind = ablate ] && [ $s = 4 ] &&
+							continue
+						tcp_cell tcp "$mtu $dir $s" \
+							"$name" "$dir" "$s"
+					done
+				done
+				[ "$mtu" = 65520 ] && [ -n "$DPID" ] &&
+					rec mem tcp "$name" rss "$(awk \
+					'$1 == "VmHWM:" { print $2 }' \
+					"/proc/$DPID/status")"
+				row_stop
+			done < <(rows $kind)
+		done
+	done
+	set_link_mtu 65520
+}
+
+# udp_round() - One round of the UDP section
+udp_round() {
+	local name bin opts dir len paced
+	local -a o
+
+	while IFS='|' read -r name bin opts; do
+		read -r -a o <<<"$opts"
+		row_start "$name" "$bin" 65520 "$PORT" "${o[@]}" || continue
+		paced=0
+		rows paced | grep -q "^$name|" && paced=1
+		for dir in in out; do
+			for len in 64 1400; do
+				udp_cell udp "$len $dir" "$name" "$dir" "$len"
+				[ $paced = 1 ] && [ -n "$KPPS" ] &&
+					udp_paced "$len $dir" "$name" "$KPPS"
+			done
+		done
+		row_stop
+	done < <(rows udp)
+}
+
+# sockperf_cell() - One sockperf ping-pong, remote->ns, recorded
+# $1:	tcp or udp
+# $2:	Row
+sockperf_cell() {
+	local proto=$1 row=$2 out=$SANDBOX_TMP/sockperf.out spid p50 p99 tps
+	local port=$PORT
+	local -a srv cli tcpopt=()
+
+	[ "$proto" = tcp ] && tcpopt=(--tcp)
+	# sockperf's server does not reuse addresses: in the sandbox's own
+	# namespace the daemons' host sides leave TIME_WAIT sockets on PORT
+	[ "$GNS" = host ] && port=$((PORT + 2))
 	# shellcheck disable=SC2207 # words of a fixed prefix
-	srv=($(ns_cmd "$sns") iperf3 -s -1 -p "$port" -B "$addr")
+	srv=($(ns_cmd "$GNS") timeout $((BENCH_TIME + 30)) sockperf server
+	     -i "$HOST_ADDR4" -p "$port" "${tcpopt[@]}")
 	# shellcheck disable=SC2207
-	cli=($(ns_cmd "$cns") timeout $((BENCH_TIME + 30)) iperf3 -c "$addr"
-	     -p "$port" -u -b 0 -l "$len" -t "$BENCH_TIME"
-	     --connect-timeout 3000 -J ${from:+-B "$from"})
-	UDP_COMMANDS+=("# $label" "${srv[*]} &" "${cli[*]}")
-
+	cli=($(ns_cmd "$REMOTE_PID") timeout $((BENCH_TIME + 30)) sockperf
+	     ping-pong -i "$HOST_ADDR4" -p "$port" "${tcpopt[@]}" -t "$BENCH_TIME"
+	     --full-rtt --client_ip "$REMOTE_LO4")
 	"${srv[@]}" </dev/null >/dev/null 2>&1 &
 	spid=$!
 	track_pid "$spid"
-	if ! busywait 3000 listening "$sns" "$port"; then
-		stop_pid "$spid"
-		CELL="fail -"
-		return
-	fi
+	busywait 3000 listening "$GNS" "$port" "${proto:0:1}"
 	"${cli[@]}" </dev/null >"$out" 2>&1
-	slowwait 5 pid_gone "$spid" || stop_pid "$spid"
-	wait "$spid" 2>/dev/null
-
-	read -r pps loss < <(iperf_udp_json "$out")
-	if [ "$loss" = - ]; then
-		CELL="fail -"
-		echo "$label: iperf3 failed:" >&2
-		tail -n 5 "$out" >&2
+	stop_pid "$spid"
+	p50=$(awk '/percentile 50.000 =/ { print $NF }' "$out")
+	p99=$(awk '/percentile 99.000 =/ { print $NF }' "$out")
+	tps=$(sed -n 's/.*\[Valid Duration\] RunTime=\([0-9.]*\) sec.*ReceivedMessages=\([0-9]*\).*/\1 \2/p' "$out" |
+		awk '$1 > 0 { printf "%.1f", $2 / $1 }')
+	if [ -z "$p50" ] || [ -z "$tps" ]; then
+		echo "sockperf $proto, $row: failed:" >&2
+		tail -n 3 "$out" >&2
+		rec lat "$proto" "$row" p50 fail
 		return
 	fi
-	CELL=$(awk -v p="$pps" -v l="$loss" 'BEGIN {
-		printf "%.1f %." (l < 1 ? 2 : 1) "f\n", p / 1000, l }')
+	rec lat "$proto" "$row" p50 "$p50"
+	rec lat "$proto" "$row" p99 "$p99"
+	rec lat "$proto" "$row" tps "$tps"
 }
 
-# udp_row() - Measure one UDP row: both directions, 64 and 1400 bytes
-# $1:	Row name
-# $2:	Daemon binary, or "veth" for the kernel path
-# $@:	Extra daemon options
-udp_row() {
-	local name=$1; shift
-	local bin=$1; shift
-	local gns cells=() i len pps loss dir r
-	local -a ceil
+# conn_cell() - One conn_rate run, remote->ns, recorded
+# $1:	Row
+conn_cell() {
+	local row=$1 out=$SANDBOX_TMP/conn.out spid rate
 
-	if [ "$bin" = veth ]; then
-		gns=host
-	else
-		PASSTD=$bin
-		if ! start_daemon --config-net -m 65520 -t "$PORT" -u "$PORT" \
-			-T none -U none "$@" >"$SANDBOX_TMP/start.out" 2>&1 ||
-		   ! slowwait 10 guest_routes; then
-			UDP_ROWS+=("| $name | daemon did not start |$(
-				printf ' |%.0s' $(seq 1 11))")
-			cat "$SANDBOX_TMP/start.out" >&2
-			stop_daemon
-			return
-		fi
-		UDP_COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
-		gns=$GUEST_PID
-	fi
+	# shellcheck disable=SC2046 # words of a fixed prefix
+	$(ns_cmd "$GNS") "$CONN_RATE" server "$HOST_ADDR4" "$PORT" 5 \
+		</dev/null >/dev/null 2>&1 &
+	spid=$!
+	track_pid "$spid"
+	busywait 3000 listening "$GNS" "$PORT"
+	# shellcheck disable=SC2046
+	$(ns_cmd "$REMOTE_PID") timeout $((BENCH_TIME + 30)) "$CONN_RATE" \
+		client "$HOST_ADDR4" "$PORT" "$BENCH_TIME" </dev/null >"$out" 2>&1
+	stop_pid "$spid"
+	rate=$(sed -n 's/.* rate=\([0-9.]*\).*/\1/p' "$out")
+	rec conn tcp "$row" rate "${rate:-fail}"
+}
 
-	read -r -a ceil <<<"$UDP_CEIL"
-	i=0
-	for dir in in out; do
-		for len in 64 1400; do
-			if [ $dir = in ]; then
-				udp_cell "$gns" "$REMOTE_PID" "$HOST_ADDR4" \
-					"$PORT" "$len" \
-					"$name, remote->ns, $len B" \
-					"$REMOTE_LO4"
-			else
-				udp_cell "$REMOTE_PID" "$gns" "$REMOTE_LO4" \
-					"$R_PORT" "$len" \
-					"$name, ns->remote, $len B"
-			fi
-			read -r pps loss <<<"$CELL"
-			if [ "$bin" = veth ]; then
-				UDP_CEIL+="$pps "
-				ceil[i]=$pps
-			fi
-			[ $i = 0 ] && UDP_IN64[$name]=$pps
-			cells+=("$pps" "$(ratio "$pps" "${ceil[i]:-}")" "$loss")
-			i=$((i + 1))
+# lat_round() - One round of the latency section
+lat_round() {
+	local name bin opts
+	local -a o
+
+	while IFS='|' read -r name bin opts; do
+		read -r -a o <<<"$opts"
+		row_start "$name" "$bin" 65520 "$PORT" "${o[@]}" || continue
+		sockperf_cell tcp "$name"
+		sockperf_cell udp "$name"
+		conn_cell "$name"
+		row_stop
+	done < <(rows lat)
+}
+
+# busy_start() - Start the competing busy loop
+busy_start() {
+	bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &
+	BUSY_PID=$!
+	track_pid "$BUSY_PID"
+}
+
+# busy_stop() - End the busy loop
+busy_stop() {
+	[ -n "$BUSY_PID" ] && stop_pid "$BUSY_PID"
+	BUSY_PID=
+}
+
+# load_round() - One round of the under-load section
+load_round() {
+	local name bin opts dir
+	local -a o
+
+	busy_start
+	while IFS='|' read -r name bin opts; do
+		read -r -a o <<<"$opts"
+		row_start "$name" "$bin" 65520 "$PORT" "${o[@]}" || continue
+		for dir in in out; do
+			udp_cell load "udp 64 $dir" "$name" "$dir" 64
+			[[ $name == *udp-yield* ]] && continue
+			tcp_cell load "tcp 65520 $dir" "$name" "$dir" 1
 		done
-	done
-	if [ "$bin" != veth ]; then
-		stop_daemon
-		stop_pid "$GUEST_PID"
-	fi
-	r=$(IFS='|'; echo "${cells[*]}")
-	UDP_ROWS+=("| $name | ${r//|/ | } |")
-}
-
-# udp_table() - Measure and print the UDP table
-udp_table() {
-	local r pasta_version
-
-	echo "# passtd UDP packet rate"
-	echo
-	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
-		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
-	echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), UDP," \
-	     "one stream, unlimited rate (-b 0), 64 B and 1400 B datagrams," \
-	     "${BENCH_TIME} s per cell, MTU 65520."
-	if [ -x "$PASTA" ]; then
-		pasta_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
-		echo "pasta: $PASTA${pasta_version:+ (Debian passt $pasta_version)}."
-	fi
-	echo
-
-	udp_row "kernel veth (ceiling)" veth
-	if [ -x "$PASSTD_BIN" ]; then
-		udp_row "passtd" "$PASSTD_BIN"
-		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-gso; then
-			udp_row "passtd --no-gso" "$PASSTD_BIN" --no-gso
-		fi
-		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --no-mmsg; then
-			udp_row "passtd --no-mmsg" "$PASSTD_BIN" --no-mmsg
-		fi
-		# what yielding to the guest's reader buys, with and
-		# without batched calls
-		if "$PASSTD_BIN" --help 2>&1 | grep -q -- --udp-yield; then
-			udp_row "passtd --udp-yield 0" "$PASSTD_BIN" \
-				--udp-yield 0
-			udp_row "passtd --no-mmsg --udp-yield 0" \
-				"$PASSTD_BIN" --no-mmsg --udp-yield 0
-		fi
-	else
-		UDP_ROWS+=("| passtd | not built ($PASSTD_BIN) |$(
-			printf ' |%.0s' $(seq 1 11))")
-	fi
-	if [ -x "$PASTA" ]; then
-		udp_row "pasta ($PASTA)" "$PASTA"
-	fi
-
-	echo "| path | remote->ns 64 B kpps | ratio | loss % |" \
-	     "remote->ns 1400 B kpps | ratio | loss % |" \
-	     "ns->remote 64 B kpps | ratio | loss % |" \
-	     "ns->remote 1400 B kpps | ratio | loss % |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	for r in "${UDP_ROWS[@]}"; do
-		echo "$r"
-	done
-	echo
-	echo "remote->ns, 64 B: passtd / passtd --no-mmsg =" \
-	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-mmsg]:-}")," \
-	     "passtd / passtd --no-gso =" \
-	     "$(ratio "${UDP_IN64[passtd]:-}" "${UDP_IN64[passtd --no-gso]:-}")," \
-	     "passtd / passtd --udp-yield 0 =" \
-	     "$(ratio "${UDP_IN64[passtd]:-}" \
-		      "${UDP_IN64[passtd --udp-yield 0]:-}")," \
-	     "passtd --udp-yield 0 / passtd --no-mmsg --udp-yield 0 =" \
-	     "$(ratio "${UDP_IN64[passtd --udp-yield 0]:-}" \
-		      "${UDP_IN64[passtd --no-mmsg --udp-yield 0]:-}")."
-	echo
-	echo "kpps: thousands of datagrams received per second by the iperf3" \
-	     "server. Ratio: to the kernel veth row, same column. Loss: lost" \
-	     "datagrams, percent of those sent (iperf3's lost_percent); the" \
-	     "sender is not paced, so loss is where the path could not keep up."
-	echo
-	echo "Commands, run from the sandbox namespace (the daemon's host side)."
-	echo "/proc/$REMOTE_PID/ns/net is the remote namespace; a daemon's last"
-	echo "argument is the PID holding its guest namespace."
-	echo
-	echo '```'
-	printf '%s\n' "${UDP_COMMANDS[@]}"
-	echo '```'
+		row_stop
+	done < <(rows load)
+	busy_stop
 }
 
 # vm_kv() - Print the value of a key in a vm_bench output line
@@ -802,31 +817,77 @@ vm_table() {
 	echo '```'
 }
 
-PASSTD_BIN=$PASSTD
-UDP_ROWS=()
-UDP_COMMANDS=()
-UDP_CEIL=
-declare -A UDP_IN64
-VM_ROWS=()
-VM_COMMANDS=()
-VM_BG=()		# vm_pair(): the background and foreground commands
-VM_FG=()
-VM_UPORT=10002
 
-if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = tcp ]; then
-	tcp_table
+# meta() - Print the report's first block: machine, versions, how run
+# $1:	Seconds the run took
+meta() {
+	local pv
+
+	pv=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
+	echo "Generated by \`make bench\` (\`test/perf/bench.sh\`) on" \
+	     "$(date -u '+%Y-%m-%d %H:%M UTC'), passtd" \
+	     "$(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null)," \
+	     "in $(( $1 / 60 )) min $(( $1 % 60 )) s:" \
+	     "BENCH_ROUNDS=$BENCH_ROUNDS BENCH_TIME=$BENCH_TIME" \
+	     "BENCH_PACED_TIME=$BENCH_PACED_TIME BENCH_STEPS=$BENCH_STEPS" \
+	     "BENCH_ONLY=$BENCH_ONLY."
+	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
+		exit }' /proc/cpuinfo)), Linux $(uname -r);" \
+	     "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }')," \
+	     "sockperf $(sockperf --version 2>&1 | awk '/version/ {
+		print $3; exit }')${pv:+, pasta from Debian passt $pv}."
+	[ "$BENCH_ROUNDS" -lt 5 ] || [ "$BENCH_TIME" -lt 3 ] &&
+		echo "**A short trial run** (fewer rounds or shorter cells" \
+		     "than the defaults, 5 and 3 s): it shows the format; its" \
+		     "figures are not the report's."
+	echo "Load average at the start: $LOAD0 (other work on the machine" \
+	     "moves every figure: compare rows of one run, and read the" \
+	     "ratios, taken round by round)."
+}
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# Every section but a TCP MTU's cells runs with the veth pair at 65520
+set_link_mtu 65520 || echo "cannot set the veth MTU" >&2
+T0=$SECONDS
+: >"$RESULTS"
+for ROUND in $(seq "$BENCH_ROUNDS"); do
+	for sec in tcp udp lat load; do
+		want $sec || continue
+		echo "bench: round $ROUND of $BENCH_ROUNDS, $sec ($((SECONDS -
+			T0)) s)" >&2
+		${sec}_round
+	done
+done
+
+BLOCKS=()
+if want startup; then
+	echo "bench: startup ($((SECONDS - T0)) s)" >&2
+	{
+		STARTUP_ROUNDS=$BENCH_ROUNDS bash "$(dirname "$0")/startup.sh"
+		echo
+		FOOTPRINT_SMAPS=0 bash "$(dirname "$0")/footprint.sh"
+	} >"$BENCH_DIR/startup.md" 2>"$BENCH_DIR/startup.err"
+	BLOCKS+=(--block "startup=$BENCH_DIR/startup.md")
 fi
-if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = udp ]; then
-	[ "$BENCH_ONLY" = udp ] || echo
-	udp_table
+if want vm; then
+	echo "bench: vm ($((SECONDS - T0)) s)" >&2
+	VM_ROWS=()
+	VM_COMMANDS=()
+	VM_BG=()
+	VM_FG=()
+	VM_UPORT=10002
+	vm_table | sed '1,2d' >"$BENCH_DIR/vm.md"
+	BLOCKS+=(--block "vm=$BENCH_DIR/vm.md")
 fi
-if [ -z "$BENCH_ONLY" ] || [ "$BENCH_ONLY" = vm ]; then
-	[ "$BENCH_ONLY" = vm ] || echo
-	vm_table
-fi
-if [ -z "$BENCH_ONLY" ]; then
-	echo
-	bash "$(dirname "$0")/startup.sh"
-	echo
-	FOOTPRINT_SMAPS=0 bash "$(dirname "$0")/footprint.sh"
+meta $((SECONDS - T0)) >"$BENCH_DIR/meta.md"
+
+echo "bench: results in $RESULTS" >&2
+if [ "$BENCH_OUT" != none ]; then
+	python3 "$(dirname "$0")/bench_report.py" "$RESULTS" \
+		--doc "$BENCH_OUT" --readme "$BENCH_README" \
+		--plots "$(dirname "$BENCH_OUT")/perf" \
+		--meta "$BENCH_DIR/meta.md" "${BLOCKS[@]}" --targets
+	echo "bench: wrote $BENCH_OUT and the table of $BENCH_README" >&2
+else
+	python3 "$(dirname "$0")/bench_report.py" "$RESULTS" --targets
 fi
