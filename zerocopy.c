@@ -17,11 +17,23 @@
  * origin SO_EE_ORIGIN_ZEROCOPY, the range in ee_info..ee_data), and the
  * socket reads as EPOLLERR. zc_errqueue() drains the queue on that event:
  * one recvmsg(MSG_ERRQUEUE) per notification, each covering however many
- * sends completed meanwhile, not one call per send. The notification
- * comes as a SOL_IP/IP_RECVERR or SOL_IPV6/IPV6_RECVERR control message
- * whether or not IP_RECVERR is set: it is not, as it would also turn
- * every ICMP error on a TCP socket into a hard error (the socket's owner
- * tells these completions from a real error with SO_ERROR).
+ * sends completed meanwhile, not one call per send.
+ *
+ * IP_RECVERR/IPV6_RECVERR is not set, and need not be: the option only
+ * decides whether ICMP errors and local send errors are queued on the
+ * error queue; zerocopy notifications are queued there unconditionally,
+ * and EPOLLERR is reported for a non-empty error queue whatever the
+ * events asked for (Documentation/networking/msg_zerocopy.rst,
+ * "Notification Reception": "Errors are signaled unconditionally"; in
+ * Linux 6.12, __msg_zerocopy_callback() queues the notification without
+ * looking at the option, and ip_recv_error()/ipv6_recv_error() hand it
+ * out on MSG_ERRQUEUE as a SOL_IP/IP_RECVERR or SOL_IPV6/IPV6_RECVERR
+ * control message, by the socket's family, again without looking at
+ * it; the kernel's own packetdrill test tcp_zerocopy_basic.pkt reads
+ * them without setting it). Setting it would only add harm: on a TCP
+ * socket it makes every ICMP error a hard error of the connection. The
+ * error queue of our sockets so carries nothing but notifications; the
+ * socket's owner tells them from a real error with SO_ERROR.
  *
  * When the kernel could not take the pages by reference (every local
  * peer: loopback, veth, a tap, a bridge deliver to a socket, which copies
@@ -37,11 +49,18 @@
  * dispatching; a send may lend a buffer only if, afterwards, one of them
  * is still free for the next read, so at most all but one are lent and
  * the frontend always has one to read into. A send that would go past
- * that, or finds no free record, or that the kernel refuses with ENOBUFS
- * (the socket's optmem limit, which the notification buffers count
- * against), is sent again copying, and counted. Batches below
- * --zerocopy-min are always copied: pinning pages costs more than
- * copying a few of them.
+ * that, or finds no free record, or that the kernel refuses with ENOBUFS,
+ * is sent again copying, and counted. The kernel says ENOBUFS before
+ * taking any byte (a refused send takes no number, so the numbering
+ * holds) when the notification it allocates for a send does not fit in
+ * the socket's option memory (net.core.optmem_max, per network namespace
+ * since Linux 6.9; a notification stays charged there until it is read,
+ * so draining the queue promptly keeps this away), or when the pages to
+ * pin would take the user past RLIMIT_MEMLOCK (counted per user, across
+ * all its processes, unless CAP_IPC_LOCK in the initial namespace: a
+ * rootless daemon is limited, by its neighbours' pinned pages too).
+ * Batches below --zerocopy-min are always copied: pinning pages costs
+ * more than copying a few of them.
  *
  * Ending: a socket closed while sends are in flight may still be sending
  * those pages (a closed socket lingers in the kernel until its data is

@@ -15,9 +15,11 @@
 #   veth row: two more namespaces, 203.0.113.1/24 ~ 203.0.113.2/24.
 #
 # Rows (KBENCH_ROWS, space-separated, default all): nic veth passtd
-# zerocopy-off no-peek-offset no-mmsg no-gso pasta. Every row measures TCP
-# both ways with one iperf3 run of KBENCH_TIME seconds (default 2) each,
-# 64 KiB writes:
+# zerocopy-off no-peek-offset no-mmsg no-gso pasta; also, not in the
+# default set, zerocopy-min=BYTES (passtd --zerocopy-min BYTES). Every row
+# measures TCP both ways (KBENCH_DIRS, default "in out": one of them for
+# just that direction) with one iperf3 run of KBENCH_TIME seconds
+# (default 2) each, 64 KiB writes:
 #   out  namespace -> remote: client beside the daemon's guest (or in the
 #	 initial netns for "nic", in the first veth namespace for "veth"),
 #	 server in the remote namespace (198.51.100.1:5201)
@@ -31,6 +33,10 @@
 # a row's option (not in its --help) or does not start gives a row saying
 # so, and the rest goes on.
 #
+# For a look inside a daemon row: KBENCH_DAEMON_ARGS adds options to every
+# daemon (--debug: its counters at exit, printed after the row as "#"
+# lines). Each cell prints the bytes it moved ("# cell").
+#
 # Output: a Markdown table on standard output (the serial console).
 set -u
 [ -n "${KBENCH_DEBUG:-}" ] && set -x
@@ -39,6 +45,8 @@ T=${KBENCH_TIME:-2}
 MTU=${KBENCH_MTU:-1500}
 DMTU=${KBENCH_DAEMON_MTU:-65520}
 ROWS=${KBENCH_ROWS:-}
+DIRS=${KBENCH_DIRS:-in out}
+DARGS=${KBENCH_DAEMON_ARGS:-}
 ALL_ROWS="nic veth passtd zerocopy-off no-peek-offset"
 ALL_ROWS="$ALL_ROWS no-mmsg no-gso pasta"
 [ -n "$ROWS" ] || ROWS=$ALL_ROWS
@@ -173,6 +181,7 @@ cell() {
 		jq -M -r '.error // empty' "$out" 2>/dev/null | sed 's/^/# /' >&2
 		return
 	fi
+	echo "# cell $addr:$port: $2 bytes, $1 bit/s" >&2
 	if [ -n "$t0" ] && [ -n "$t1" ]; then
 		awk -v b="$1" -v n="$2" -v d="$((t1 - t0))" -v hz="$HZ" 'BEGIN {
 			printf "%.3f %.2f\n", b / 1e9, d / hz / (n / 1e9) }'
@@ -247,8 +256,8 @@ row_daemon() {
 	fi
 	g=$(holder user)
 	# shellcheck disable=SC2086 # options: zero or more words
-	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none -U none \
-		$opt $more "$g" </dev/null >/tmp/daemon.log 2>&1 &
+	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none \
+		-U none $opt $more $DARGS "$g" </dev/null >/tmp/daemon.log 2>&1 &
 	dpid=$!
 	# Ready: routes in its guest, its -t port listening here
 	if ! wait_for guest_routes "$g" || ! wait_for listening init "$PORT" ||
@@ -259,13 +268,19 @@ row_daemon() {
 		wait "$dpid" 2>/dev/null
 		return
 	fi
-	cin=$(cell "$g" "$REMOTE" 192.0.2.1 "$PORT" "$dpid")
-	cout=$(cell "$REMOTE" "$g" 198.51.100.1 "$R_PORT" "$dpid")
+	cin="- -"; cout="- -"
+	case " $DIRS " in *" in "*)
+		cin=$(cell "$g" "$REMOTE" 192.0.2.1 "$PORT" "$dpid") ;; esac
+	case " $DIRS " in *" out "*)
+		cout=$(cell "$REMOTE" "$g" 198.51.100.1 "$R_PORT" "$dpid") ;;
+	esac
 	print_row "$name" "$cin" "$cout"
 	kill "$dpid" 2>/dev/null
 	wait_for sh -c "! kill -0 $dpid" || kill -9 "$dpid" 2>/dev/null
 	wait "$dpid" 2>/dev/null
 	kill "$g" 2>/dev/null
+	[ -n "$DARGS" ] && grep 'zerocopy: \|tcp: \|tap: ' /tmp/daemon.log |
+		sed "s/^/# $name: /"
 }
 
 cleanup() {
@@ -309,6 +324,8 @@ for r in $ROWS; do
 	# target's namespaces, which root's holder does not allow: it keeps
 	# root (passtd opens them first, then switches)
 	pasta) row_daemon "pasta (Debian)" /usr/bin/pasta "" "--runas 0" ;;
+	zerocopy-min=*) row_daemon "passtd --zerocopy-min ${r#*=}" \
+			/usr/bin/passtd --zerocopy-min "${r#*=}" ;;
 	*) echo "| $r | unknown row | | | | | |" ;;
 	esac
 	echo "# $r: $(awk -v a="$s0" '{ printf "%.1f", $1 - a }' \

@@ -49,6 +49,7 @@
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
+# KBENCH_DIRS, KBENCH_DAEMON_ARGS (bench-guest.sh),
 # KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
 # default off), KBENCH_DEBUG (set -x in the guest), QEMU.
 set -eu
@@ -136,6 +137,8 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
 	echo "KBENCH_DAEMON_MTU=${KBENCH_DAEMON_MTU:-65520}"
 	echo "KBENCH_DEBUG=${KBENCH_DEBUG:-}"
 	echo "KBENCH_ROWS='${KBENCH_ROWS:-}'"
+	echo "KBENCH_DIRS='${KBENCH_DIRS:-}'"
+	echo "KBENCH_DAEMON_ARGS='${KBENCH_DAEMON_ARGS:-}'"
 	echo "KBENCH_HOST='$(nproc) CPUs ($(awk -F': ' '/model name/ {
 		print $2; exit }' /proc/cpuinfo)), $(uname -r)'"
 } > "$ROOT/etc/kbench.conf"
@@ -171,7 +174,7 @@ mount -t tmpfs run /run
 echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
 export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS \
-	KBENCH_HOST KBENCH_LINK
+	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else
