@@ -108,21 +108,13 @@ own_netns() {
 
 # pid_alive() - Succeed if a process exists and is not a zombie
 # $1:	PID
-#
-# Only a zombie state counts as dead once kill -0 reached the process: a
-# status that cannot be read at that moment is no proof of death (make
-# soak once gave up on a starting server 73 ms after it was spawned, with
-# the server alive and listening just after; an unreadable status is the
-# one way this function could have said "dead" then)
 pid_alive() {
 	local pid=$1; shift
 	local state
 
 	kill -0 "$pid" 2>/dev/null || return 1
 	state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
-	[ "$state" != Z ] && return 0
-	# a zombie, or PID reused meanwhile by one: dead either way
-	return 1
+	[ -n "$state" ] && [ "$state" != Z ]
 }
 
 # pid_gone() - Succeed if a process no longer runs

@@ -63,6 +63,10 @@ bg_in() {
 	local ns=$1; shift
 	local out=$1; shift
 
+	# emptied here, before the fork: the child's own redirection may
+	# come after the caller's first look, which would then find the
+	# last server's "listening" line (make soak, a loaded machine)
+	: >"$out"
 	if [ "$ns" = host ]; then
 		"$@" </dev/null >"$out" 2>&1 &
 	else
