@@ -640,9 +640,9 @@ for w in "${WORKERS[@]}"; do
 	n=$(grep -c '^ok ' "$res" 2>/dev/null)
 	f=$(grep -c '^fail ' "$res" 2>/dev/null)
 	b=$(sed -n 's/^ok .*bytes=\([0-9]*\).*/\1/p' "$res" 2>/dev/null |
-	    awk '{ s += $1 } END { printf "%d\n", s }')
+	    awk '{ s += $1 } END { printf "%.0f\n", s }')
 	l=$(sed -n 's/^ok .*lost=\([0-9]*\).*/\1/p' "$res" 2>/dev/null |
-	    awk '{ s += $1 } END { printf "%d\n", s }')
+	    awk '{ s += $1 } END { printf "%.0f\n", s }')
 	TOTAL_STEPS=$(( TOTAL_STEPS + ${n:-0} + ${f:-0} ))
 	TOTAL_FAIL=$(( TOTAL_FAIL + ${f:-0} ))
 	TOTAL_BYTES=$(( TOTAL_BYTES + b ))
