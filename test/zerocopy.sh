@@ -35,6 +35,8 @@
 . "$(dirname "$0")/lib/loss.sh"
 # shellcheck source=test/lib/tcp_stream.sh
 . "$(dirname "$0")/lib/tcp_stream.sh"
+# shellcheck source=test/lib/zerocopy.sh
+. "$(dirname "$0")/lib/zerocopy.sh"
 
 TCP_STREAM=${TCP_STREAM:-$TEST_DIR/tools/tcp_stream}
 TCP_BIG=${TCP_BIG:-256M}
@@ -56,25 +58,6 @@ RUN_COUNT=0
 STREAM_DIAG=()
 
 has_opt --no-zerocopy || ktap_skip_all "the daemon has no --no-zerocopy"
-
-# zc_count() - Print a counter of the daemon's exit line (0 if absent)
-# $1:	Log
-# $2:	Word following the number: sends, completed, copied, ...
-zc_count() {
-	local log=$1; shift
-	local word=$1; shift
-
-	grep -o "zerocopy: .*" "$log" | grep -o "[0-9][0-9]* $word" |
-		head -n 1 | awk '{ print $1 + 0 } END { if (!NR) print 0 }'
-}
-
-# held_zero() - Succeed if the exit line says nothing is held any more
-# $1:	Log
-held_zero() {
-	local log=$1; shift
-
-	grep -q "zerocopy: held at exit: 0 sends, 0 bytes" "$log"
-}
 
 # zc_stop() - Stop the daemon, so that it logs its counters
 zc_stop() {

@@ -24,6 +24,8 @@
 . "$(dirname "$0")/lib/loss.sh"
 # shellcheck source=test/lib/tcp_stream.sh
 . "$(dirname "$0")/lib/tcp_stream.sh"
+# shellcheck source=test/lib/zerocopy.sh
+. "$(dirname "$0")/lib/zerocopy.sh"
 
 TCP_STREAM=${TCP_STREAM:-$TEST_DIR/tools/tcp_stream}
 TAP_STREAM=${TAP_STREAM:-$TEST_DIR/tools/tap_stream.py}
@@ -48,17 +50,6 @@ RELAY_PID=
 
 "$PASSTD" --help 2>&1 | grep -q -- --no-zerocopy ||
 	ktap_skip_all "the daemon has no --no-zerocopy"
-
-# zc_count() - Print a counter of the daemon's exit line (0 if absent)
-# $1:	Log
-# $2:	Words following the number: sends, completed, copied, ...
-zc_count() {
-	local log=$1; shift
-	local word=$1; shift
-
-	grep -o "zerocopy: .*" "$log" | grep -o "[0-9][0-9]* $word" |
-		head -n 1 | awk '{ print $1 + 0 } END { if (!NR) print 0 }'
-}
 
 # guest_net() - Configure the guest's tap as the daemon's DHCP would
 guest_net() {
@@ -169,7 +160,7 @@ ktap_result "VM: zerocopy sends made ($sends), all completed ($done1)" \
 [ "$copied" -gt 0 ] && grep -q 'kept on (--zerocopy-force)' "$log"
 ktap_result "VM: completions say the kernel copied ($copied), still on" \
 	$? "$(grep zerocopy "$log")"
-grep -q "zerocopy: held at exit: 0 sends, 0 bytes" "$log"
+held_zero "$log"
 ktap_result "VM: nothing held at exit" $? "$(grep zerocopy "$log")"
 
 sandbox_sanitizer_reports >/dev/null
