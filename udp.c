@@ -68,8 +68,8 @@
  * quoting the datagram's headers as the guest sent them.
  *
  * System calls: socket, bind, connect, setsockopt, sendmmsg, recvmmsg,
- * sendmsg, recvmsg, close, epoll_ctl, sched_yield (clock_gettime,
- * usually vDSO).
+ * sendmsg, recvmsg, close, epoll_ctl, sched_yield (and clock_gettime,
+ * through util.c's now_ns()).
  */
 #include <errno.h>
 #include <sched.h>
@@ -184,15 +184,6 @@ static bool udp_seg_ok;		/* UDP_SEGMENT: probed, no --no-gso */
 
 static uint64_t udp_yield_off_until;	/* no yielding before, ns */
 
-/* Monotonic time in nanoseconds (vDSO, usually no system call) */
-static uint64_t udp_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * After --udp-yield datagrams handed on: out with those for the guest,
  * and let their reader run (see "Yielding" above), unless the last
@@ -207,11 +198,11 @@ static void udp_yield_point(struct ctx *c)
 		return;
 	c->q->flush(c->q);
 	udp_since_yield = 0;
-	t0 = udp_now_ns();
+	t0 = now_ns();
 	if (t0 < udp_yield_off_until)
 		return;
 	sched_yield();
-	took = udp_now_ns() - t0;
+	took = now_ns() - t0;
 	if (took > UDP_YIELD_LONG_NS) {
 		udp_yield_off_until = t0 + took + UDP_YIELD_PAUSE_NS;
 		log_trace("udp: a yield took %llu us, none for %llu ms",

@@ -57,16 +57,26 @@ const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN])
 }
 
 /**
+ * now_ns() - Monotonic time in nanoseconds (vDSO, usually no system call)
+ *
+ * Return: nanoseconds since an arbitrary start
+ */
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/**
  * now_ms() - Monotonic time in milliseconds
  *
  * Return: milliseconds since an arbitrary start
  */
 uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now_ns() / 1000000;
 }
 
 /**

@@ -53,6 +53,7 @@ static inline bool mac_equal(const uint8_t *a, const uint8_t *b)
 
 int mac_parse(const char *s, uint8_t mac[MAC_LEN]);
 const char *mac_ntop(const uint8_t mac[MAC_LEN], char buf[MAC_STRLEN]);
+uint64_t now_ns(void);
 uint64_t now_ms(void);
 int write_all(int fd, const void *buf, size_t len);
 int write_file(const char *path, const char *text);
