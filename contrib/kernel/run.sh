@@ -7,7 +7,8 @@
 # Builds an initramfs: busybox-static, the daemon (./passtd of the source
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
 # installed ($PASTA), each with the shared libraries ldd names, plus
-# bench-guest.sh and an /init. Boots it with
+# bench-guest.sh, the functional tests (each contrib/kernel/tests/NAME.c
+# built with $CC -static as /tests/NAME) and an /init. Boots it with
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
@@ -44,7 +45,8 @@
 # end, which -no-reboot turns into QEMU's exit, and run.sh exits with the
 # status of the guest's command.
 #
-# Environment: PASSTD, PASTA (binaries put in the guest), KBENCH_TIME
+# Environment: PASSTD, PASTA (binaries put in the guest), CC (the
+# tests' compiler, default gcc), KBENCH_TIME
 # (seconds per iperf3 cell, default 2), KBENCH_ROWS (bench-guest.sh),
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
@@ -126,6 +128,13 @@ if [ -x "$PASTA" ]; then
 	put "$PASTA" /usr/bin/pasta
 fi
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
+for t in "$HERE"/tests/*.c; do
+	[ -e "$t" ] || continue
+	mkdir -p "$ROOT/tests"
+	${CC:-gcc} -static -O2 -pthread -Wall -Wextra -Werror \
+		-o "$ROOT/tests/$(basename "$t" .c)" "$t" || {
+		echo "run.sh: cannot build $t" >&2; exit 1; }
+done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
