@@ -491,6 +491,29 @@ uint8_t *frame_reserve(struct frame_queue *q, size_t len)
 }
 
 /**
+ * frame_reserve_first() - Reserve a region at the start of the arena,
+ *			   flushing the queue first if anything is in it
+ * @q:		Queue
+ * @len:	Bytes needed
+ *
+ * The region has the same address every time, q->arena: buffers there
+ * can be registered with the kernel once (udp.c, SO_RECVMMSG_REG).
+ *
+ * Return: q->arena, or NULL if the region cannot be there (a frame is
+ *	   being built, the flush kept frames, @len is too large)
+ */
+uint8_t *frame_reserve_first(struct frame_queue *q, size_t len)
+{
+	if (q->cur)
+		return NULL;
+	if ((q->n || q->used) && q->flush)
+		q->flush(q);
+	if (q->n || q->used)
+		return NULL;
+	return frame_reserve(q, len);
+}
+
+/**
  * frame_room() - How many more frames can be queued before a flush
  * @q:		Queue
  *

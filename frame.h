@@ -195,6 +195,7 @@ uint8_t *frame_ip_hdr_write(const struct frame_queue *q, uint8_t *buf,
 			    const struct frame_ip_hdr *h);
 size_t frame_ip_hdr_finish(uint8_t *buf, size_t l4_len, bool l4_csum);
 uint8_t *frame_reserve(struct frame_queue *q, size_t len);
+uint8_t *frame_reserve_first(struct frame_queue *q, size_t len);
 unsigned int frame_room(const struct frame_queue *q);
 int frame_push(struct frame_queue *q, uint8_t *buf, size_t len);
 int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,

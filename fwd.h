@@ -86,6 +86,7 @@ struct net_conf {
 	bool no_splice;			/* --no-splice: loopback via tap */
 	bool no_peek_offset;		/* --no-peek-offset */
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
+	bool no_mmsg_register;		/* --no-mmsg-register */
 	bool no_gso;			/* --no-gso: no segmentation offload */
 	bool freebind;			/* --freebind: -t/-u ADDR not ours yet */
 	bool no_zerocopy;		/* --no-zerocopy */

@@ -40,6 +40,17 @@
  * Ethernet, IP and UDP headers, which are written once the datagram is in.
  * --no-mmsg uses one recvmsg()/sendmsg() per datagram, for comparison.
  *
+ * Registered arrays: a kernel with SO_RECVMMSG_REG (contrib/kernel/, not
+ * mainline) keeps a copy of a socket's recvmmsg() headers and iovecs, and
+ * a call with MSG_RECVMMSG_REG receives into them without reading and
+ * checking them again. Ours need a fixed address: the start of the output
+ * arena (frame_reserve_first(), which flushes what is queued first), one
+ * array of headers per family (the slots differ) and per kind of socket
+ * (forwarding sockets want source addresses). A socket is registered when
+ * a recvmmsg() filled its batch (busy sockets only: each registration
+ * takes some of the kernel's memory, charged to the socket), and never
+ * again if that failed. Probed at start; off with --no-mmsg-register.
+ *
  * Yielding: datagrams written to the tap are delivered to the guest's
  * socket within our write(), and wake its reader; sent to a local socket
  * (another namespace on this machine, the host's loopback) they are
@@ -69,7 +80,7 @@
  *
  * System calls: socket, bind, connect, setsockopt, sendmmsg, recvmmsg,
  * sendmsg, recvmsg, close, epoll_ctl, sched_yield (and clock_gettime,
- * through util.c's now_ns()).
+ * through util.c's now_ns()); getsockopt only at start (the probe).
  */
 #include <errno.h>
 #include <sched.h>
@@ -110,6 +121,27 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, sched_yield);
 #define UDP_OWN		(1 << 0)	/* @sock is the flow's own socket */
 #define UDP_INBOUND	(1 << 1)	/* created by a -u forwarding socket */
 #define UDP_NS		(1 << 2)	/* -U: namespace loopback to host */
+/* Registration state of a socket (flow flags, udp_fwdsock.reg) */
+#define UDP_REG		(1 << 3)	/* SO_RECVMMSG_REG array registered */
+#define UDP_REG_NO	(1 << 4)	/* registration failed: plain calls */
+
+/* The registered recvmmsg() array of the patched kernel (contrib/kernel/
+ * patches/6.12/0001-net-*.patch), in no libc: values of its
+ * include/uapi/asm-generic/socket.h, include/linux/socket.h and
+ * include/uapi/linux/socket.h. 85 follows mainline's numbers (SO_INQ is
+ * 84); whatever a kernel means by it, the probe reads the registration
+ * back before anything relies on it */
+#ifndef SO_RECVMMSG_REG
+#define SO_RECVMMSG_REG		85
+#endif
+#ifndef MSG_RECVMMSG_REG
+#define MSG_RECVMMSG_REG	0x200000
+#endif
+struct udp_recvmmsg_reg {
+	uint64_t vec;
+	uint32_t vlen;
+	uint32_t flags;
+};
 /* Datagrams in one train toward the guest: the kernel cuts up to 128 */
 #define UDP_TRAIN_MAX	64
 /* One UDP_SEGMENT send: at most 64 datagrams (the kernel's limit,
@@ -148,6 +180,7 @@ struct udp_flow {
  * @dport:	Port its datagrams go to on the other side
  * @ns:		Bound inside the namespace (-U)
  * @v6:		IPv6 socket
+ * @reg:	UDP_REG, UDP_REG_NO or 0 (not yet)
  */
 struct udp_fwdsock {
 	int fd;
@@ -156,6 +189,7 @@ struct udp_fwdsock {
 	uint16_t dport;
 	bool ns;
 	bool v6;
+	uint8_t reg;
 };
 
 static struct udp_flow *udp_flows;
@@ -164,6 +198,10 @@ static struct udp_fwdsock *udp_fwd;
 static unsigned int udp_fwd_hi;		/* no socket ever at or above it */
 static unsigned int udp_fwd_lo;		/* every slot below it in use */
 static struct mmsghdr udp_mmh[UDP_BATCH_MAX];
+/* Registered headers: [IPv4][forwarding socket], kernel copies iovecs */
+static struct mmsghdr udp_reg_mmh[2][2][UDP_BATCH_MAX];
+static struct iovec udp_reg_iov[UDP_BATCH_MAX];
+static struct mmsghdr *udp_mh = udp_mmh;	/* the batch received */
 static struct iovec udp_iov[UDP_BATCH_MAX];
 static struct sockaddr_storage udp_addr[UDP_BATCH_MAX];
 static uint8_t *udp_slot[UDP_BATCH_MAX];
@@ -174,6 +212,7 @@ static union {
 	struct cmsghdr align;
 } udp_seg_cmsg[UDP_BATCH_MAX];
 static bool udp_seg_ok;		/* UDP_SEGMENT: probed, no --no-gso */
+static bool udp_reg_ok;		/* SO_RECVMMSG_REG: probed, no option */
 
 /* A yield that kept us off the CPU longer than this gave it to a task
  * with work of its own (a busy loop, an unpaced sender), not to a reader
@@ -225,6 +264,28 @@ static bool udp_segment_supported(void)
 	return ok;
 }
 
+/*
+ * Does this kernel take SO_RECVMMSG_REG (patched, see contrib/kernel/)?
+ * A one-entry array registered and read back on a socket of our own: a
+ * kernel without it refuses the option (ENOPROTOOPT)
+ */
+static bool udp_mmsg_register_supported(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	struct mmsghdr mh = { 0 };
+	struct udp_recvmmsg_reg r = { (uintptr_t)&mh, 1, 0 }, back = { 0 };
+	socklen_t len = sizeof(back);
+	bool ok;
+
+	if (s < 0)
+		return false;
+	ok = !setsockopt(s, SOL_SOCKET, SO_RECVMMSG_REG, &r, sizeof(r)) &&
+	     !getsockopt(s, SOL_SOCKET, SO_RECVMMSG_REG, &back, &len) &&
+	     len == sizeof(back) && back.vec == r.vec && back.vlen == 1;
+	close(s);
+	return ok;
+}
+
 /**
  * udp_init() - Allocate per-flow state (once, at start)
  * @c:		Execution context
@@ -247,10 +308,18 @@ int udp_init(struct ctx *c, unsigned int flow_max)
 	udp_fwd_hi = udp_fwd_lo = 0;
 	udp_seg_ok = !c->net->no_gso && !c->net->no_mmsg &&
 		     udp_segment_supported();
+	udp_reg_ok = !c->net->no_mmsg && c->net->udp_batch > 1 &&
+		     !c->net->no_mmsg_register &&
+		     udp_mmsg_register_supported();
 	log_debug("udp: %s, batches of %u, runs of equal datagrams %s",
 		  c->net->no_mmsg ? "one datagram per call (--no-mmsg)" :
 		  "recvmmsg/sendmmsg", c->net->udp_batch,
 		  udp_seg_ok ? "sent with UDP_SEGMENT" : "sent one by one");
+	log_debug("udp: registered recvmmsg() arrays (SO_RECVMMSG_REG): %s",
+		  udp_reg_ok ? "used" :
+		  c->net->no_mmsg_register ? "off (--no-mmsg-register)" :
+		  c->net->no_mmsg || c->net->udp_batch < 2 ? "off (no batches)" :
+		  "not supported by the kernel");
 	return 0;
 }
 
@@ -664,20 +733,20 @@ static void udp_to_guest(struct ctx *c, int idx, int first, int n)
 
 	udp_since_yield += (unsigned int)n;
 	for (; i < end; i = j) {
-		size_t size = udp_mmh[i].msg_len, total = size;
+		size_t size = udp_mh[i].msg_len, total = size;
 		uint8_t *train = udp_iov[i].iov_base;
 
 		j = i + 1;
-		if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		if (udp_mh[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			drop(DROP_UDP_TRUNC);
 			continue;
 		}
 		while (c->q->gso_udp && size && j < end &&
 		       j - i < UDP_TRAIN_MAX &&
-		       !(udp_mmh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
-		       udp_mmh[j].msg_len && udp_mmh[j].msg_len <= size &&
-		       total + udp_mmh[j].msg_len <= UDP_SEG_BYTES) {
-			size_t len = udp_mmh[j].msg_len;
+		       !(udp_mh[j].msg_hdr.msg_flags & MSG_TRUNC) &&
+		       udp_mh[j].msg_len && udp_mh[j].msg_len <= size &&
+		       total + udp_mh[j].msg_len <= UDP_SEG_BYTES) {
+			size_t len = udp_mh[j].msg_len;
 
 			/* Slots follow each other in the region: the train
 			 * grows over those already taken, never past the
@@ -771,18 +840,107 @@ static int udp_flow_ns(struct ctx *c, const struct flowside *sk,
 }
 
 /*
- * Receive up to a batch from @s into frame slots; @named: fill the
- * source addresses. Return: datagrams received (0 if none)
+ * Lay out @n frame slots of @slot bytes from @region, each payload @hdr
+ * bytes in, for up to @max bytes: the iovecs at @iov, and if set, the
+ * slots' starts (udp_slot) and headers @mh (@named: source addresses)
  */
-static int udp_recv(struct ctx *c, int s, bool v4, bool named)
+static void udp_slots(uint8_t *region, unsigned int n, size_t slot,
+		      size_t hdr, size_t max, struct iovec *iov,
+		      bool set_slot, struct mmsghdr *mh, bool named)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *p = region + i * slot;
+
+		if (set_slot)
+			udp_slot[i] = p;
+		iov[i].iov_base = p + hdr;
+		iov[i].iov_len = max;
+		if (!mh)
+			continue;
+		mh[i].msg_hdr = (struct msghdr){
+			.msg_name = named ? &udp_addr[i] : NULL,
+			.msg_namelen = named ? sizeof(udp_addr[i]) : 0,
+			.msg_iov = &iov[i], .msg_iovlen = 1,
+		};
+	}
+}
+
+/* Register with @s the array for its family (@v4) and kind (@named),
+ * over --udp-batch slots of @slot bytes at the start of the arena */
+SYSCALL_ALLOW_ARGS(SYS_NS | SYS_VM, setsockopt, 1, SOL_SOCKET,
+		   2, 0xffffffff, SO_RECVMMSG_REG);
+static bool udp_register(struct ctx *c, int s, bool v4, bool named,
+			 size_t slot, size_t hdr, size_t max)
+{
+	struct mmsghdr *mh = udp_reg_mmh[v4][named];
+	unsigned int n = c->net->udp_batch;
+	struct udp_recvmmsg_reg r = { (uintptr_t)mh, n, 0 };
+
+	if (n * slot > c->q->size)
+		return false;
+	/* udp_slot and udp_iov still describe the batch just received */
+	udp_slots(c->q->arena, n, slot, hdr, max, udp_reg_iov, false, mh,
+		  named);
+	if (setsockopt(s, SOL_SOCKET, SO_RECVMMSG_REG, &r, sizeof(r))) {
+		log_debug("udp: SO_RECVMMSG_REG on socket %d: %s", s,
+			  strerror(errno));
+		return false;
+	}
+	log_trace("udp: socket %d: recvmmsg() array registered", s);
+	return true;
+}
+
+/*
+ * Receive up to a batch from registered socket @s into the slots at the
+ * start of the arena. Return: datagrams received, -1 if the arena start
+ * is not free this time (a flush kept frames), -EINVAL if the kernel
+ * refused the registration
+ */
+static int udp_recv_reg(struct ctx *c, int s, bool v4, bool named,
+			size_t slot, size_t hdr, size_t max)
+{
+	unsigned int batch = MIN(c->net->udp_batch, c->q->max);
+	uint8_t *region = frame_reserve_first(c->q, batch * slot);
+	struct mmsghdr *mh = udp_reg_mmh[v4][named];
+	int n;
+
+	if (region != c->q->arena)
+		return -1;
+	udp_slots(region, batch, slot, hdr, max, udp_iov, true, NULL, false);
+	udp_mh = mh;
+	n = recvmmsg(s, mh, batch, MSG_DONTWAIT | MSG_RECVMMSG_REG, NULL);
+	if (n < 0 && errno == EINVAL) {
+		frame_queue_reset(c->q);	/* it holds our region only */
+		return -EINVAL;
+	}
+	return n < 0 ? 0 : n;
+}
+
+/*
+ * Receive up to a batch from @s into frame slots; @named: fill the
+ * source addresses; @reg: the socket's UDP_REG and UDP_REG_NO bits,
+ * updated. Return: datagrams received (0 if none)
+ */
+static int udp_recv(struct ctx *c, int s, bool v4, bool named,
+		    uint8_t *reg)
 {
 	size_t hdr = frame_ip_hdr_len(v4) + UDP_HDR_LEN;
 	size_t max = udp_payload_max(c, v4);
 	size_t slot = (hdr + max + 7) & ~(size_t)7;
-	unsigned int i, batch = c->net->no_mmsg ? 1 : c->net->udp_batch;
+	unsigned int batch = c->net->no_mmsg ? 1 : c->net->udp_batch;
 	uint8_t *region;
 	int n;
 
+	if (*reg & UDP_REG) {
+		n = udp_recv_reg(c, s, v4, named, slot, hdr, max);
+		if (n >= 0)
+			return n;
+		if (n == -EINVAL)
+			*reg = (uint8_t)((*reg & ~UDP_REG) | UDP_REG_NO);
+	}
+	udp_mh = udp_mmh;
 	batch = MIN(batch, frame_room(c->q));
 	if (!batch) {
 		c->q->flush(c->q);
@@ -791,16 +949,8 @@ static int udp_recv(struct ctx *c, int s, bool v4, bool named)
 	region = frame_reserve(c->q, batch * slot);
 	if (!region)
 		return 0;
-	for (i = 0; i < batch; i++) {
-		udp_slot[i] = region + i * slot;
-		udp_iov[i].iov_base = udp_slot[i] + hdr;
-		udp_iov[i].iov_len = max;
-		udp_mmh[i].msg_hdr = (struct msghdr){
-			.msg_name = named ? &udp_addr[i] : NULL,
-			.msg_namelen = named ? sizeof(udp_addr[i]) : 0,
-			.msg_iov = &udp_iov[i], .msg_iovlen = 1,
-		};
-	}
+	udp_slots(region, batch, slot, hdr, max, udp_iov, true, udp_mmh,
+		  named);
 	if (batch == 1) {
 		ssize_t len = recvmsg(s, &udp_mmh[0].msg_hdr, MSG_DONTWAIT);
 
@@ -808,6 +958,10 @@ static int udp_recv(struct ctx *c, int s, bool v4, bool named)
 		return len < 0 ? 0 : 1;
 	}
 	n = recvmmsg(s, udp_mmh, batch, MSG_DONTWAIT, NULL);
+	if (udp_reg_ok && n == (int)c->net->udp_batch &&
+	    !(*reg & (UDP_REG | UDP_REG_NO)))
+		*reg |= udp_register(c, s, v4, named, slot, hdr, max) ?
+			UDP_REG : UDP_REG_NO;
 	return n < 0 ? 0 : n;
 }
 
@@ -824,7 +978,7 @@ static void udp_ns_reply(struct ctx *c, int idx, int n)
 		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sl,
 				     .msg_iov = &udp_iov[i], .msg_iovlen = 1 };
 
-		udp_iov[i].iov_len = udp_mmh[i].msg_len;
+		udp_iov[i].iov_len = udp_mh[i].msg_len;
 		if (fwd < 0 ||
 		    sendmsg(fwd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			drop(DROP_SOCK_ERR);
@@ -923,7 +1077,7 @@ void udp_sock_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 	v4 = inany_is_v4(&flow_at(c->flows, idx)->side[SOCKSIDE].dst);
 	flow_touch(c->flows, idx, c->now_ms);
 	for (round = 0; round < 8; round++) {
-		n = udp_recv(c, ref.fd, v4, false);
+		n = udp_recv(c, ref.fd, v4, false, &uf->flags);
 		if (!n)
 			return;
 		if (uf->flags & UDP_NS) {
@@ -964,10 +1118,10 @@ static int udp_fwd_one(struct ctx *c, unsigned int slot, int i)
 	flow_touch(c->flows, idx, c->now_ms);
 	if (!ns)
 		return idx;
-	if (udp_mmh[i].msg_hdr.msg_flags & MSG_TRUNC)
+	if (udp_mh[i].msg_hdr.msg_flags & MSG_TRUNC)
 		drop(DROP_UDP_TRUNC);
 	else if (send(udp_flows[idx].sock, udp_iov[i].iov_base,
-		      udp_mmh[i].msg_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		      udp_mh[i].msg_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		drop(DROP_SOCK_ERR);
 	return FLOW_NONE;
 }
@@ -975,9 +1129,9 @@ static int udp_fwd_one(struct ctx *c, unsigned int slot, int i)
 /* Did datagrams @i and @j of the batch come from the same peer? */
 static bool udp_same_peer(int i, int j)
 {
-	socklen_t len = udp_mmh[i].msg_hdr.msg_namelen;
+	socklen_t len = udp_mh[i].msg_hdr.msg_namelen;
 
-	return len == udp_mmh[j].msg_hdr.msg_namelen &&
+	return len == udp_mh[j].msg_hdr.msg_namelen &&
 	       !memcmp(&udp_addr[i], &udp_addr[j], len);
 }
 
@@ -1001,7 +1155,7 @@ void udp_listen_handler(struct ctx *c, union epoll_ref ref, uint32_t events)
 		return;		/* closed since */
 	v4 = !udp_fwd[slot].v6;
 	for (round = 0; round < 8; round++) {
-		n = udp_recv(c, ref.fd, v4, true);
+		n = udp_recv(c, ref.fd, v4, true, &udp_fwd[slot].reg);
 		if (!n)
 			return;
 		for (i = 0; i < n; i = j) {

@@ -7,9 +7,12 @@
 # that go to the tap as trains and leave the daemon with UDP_SEGMENT (and
 # one frame or packet each with --no-gso), the
 # data checks again with --no-mmsg, trains of more than one MTU at -m 1500,
-# and --udp-yield (the daemon gives up
+# --udp-yield (the daemon gives up
 # the CPU every N datagrams toward the guest, never with 0: counted with
-# strace)
+# strace), and the probe for registered recvmmsg() arrays
+# (SO_RECVMMSG_REG, a kernel patch of contrib/kernel/): it agrees with the
+# kernel's answer to the option, and bursts arrive intact with and
+# without --no-mmsg-register
 #
 # Datagrams are moved by test/tools/udp_stream: every datagram carries its
 # sequence number and content derived from it, so a receiver tells a
@@ -505,7 +508,7 @@ mtu_65520() {
 		in_remote ip link set "$REMOTE_IF" mtu 65520
 }
 
-ktap_plan 68
+ktap_plan 74
 
 mtu_65520 || ktap_diag "cannot set the veth MTU to 65520"
 in_remote ip addr add "$R_NARROW4/32" dev lo &&
@@ -762,6 +765,46 @@ if [ $KERNEL = 0 ] && has_opt --no-gso; then
 else
 	for i in 1 2 3; do
 		ktap_skip "-m 1500 train check $i" "$NO_OPT"
+	done
+fi
+
+# --- 6: registered recvmmsg() arrays -----------------------------------------
+# so_recvmmsg_reg() - Succeed if this kernel knows SO_RECVMMSG_REG (85):
+# without the patch, getsockopt() fails with ENOPROTOOPT
+so_recvmmsg_reg() {
+	python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.getsockopt(socket.SOL_SOCKET, 85, 16)' 2>/dev/null
+}
+
+# reg_check() - A daemon with options: a burst toward the guest intact, and
+# the log line of the probe saying @2; three results
+# $1:	Label
+# $2:	What the log says after "(SO_RECVMMSG_REG): "
+# $@:	Daemon options
+reg_check() {
+	local label=$1; shift
+	local want=$1; shift
+
+	daemon_up "$label" --debug "$@" -t none -T none -u "$FWD" -U none
+	burst_check "$label: remote->ns IPv4 (-u)" 64 32 "$GUEST_PID" \
+		"$REMOTE_PID" "$FWD" "$HOST_ADDR4"
+	grep -q "(SO_RECVMMSG_REG): $want" "$DAEMON_LOG"
+	ktap_result "$label: the daemon says \"$want\"" $? \
+		"$(grep 'udp: ' "$DAEMON_LOG")"
+	daemon_down
+}
+
+if [ $KERNEL = 0 ] && has_opt --no-mmsg-register &&
+   command -v python3 >/dev/null; then
+	want="not supported by the kernel"
+	so_recvmmsg_reg && want=used
+	reg_check "SO_RECVMMSG_REG probe" "$want"
+	reg_check "--no-mmsg-register" "off (--no-mmsg-register)" \
+		--no-mmsg-register
+else
+	for i in $(seq 1 6); do
+		ktap_skip "SO_RECVMMSG_REG check $i" "$NO_OPT, or no python3"
 	done
 fi
 

@@ -297,14 +297,50 @@ static void test_queue_reuse(void)
 	CHECK(q.n == 1 && !q.out[0].gso_size && !q.out[0].csum_start);
 }
 
+/* Flush hook of test_reserve_first(): counts, and empties the queue */
+static int flushes;
+
+static void count_flush(struct frame_queue *q)
+{
+	flushes++;
+	frame_queue_reset(q);
+}
+
+/* frame_reserve_first(): the arena's start every time, after a flush of
+ * what is queued; none while a frame is being built */
+static void test_reserve_first(void)
+{
+	static struct frame_queue q;
+	struct frame_ip_hdr h = { .proto = IPPROTO_UDP };
+	uint8_t *p, *l4;
+
+	CHECK(!frame_queue_init(&q, 1 << 16, 8));
+	q.flush = count_flush;
+	inany_from_v4(&h.src, (struct in_addr){ htonl(0xc0000202) });
+	inany_from_v4(&h.dst, (struct in_addr){ htonl(0xc0000201) });
+	flushes = 0;
+	CHECK(frame_reserve_first(&q, 4096) == q.arena && !flushes);
+	CHECK(!frame_push(&q, q.arena, 60));
+	CHECK(frame_reserve(&q, 64) == q.arena + 4096);
+	CHECK(frame_reserve_first(&q, 4096) == q.arena && flushes == 1);
+	CHECK(q.n == 0 && q.used == 4096);
+	/* Too large: flushed all the same, then refused */
+	CHECK(frame_reserve_first(&q, (1 << 16) + 8) == NULL && flushes == 2);
+	l4 = frame_ip_begin(&q, &h, 8);
+	CHECK(l4 != NULL);
+	p = frame_reserve_first(&q, 64);
+	CHECK(p == NULL && flushes == 2 && q.cur);
+}
+
 int main(void)
 {
-	UNIT_PLAN(6);
+	UNIT_PLAN(7);
 	UNIT_RUN(test_checksum);
 	UNIT_RUN(test_parse_good);
 	UNIT_RUN(test_parse_hostile);
 	UNIT_RUN(test_parse_truncations);
 	UNIT_RUN(test_queue);
 	UNIT_RUN(test_queue_reuse);
+	UNIT_RUN(test_reserve_first);
 	UNIT_EXIT();
 }

@@ -43,7 +43,7 @@
 #include <linux/sock_diag.h>
 
 #ifndef SO_RECVMMSG_REG
-#define SO_RECVMMSG_REG		81
+#define SO_RECVMMSG_REG		85
 #endif
 #ifndef MSG_RECVMMSG_REG
 #define MSG_RECVMMSG_REG	0x200000
@@ -259,7 +259,7 @@ static int setup_netns(void)
 		uint32_t prefixlen;
 		int ifindex;
 	} ifr6 = { .prefixlen = 64 };
-	int s, s6;
+	int s, s6, i;
 
 	if (unshare(CLONE_NEWNET))
 		return -1;
@@ -282,7 +282,18 @@ static int setup_netns(void)
 		return -1;
 	close(s);
 	close(s6);
-	return 0;
+	/* The IPv6 address is tentative until the kernel's address work
+	 * has run, even without duplicate address detection on loopback:
+	 * until then bind() fails (bounded: 2 s) */
+	for (i = 0; i < 200; i++) {
+		s6 = udp_bound(AF_INET6, "2001:db8::1", 0);
+		if (s6 >= 0) {
+			close(s6);
+			return 0;
+		}
+		usleep(10000);
+	}
+	return -1;
 }
 
 static struct array A, B;
