@@ -279,6 +279,7 @@ static void quit(int status)
 	zc_end();
 	drop_log();
 	zc_log();
+	udp_log();
 	pcap_close();
 	exit(status);
 }

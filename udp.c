@@ -47,9 +47,11 @@
  * arena (frame_reserve_first(), which flushes what is queued first), one
  * array of headers per family (the slots differ) and per kind of socket
  * (forwarding sockets want source addresses). A socket is registered when
- * a recvmmsg() filled its batch (busy sockets only: each registration
- * takes some of the kernel's memory, charged to the socket), and never
- * again if that failed. Probed at start; off with --no-mmsg-register.
+ * a recvmmsg() returned UDP_REG_BUSY datagrams, or a whole smaller batch
+ * (busy sockets only: each registration takes some of the kernel's
+ * memory, charged to the socket), and never again if that failed.
+ * Probed at start; off with --no-mmsg-register; counted at exit
+ * (--debug).
  *
  * Yielding: datagrams written to the tap are delivered to the guest's
  * socket within our write(), and wake its reader; sent to a local socket
@@ -213,6 +215,11 @@ static union {
 } udp_seg_cmsg[UDP_BATCH_MAX];
 static bool udp_seg_ok;		/* UDP_SEGMENT: probed, no --no-gso */
 static bool udp_reg_ok;		/* SO_RECVMMSG_REG: probed, no option */
+/* A call that returns this many datagrams (or a whole smaller batch)
+ * marks a busy socket, which gets its array registered */
+#define UDP_REG_BUSY	8
+/* Registrations made and refused, datagrams received through them */
+static unsigned long long udp_reg_socks, udp_reg_refused, udp_reg_dgrams;
 
 /* A yield that kept us off the CPU longer than this gave it to a task
  * with work of its own (a busy loop, an unpaced sender), not to a reader
@@ -886,9 +893,11 @@ static bool udp_register(struct ctx *c, int s, bool v4, bool named,
 	if (setsockopt(s, SOL_SOCKET, SO_RECVMMSG_REG, &r, sizeof(r))) {
 		log_debug("udp: SO_RECVMMSG_REG on socket %d: %s", s,
 			  strerror(errno));
+		udp_reg_refused++;
 		return false;
 	}
 	log_trace("udp: socket %d: recvmmsg() array registered", s);
+	udp_reg_socks++;
 	return true;
 }
 
@@ -913,9 +922,13 @@ static int udp_recv_reg(struct ctx *c, int s, bool v4, bool named,
 	n = recvmmsg(s, mh, batch, MSG_DONTWAIT | MSG_RECVMMSG_REG, NULL);
 	if (n < 0 && errno == EINVAL) {
 		frame_queue_reset(c->q);	/* it holds our region only */
+		udp_reg_refused++;
 		return -EINVAL;
 	}
-	return n < 0 ? 0 : n;
+	if (n <= 0)
+		return 0;
+	udp_reg_dgrams += (unsigned int)n;
+	return n;
 }
 
 /*
@@ -958,7 +971,7 @@ static int udp_recv(struct ctx *c, int s, bool v4, bool named,
 		return len < 0 ? 0 : 1;
 	}
 	n = recvmmsg(s, udp_mmh, batch, MSG_DONTWAIT, NULL);
-	if (udp_reg_ok && n == (int)c->net->udp_batch &&
+	if (udp_reg_ok && n >= (int)MIN(c->net->udp_batch, UDP_REG_BUSY) &&
 	    !(*reg & (UDP_REG | UDP_REG_NO)))
 		*reg |= udp_register(c, s, v4, named, slot, hdr, max) ?
 			UDP_REG : UDP_REG_NO;
@@ -1300,6 +1313,18 @@ uint64_t udp_next_ms(const struct ctx *c)
 {
 	return MIN(udp_share_next_ms(c, FLOW_SHARE_UDP_OUT),
 		   udp_share_next_ms(c, FLOW_SHARE_UDP_IN));
+}
+
+/**
+ * udp_log() - Log the counters of registered arrays (debug level)
+ */
+void udp_log(void)
+{
+	if (!udp_reg_ok)
+		return;
+	log_debug("udp: at exit: %llu sockets registered (%llu refused), "
+		  "%llu datagrams received through registered arrays",
+		  udp_reg_socks, udp_reg_refused, udp_reg_dgrams);
 }
 
 /**

@@ -14,6 +14,7 @@ int udp_listen(struct ctx *c, int af, const union inany_addr *addr,
 void udp_timer(struct ctx *c);
 uint64_t udp_next_ms(const struct ctx *c);
 void udp_close_all(struct ctx *c);
+void udp_log(void);
 void udp_listen_close(struct ctx *c, int fd);
 
 #endif /* UDP_H */

@@ -33,6 +33,18 @@
 # a row's option (not in its --help) or does not start gives a row saying
 # so, and the rest goes on.
 #
+# Also not in the default set: args=OPT,OPT,... (passtd with those
+# options, commas for spaces: args=--udp-batch,8).
+#
+# KBENCH_PROTO=udp measures UDP instead, with udpflood (contrib/kernel/
+# tools/): unpaced sendmmsg() of KBENCH_UDP_LEN-byte datagrams (default
+# 64) for KBENCH_TIME seconds, to the same addresses and ports (daemon
+# rows forward the port with -u as well as -t). The figures are the
+# datagrams received per second of sending (thousands, kdgram/s) and the
+# daemon's CPU per datagram received (us), measured until the receiver
+# has seen nothing for 0.5 s, so the daemon's work on the queued tail
+# counts.
+#
 # For a look inside a daemon row: KBENCH_DAEMON_ARGS adds options to every
 # daemon (--debug: its counters at exit, printed after the row as "#"
 # lines). Each cell prints the bytes it moved ("# cell").
@@ -47,6 +59,8 @@ DMTU=${KBENCH_DAEMON_MTU:-65520}
 ROWS=${KBENCH_ROWS:-}
 DIRS=${KBENCH_DIRS:-in out}
 DARGS=${KBENCH_DAEMON_ARGS:-}
+PROTO=${KBENCH_PROTO:-tcp}
+ULEN=${KBENCH_UDP_LEN:-64}
 ALL_ROWS="nic veth passtd zerocopy-off no-peek-offset"
 ALL_ROWS="$ALL_ROWS no-mmsg no-gso pasta"
 [ -n "$ROWS" ] || ROWS=$ALL_ROWS
@@ -145,6 +159,60 @@ listening() {
 		$2 ~ p "$" && $4 == "0A" { f = 1 } END { exit !f }'
 }
 
+# udp_bound() - Succeed if a UDP port is bound in a namespace
+# $1:	holder PID, or "init"
+# $2:	port
+udp_bound() {
+	port_hex=$(printf '%04X' "$2")
+	if [ "$1" = init ]; then
+		cat /proc/net/udp /proc/net/udp6
+	else
+		in_ns "$1" cat /proc/net/udp /proc/net/udp6
+	fi 2>/dev/null | awk -v p=":$port_hex" '
+		$2 ~ p "$" { f = 1 } END { exit !f }'
+}
+
+# in_or_init() - Run a command in a holder's namespace, or here ("init")
+# $1:	holder PID, or "init"
+in_or_init() {
+	where=$1; shift
+	if [ "$where" = init ]; then
+		"$@"
+	else
+		in_ns "$where" "$@"
+	fi
+}
+
+# cell_udp() - One udpflood run; prints "KDGRAM_S CPU_US_PER_DGRAM"
+# Arguments as cell()'s
+cell_udp() {
+	sns=$1 cns=$2 addr=$3 port=$4 dpid=$5
+	out=/tmp/udpflood.out
+	in_or_init "$sns" udpflood recv "$port" 500 $((T + 30)) > "$out" 2>&1 &
+	rpid=$!
+	wait_for udp_bound "$sns" "$port"
+	t0=; t1=
+	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
+	sent=$(in_or_init "$cns" timeout $((T + 30)) udpflood send "$addr" \
+		"$port" "$ULEN" "$T")
+	wait "$rpid"
+	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
+	# shellcheck disable=SC2046 # "received N BYTES"
+	set -- $(cat "$out")
+	if [ "${1:-}" != received ] || [ "${2:-0}" = 0 ]; then
+		echo "fail -"
+		sed 's/^/# /' "$out" >&2
+		return
+	fi
+	echo "# cell udp $addr:$port: $sent, received $2 ($3 bytes)" >&2
+	if [ -n "$t0" ] && [ -n "$t1" ]; then
+		awk -v n="$2" -v t="$T" -v d="$((t1 - t0))" -v hz="$HZ" 'BEGIN {
+			printf "%.1f %.2f\n", n / t / 1e3, d / hz * 1e6 / n }'
+	else
+		awk -v n="$2" -v t="$T" 'BEGIN { printf "%.1f -\n", n / t / 1e3 }'
+	fi
+}
+
 # cell() - One iperf3 run; prints "GBIT CPU_S_PER_GB" ("fail -" on failure)
 # $1:	server's holder PID, or "init" for the initial namespace
 # $2:	client's holder PID, or "init"
@@ -152,6 +220,10 @@ listening() {
 # $4:	port
 # $5:	daemon PID, or empty
 cell() {
+	if [ "$PROTO" = udp ]; then
+		cell_udp "$@"
+		return
+	fi
 	sns=$1 cns=$2 addr=$3 port=$4 dpid=$5
 	out=/tmp/iperf.json
 	if [ "$sns" = init ]; then
@@ -255,8 +327,10 @@ row_daemon() {
 		return
 	fi
 	g=$(holder user)
+	ufwd=none
+	[ "$PROTO" = udp ] && ufwd=$PORT
 	# shellcheck disable=SC2086 # options: zero or more words
-	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u none \
+	"$bin" -f --config-net -m "$DMTU" -t "$PORT" -T none -u "$ufwd" \
 		-U none $opt $more $DARGS "$g" </dev/null >/tmp/daemon.log 2>&1 &
 	dpid=$!
 	# Ready: routes in its guest, its -t port listening here
@@ -279,7 +353,7 @@ row_daemon() {
 	wait_for sh -c "! kill -0 $dpid" || kill -9 "$dpid" 2>/dev/null
 	wait "$dpid" 2>/dev/null
 	kill "$g" 2>/dev/null
-	[ -n "$DARGS" ] && grep 'zerocopy: \|tcp: \|tap: ' /tmp/daemon.log |
+	[ -n "$DARGS" ] && grep 'zerocopy: \|tcp: \|tap: \|udp: ' /tmp/daemon.log |
 		sed "s/^/# $name: /"
 }
 
@@ -299,14 +373,27 @@ NIC_IN=
 NIC_OUT=
 echo "Guest: Linux $(uname -r), 1 vCPU (QEMU TCG, -icount shift=0," \
      "sleep=off), on $KBENCH_HOST."
-echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP, one" \
-     "stream, 64 KiB writes, $T s of guest time per cell, MTU $MTU" \
-     "(NICs, veth; QEMU link: ${KBENCH_LINK:-stream}), daemon tap MTU $DMTU."
-echo "Gbit/s in guest time; ratios to the NIC row; CPU: the daemon's" \
-     "utime + stime per GB moved (s/GB)."
-echo
-echo "| row | remote->ns Gbit/s | ratio | CPU s/GB |" \
-     "ns->remote Gbit/s | ratio | CPU s/GB |"
+if [ "$PROTO" = udp ]; then
+	echo "udpflood, UDP, $ULEN-byte datagrams, unpaced sendmmsg() for $T s" \
+	     "of guest time per cell, MTU $MTU (NICs, veth; QEMU link:" \
+	     "${KBENCH_LINK:-stream}), daemon tap MTU $DMTU."
+	echo "Thousands of datagrams received per second of sending; ratios" \
+	     "to the NIC row; CPU: the daemon's utime + stime per datagram" \
+	     "received (us)."
+	echo
+	echo "| row | remote->ns kdgram/s | ratio | CPU us/dgram |" \
+	     "ns->remote kdgram/s | ratio | CPU us/dgram |"
+else
+	echo "iperf3 $(iperf3 --version | awk 'NR == 1 { print $2 }'), TCP," \
+	     "one stream, 64 KiB writes, $T s of guest time per cell, MTU" \
+	     "$MTU (NICs, veth; QEMU link: ${KBENCH_LINK:-stream}), daemon" \
+	     "tap MTU $DMTU."
+	echo "Gbit/s in guest time; ratios to the NIC row; CPU: the daemon's" \
+	     "utime + stime per GB moved (s/GB)."
+	echo
+	echo "| row | remote->ns Gbit/s | ratio | CPU s/GB |" \
+	     "ns->remote Gbit/s | ratio | CPU s/GB |"
+fi
 echo "|---|---|---|---|---|---|---|"
 for r in $ROWS; do
 	s0=$(cut -d' ' -f1 /proc/uptime)
@@ -326,6 +413,8 @@ for r in $ROWS; do
 	pasta) row_daemon "pasta (Debian)" /usr/bin/pasta "" "--runas 0" ;;
 	zerocopy-min=*) row_daemon "passtd --zerocopy-min ${r#*=}" \
 			/usr/bin/passtd --zerocopy-min "${r#*=}" ;;
+	args=*) a=$(echo "${r#*=}" | tr , ' ')
+		row_daemon "passtd $a" /usr/bin/passtd "" "$a" ;;
 	*) echo "| $r | unknown row | | | | | |" ;;
 	esac
 	echo "# $r: $(awk -v a="$s0" '{ printf "%.1f", $1 - a }' \

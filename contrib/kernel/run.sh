@@ -8,7 +8,10 @@
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
 # installed ($PASTA), each with the shared libraries ldd names, plus
 # bench-guest.sh, the functional tests (each contrib/kernel/tests/NAME.c
-# built with $CC -static as /tests/NAME) and an /init. Boots it with
+# built with $CC -static as /tests/NAME, and tests/*.sh as they are),
+# the benchmark's own tools
+# (contrib/kernel/tools/NAME.c as /usr/bin/NAME) and an /init. Boots it
+# with
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
@@ -45,13 +48,15 @@
 # end, which -no-reboot turns into QEMU's exit, and run.sh exits with the
 # status of the guest's command.
 #
-# Environment: PASSTD, PASTA (binaries put in the guest), CC (the
+# Environment: PASSTD, PASTA (binaries put in the guest), KBENCH_EXTRA
+# (more binaries, in /usr/bin, e.g. test/tools/udp_stream), CC (the
 # tests' compiler, default gcc), KBENCH_TIME
 # (seconds per iperf3 cell, default 2), KBENCH_ROWS (bench-guest.sh),
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
-# KBENCH_DIRS, KBENCH_DAEMON_ARGS (bench-guest.sh),
+# KBENCH_DIRS, KBENCH_DAEMON_ARGS, KBENCH_PROTO, KBENCH_UDP_LEN
+# (bench-guest.sh),
 # KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
 # default off), KBENCH_DEBUG (set -x in the guest), QEMU.
 set -eu
@@ -127,13 +132,23 @@ put "$(command -v ip)" /usr/sbin/ip
 if [ -x "$PASTA" ]; then
 	put "$PASTA" /usr/bin/pasta
 fi
+for b in ${KBENCH_EXTRA:-}; do
+	[ -x "$b" ] || { echo "run.sh: KBENCH_EXTRA: no $b" >&2; exit 1; }
+	put "$b" "/usr/bin/$(basename "$b")"
+done
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
-for t in "$HERE"/tests/*.c; do
+for t in "$HERE"/tests/*.c "$HERE"/tools/*.c; do
+	[ -e "$t" ] || continue
+	case "$t" in */tests/*) d=/tests ;; *) d=/usr/bin ;; esac
+	mkdir -p "$ROOT$d"
+	${CC:-gcc} -static -O2 -pthread -Wall -Wextra -Werror \
+		-o "$ROOT$d/$(basename "$t" .c)" "$t" || {
+		echo "run.sh: cannot build $t" >&2; exit 1; }
+done
+for t in "$HERE"/tests/*.sh; do
 	[ -e "$t" ] || continue
 	mkdir -p "$ROOT/tests"
-	${CC:-gcc} -static -O2 -pthread -Wall -Wextra -Werror \
-		-o "$ROOT/tests/$(basename "$t" .c)" "$t" || {
-		echo "run.sh: cannot build $t" >&2; exit 1; }
+	cp "$t" "$ROOT/tests/"
 done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$ROOT/etc/passwd"
@@ -148,6 +163,8 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
 	echo "KBENCH_ROWS='${KBENCH_ROWS:-}'"
 	echo "KBENCH_DIRS='${KBENCH_DIRS:-}'"
 	echo "KBENCH_DAEMON_ARGS='${KBENCH_DAEMON_ARGS:-}'"
+	echo "KBENCH_PROTO='${KBENCH_PROTO:-}'"
+	echo "KBENCH_UDP_LEN='${KBENCH_UDP_LEN:-}'"
 	echo "KBENCH_HOST='$(nproc) CPUs ($(awk -F': ' '/model name/ {
 		print $2; exit }' /proc/cpuinfo)), $(uname -r)'"
 } > "$ROOT/etc/kbench.conf"
@@ -183,7 +200,8 @@ mount -t tmpfs run /run
 echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
 export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS \
-	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS
+	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS KBENCH_PROTO \
+	KBENCH_UDP_LEN
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else
