@@ -20,7 +20,7 @@ UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
 .PHONY: all deps run check unit bench footprint install uninstall clean \
-	fuzz fuzz-build asan kernel-bench
+	fuzz fuzz-build asan kernel-bench profile
 
 all: passtd pasta passt passtd-ctl pesto
 
@@ -157,6 +157,13 @@ asan: $(ASAN_DIR)/passtd $(ASAN_UNITS)
 bench: all test/tools/vm_bench test/tools/conn_rate
 	@sh test/lib/deps.sh bench
 	@bash test/perf/bench.sh
+
+# Where the daemon's time goes: perf profiles, system calls and CPU per GB
+# of a few transfers (test/perf/profile.sh, about 2 minutes; root of the
+# host, for kernel symbols). Not part of make check.
+profile: all
+	@sh test/lib/deps.sh bench
+	@bash test/perf/profile.sh $(PROFILE_CELLS)
 
 # The in-guest benchmark (contrib/kernel/): builds Linux KERNEL_VERSION from
 # Debian's linux-source (cached) and runs the daemon's rows under QEMU;
