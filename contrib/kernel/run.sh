@@ -49,7 +49,8 @@
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
-# KBENCH_DIRS, KBENCH_DAEMON_ARGS (bench-guest.sh),
+# KBENCH_DIRS, KBENCH_DAEMON_ARGS, KBENCH_PERF (bench-guest.sh; perf is
+# then put in the initramfs, for a kernel built with profile.fragment),
 # KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
 # default off), KBENCH_DEBUG (set -x in the guest), QEMU.
 set -eu
@@ -125,6 +126,12 @@ put "$(command -v ip)" /usr/sbin/ip
 if [ -x "$PASTA" ]; then
 	put "$PASTA" /usr/bin/pasta
 fi
+if [ -n "${KBENCH_PERF:-}" ]; then
+	command -v perf >/dev/null || {
+		echo "run.sh: KBENCH_PERF needs perf (apt-get install linux-perf)" >&2
+		exit 1; }
+	put "$(command -v perf)" /usr/bin/perf
+fi
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$ROOT/etc/passwd"
@@ -139,6 +146,7 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
 	echo "KBENCH_ROWS='${KBENCH_ROWS:-}'"
 	echo "KBENCH_DIRS='${KBENCH_DIRS:-}'"
 	echo "KBENCH_DAEMON_ARGS='${KBENCH_DAEMON_ARGS:-}'"
+	echo "KBENCH_PERF='${KBENCH_PERF:-}'"
 	echo "KBENCH_HOST='$(nproc) CPUs ($(awk -F': ' '/model name/ {
 		print $2; exit }' /proc/cpuinfo)), $(uname -r)'"
 } > "$ROOT/etc/kbench.conf"
@@ -174,7 +182,7 @@ mount -t tmpfs run /run
 echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
 export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS \
-	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS
+	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS KBENCH_PERF
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else

@@ -5,7 +5,7 @@
 # Usage: bash test/perf/profile.sh [CELL...]	(as root of the host)
 #	CELL: DIR:MTU or DIR:MTU:OPTION[,OPTION...], DIR in, out or rr;
 #	default "out:65520 in:65520 in:1500 out:1500 rr:65520"
-#	PROFILE_TIME=15		seconds of each iperf3 or sockperf run
+#	PROFILE_TIME=18		seconds of each iperf3 or sockperf run
 #	PROFILE_DIR=build/profile	perf.data files and the summary
 #
 # Theory of operation
@@ -20,7 +20,8 @@
 #  - perf record -a -g (cpu-clock, 999 Hz): every CPU, every process;
 #    profile_split.py gives the share of each command, the daemon's time
 #    by system call and its top symbols, kernel and user space together;
-#  - perf stat -p on the daemon: its system calls, by name (tracepoints);
+#  - perf record -p on the daemon's system call exits (tracepoints): how
+#    many of each, how many failed (EAGAIN, mostly), bytes per call;
 #  - the daemon's CPU (utime + stime, /proc/PID/stat);
 #  - the bytes the veth of the daemon's host side carried in the window
 #    (/proc/PID/net/dev of the daemon, host0), so that system calls and
@@ -34,7 +35,7 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$(dirname "$HERE")")
-PROFILE_TIME=${PROFILE_TIME:-15}
+PROFILE_TIME=${PROFILE_TIME:-18}
 PROFILE_DIR=${PROFILE_DIR:-$REPO/build/profile}
 PORT=10001
 R_PORT=5201
@@ -149,9 +150,9 @@ per_unit() {
 		tx=$(sed -n 's/.*\[Valid Duration\].*ReceivedMessages=\([0-9]*\).*/\1/p' \
 			"$1/client.out")
 		awk -v t="${tx:-0}" -v s="$PROFILE_TIME" -v w="$4" \
-			'BEGIN { print (t > 0) ? t * w / s : 1 }'
+			'BEGIN { print (t > 0) ? t * w / s : 0 }'
 	else
-		awk -v b="$3" 'BEGIN { print (b > 0) ? b / 1e9 : 1 }'
+		awk -v b="$3" 'BEGIN { print (b > 0) ? b / 1e9 : 0 }'
 	fi
 }
 
@@ -175,14 +176,17 @@ summarise() {
 	awk -v b="$bytes" -v w="$win" -v c="$cpu" -v p="$per" -v u="$unit" \
 		'BEGIN { printf "    profile window %d s: %.3f GB on host0 " \
 		"(%.2f Gbit/s), daemon CPU %.2f s = %.3g s per %s\n",
-		w, b / 1e9, b * 8 / w / 1e9, c, c / p, u }'
+		w, b / 1e9, b * 8 / w / 1e9, c, (p > 0) ? c / p : 0, u }'
 	echo
 	echo "System calls of the daemon per $unit (second window):"
 	echo
-	awk -F, -v p="$per_stat" '$3 ~ /sys_enter/ && $1 + 0 > 0 {
-		sub(/.*sys_enter_?/, "", $3)
-		printf "    %-16s %12.1f\n", ($3 == "" ? "all" : $3), $1 / p }' \
-		"$work/stat.csv" | sort -k2 -nr
+	if [ "$per_stat" = 0 ]; then
+		echo "    (no figure: the transfer ended inside the window;" \
+			"a longer PROFILE_TIME)"
+	else
+		perf script -i "$work/calls.data" -F event,trace 2>/dev/null |
+			python3 "$HERE/profile_split.py" --calls "$per_stat"
+	fi
 	echo
 	perf script -i "$work/perf.data" -F comm,ip,sym,dso 2>/dev/null |
 		python3 "$HERE/profile_split.py" passtd
@@ -202,7 +206,9 @@ profile_cell() {
 	work=$PROFILE_DIR/$(echo "$cell" | tr ':,' '__')
 	rm -rf "$work"
 	mkdir -p "$work"
-	win=$(((PROFILE_TIME - 3) / 2))
+	# a second before, perf's start and end (about a second each
+	# here), and a second of margin at the end
+	win=$(((PROFILE_TIME - 6) / 2))
 	[ "$win" -ge 2 ] || { echo "PROFILE_TIME too short" >&2; return 1; }
 
 	bash "$0" --cell "$dir" "$mtu" "$PROFILE_TIME" "$work" "${opts:-}" \
@@ -223,11 +229,11 @@ profile_cell() {
 		-- sleep "$win" >/dev/null 2>&1
 	t1=$(proc_ticks "$dpid")
 	b1=$(veth_bytes "$dpid")
-	ev=raw_syscalls:sys_enter
-	for s in $SYSCALLS; do ev="$ev,syscalls:sys_enter_$s"; done
+	ev=
+	for s in $SYSCALLS; do ev="$ev${ev:+,}syscalls:sys_exit_$s"; done
 	veth_bytes "$dpid" >"$work/stat.bytes"
-	perf stat -x, -o "$work/stat.csv" -e "$ev" -p "$dpid" \
-		-- sleep "$win" 2>/dev/null
+	perf record -e "$ev" -p "$dpid" -o "$work/calls.data" \
+		-- sleep "$win" >/dev/null 2>&1
 	veth_bytes "$dpid" >>"$work/stat.bytes"
 	wait "$cpid"
 	summarise "$work" "$cell" $((b1 - b0)) "$(awk -v t=$((t1 - t0)) \
