@@ -33,14 +33,16 @@ refused() {
 	[ "$rc" -eq 1 ] && [ ! -s "$TMP/out" ] && grep -q -- "$text" "$TMP/err"
 }
 
-# fragment_ok() - Succeed if config.fragment holds only comments, blank
-# lines and CONFIG_NAME=y|m|VALUE settings, each name once
+# fragment_ok() - Succeed if a fragment holds only comments, blank lines
+# and CONFIG_NAME=y|m|VALUE settings, each name once, and a given line
+# $1:	Fragment, in contrib/kernel
+# $2:	A line it must hold
 fragment_ok() {
 	awk '/^(#.*)?$/ { next }
 	     /^CONFIG_[A-Z0-9_]+=./ { split($0, a, "="); if (seen[a[1]]++)
 				       bad = 1; next }
-	     { bad = 1 } END { exit bad }' "$KDIR/config.fragment" &&
-		grep -qx 'CONFIG_VIRTIO_NET=y' "$KDIR/config.fragment"
+	     { bad = 1 } END { exit bad }' "$KDIR/$1" &&
+		grep -qx -- "$2" "$KDIR/$1"
 }
 
 # rows_ok() - Succeed if every row of ALL_ROWS in bench-guest.sh has a case
@@ -57,7 +59,7 @@ rows_ok() {
 	done
 }
 
-ktap_plan 11
+ktap_plan 13
 for s in build.sh run.sh bench-guest.sh; do
 	ktap_check "$s parses (sh -n)" sh -n "$KDIR/$s"
 done
@@ -69,6 +71,12 @@ ktap_check "build.sh with a missing patch" refused "cannot read patch" \
 ktap_check "run.sh without a kernel" refused Usage sh "$KDIR/run.sh"
 ktap_check "run.sh with a missing kernel" refused "no kernel" \
 	sh "$KDIR/run.sh" "$TMP/none"
-ktap_check "config.fragment is well formed" fragment_ok
+ktap_check "build.sh with a missing fragment" refused \
+	"cannot read fragment" env KBUILD_FRAGMENTS="$TMP/none.fragment" \
+	sh "$KDIR/build.sh" 6.12
+ktap_check "config.fragment is well formed" fragment_ok config.fragment \
+	CONFIG_VIRTIO_NET=y
+ktap_check "profile.fragment is well formed" fragment_ok profile.fragment \
+	CONFIG_PERF_EVENTS=y
 ktap_check "bench-guest.sh knows every row it lists" rows_ok
 ktap_finish
