@@ -57,8 +57,8 @@ rows_ok() {
 	done
 }
 
-ktap_plan 11
-for s in build.sh run.sh bench-guest.sh; do
+ktap_plan 12
+for s in build.sh run.sh bench-guest.sh udp-zc.sh; do
 	ktap_check "$s parses (sh -n)" sh -n "$KDIR/$s"
 done
 ktap_check "build.sh --help" usage_ok build.sh
