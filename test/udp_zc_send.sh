@@ -32,8 +32,8 @@ sends_ok() {
 	local addr=$1; shift
 	local mode=$1; shift
 	local n=$1; shift
-	local size=$2 zc= out=$SANDBOX_TMP/send.out rout=$SANDBOX_TMP/recv.out
-	local rpid rc sends done copied pending
+	local size=$2 zc='' out=$SANDBOX_TMP/send.out rout=$SANDBOX_TMP/recv.out
+	local rpid rc sends ndone copied pending
 
 	[ "$mode" = zc ] && zc=-z
 	bg_in "$ns" "$rout" "$TOOL" -G -V -e $((size * n)) -t 10 -i 3000 \
@@ -44,16 +44,16 @@ sends_ok() {
 	timeout 20 "$TOOL" $zc -n "$n" "$@" send "$addr" "$PORT" >"$out" 2>&1
 	rc=$?
 	finish_bg "$rpid" 10 || { ktap_diag "receiver: $(cat "$rout")"; rc=1; }
-	sends=$(kv "$out" sends) done=$(kv "$out" completions)
+	sends=$(kv "$out" sends) ndone=$(kv "$out" completions)
 	copied=$(kv "$out" copied) pending=$(kv "$out" pending)
 	ktap_diag "$(grep -h '^send\|^recv\|^error' "$out" "$rout")"
 	[ "$rc" -eq 0 ] && [ "$sends" = "$n" ] || return 1
 	[ "$(kv "$rout" bytes)" = $((size * n)) ] || return 1
 	[ "$(kv "$rout" bad)" = 0 ] || return 1
 	if [ "$mode" = zc ]; then
-		[ "$done" = "$n" ] && [ "$copied" = "$n" ] && [ "$pending" = 0 ]
+		[ "$ndone" = "$n" ] && [ "$copied" = "$n" ] && [ "$pending" = 0 ]
 	else
-		[ "$done" = 0 ] && [ "$copied" = 0 ]
+		[ "$ndone" = 0 ] && [ "$copied" = 0 ]
 	fi
 }
 
