@@ -59,8 +59,8 @@ rows_ok() {
 	done
 }
 
-ktap_plan 13
-for s in build.sh run.sh bench-guest.sh; do
+ktap_plan 14
+for s in build.sh run.sh bench-guest.sh udp-zc.sh; do
 	ktap_check "$s parses (sh -n)" sh -n "$KDIR/$s"
 done
 ktap_check "build.sh --help" usage_ok build.sh

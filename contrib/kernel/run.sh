@@ -6,8 +6,10 @@
 #
 # Builds an initramfs: busybox-static, the daemon (./passtd of the source
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
-# installed ($PASTA), each with the shared libraries ldd names, plus
-# bench-guest.sh and an /init. Boots it with
+# installed ($PASTA), ethtool and test/tools/udp_zc_send when there
+# (make test/tools/udp_zc_send), each with the shared libraries ldd
+# names, plus bench-guest.sh, udp-zc.sh (UDP MSG_ZEROCOPY cells, run as
+# COMMAND 'sh /udp-zc.sh', see its header) and an /init. Boots it with
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
@@ -132,7 +134,14 @@ if [ -n "${KBENCH_PERF:-}" ]; then
 		exit 1; }
 	put "$(command -v perf)" /usr/bin/perf
 fi
+if command -v ethtool >/dev/null; then
+	put "$(command -v ethtool)" /usr/sbin/ethtool
+fi
+if [ -x "$TOP/test/tools/udp_zc_send" ]; then
+	put "$TOP/test/tools/udp_zc_send" /usr/bin/udp_zc_send
+fi
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
+cp "$HERE/udp-zc.sh" "$ROOT/udp-zc.sh"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
