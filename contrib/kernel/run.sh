@@ -9,7 +9,9 @@
 # installed ($PASTA), ethtool and test/tools/udp_zc_send when there
 # (make test/tools/udp_zc_send), each with the shared libraries ldd
 # names, plus bench-guest.sh, udp-zc.sh (UDP MSG_ZEROCOPY cells, run as
-# COMMAND 'sh /udp-zc.sh', see its header) and an /init. Boots it with
+# COMMAND 'sh /udp-zc.sh', see its header), the functional tests (every
+# tests/NAME.c next to this script, built with $CC -static, as
+# /tests/NAME: no libraries needed) and an /init. Boots it with
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
@@ -38,6 +40,7 @@
 # Without COMMAND, /init runs bench-guest.sh; with one, /init sets up the
 # same namespaces and runs COMMAND (busybox sh -c) instead, e.g.
 #   run.sh bzImage 'ip -br addr; nsenter -t $REMOTE -n /usr/sbin/ip -br a'
+#   run.sh bzImage /tests/peek_off
 # ($REMOTE: the PID holding the remote namespace; busybox runs its own
 # applets first: "ip" in the command's shell is iproute2's, elsewhere
 # call /usr/sbin/ip)
@@ -54,7 +57,8 @@
 # KBENCH_DIRS, KBENCH_DAEMON_ARGS, KBENCH_PERF (bench-guest.sh; perf is
 # then put in the initramfs, for a kernel built with profile.fragment),
 # KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
-# default off), KBENCH_DEBUG (set -x in the guest), QEMU.
+# default off), KBENCH_DEBUG (set -x in the guest), QEMU, CC (the tests'
+# compiler, default cc).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -142,6 +146,14 @@ if [ -x "$TOP/test/tools/udp_zc_send" ]; then
 fi
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
 cp "$HERE/udp-zc.sh" "$ROOT/udp-zc.sh"
+mkdir -p "$ROOT/tests"
+for t in "$HERE"/tests/*.c; do
+	[ -e "$t" ] || continue
+	${CC:-cc} -static -O2 -Wall -Wextra -Werror \
+		-o "$ROOT/tests/$(basename "$t" .c)" "$t" || {
+		echo "run.sh: cannot build $t (static: libc6-dev)" >&2
+		exit 1; }
+done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$ROOT/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
