@@ -20,7 +20,7 @@ UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
 .PHONY: all deps run check unit bench footprint install uninstall clean \
-	fuzz fuzz-build asan kernel-bench profile
+	fuzz fuzz-build asan kernel-bench kernel-check profile
 
 all: passtd pasta passt passtd-ctl pesto
 
@@ -173,6 +173,14 @@ KERNEL_VERSION ?= 6.12
 kernel-bench: all
 	@k=$$(sh contrib/kernel/build.sh $(KERNEL_VERSION)) && \
 		sh contrib/kernel/run.sh "$$k"
+
+# Our kernel patches (contrib/kernel/patches/VERSION/), stock against
+# patched: builds both kernels of each version, boots each, runs the
+# patches' functional tests (KTAP) and the benchmark rows they affect,
+# three runs a side (contrib/kernel/check.sh; see contrib/kernel/README.md
+# for how long). Not part of make check.
+kernel-check: all
+	@sh contrib/kernel/check.sh
 
 # Resident memory and descriptors of an idle daemon (prints, asserts
 # nothing: test/isolation.sh checks the limits)

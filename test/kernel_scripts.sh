@@ -59,12 +59,64 @@ rows_ok() {
 	done
 }
 
-ktap_plan 14
-for s in build.sh run.sh bench-guest.sh udp-zc.sh; do
+# patches_mapped() - Succeed if every patches/VERSION/*.patch has a line in
+# check.sh's KCHECK_MAP, and every test that line names is a tests/NAME.c
+patches_mapped() {
+	local p v name line t
+
+	for p in "$KDIR"/patches/*/*.patch; do
+		[ -e "$p" ] || continue
+		v=$(basename "$(dirname "$p")")
+		name=$(basename "$p")
+		line=$(grep -E "^$v $name " "$KDIR/check.sh") || {
+			echo "$v/$name: not in KCHECK_MAP"; return 1; }
+		# shellcheck disable=SC2013 # words: test names
+		for t in $(awk '{ gsub(",", " ", $3); print $3 }' <<<"$line"); do
+			[ -r "$KDIR/tests/$t.c" ] || {
+				echo "$v/$name: no tests/$t.c"; return 1; }
+		done
+	done
+}
+
+# patches_formed() - Succeed if every patch is a git format-patch file
+# with a subject, a sign-off, a diffstat and a diff
+patches_formed() {
+	local p
+
+	for p in "$KDIR"/patches/*/*.patch; do
+		[ -e "$p" ] || continue
+		if ! { grep -q '^From: ' "$p" &&
+		       grep -q '^Subject: \[PATCH' "$p" &&
+		       grep -q '^Signed-off-by: ' "$p" &&
+		       grep -qE '^ [0-9]+ files? changed' "$p" &&
+		       grep -q '^diff --git a/' "$p"; }; then
+			echo "$p: not a format-patch file"
+			return 1
+		fi
+	done
+}
+
+# tests_build() - Succeed if every tests/NAME.c builds static, warnings
+# being errors, as run.sh builds them
+tests_build() {
+	local t
+
+	for t in "$KDIR"/tests/*.c; do
+		[ -e "$t" ] || continue
+		${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$TMP/t" "$t" || {
+			echo "$t does not build"; return 1; }
+	done
+}
+
+ktap_plan 20
+for s in build.sh run.sh bench-guest.sh udp-zc.sh check.sh; do
 	ktap_check "$s parses (sh -n)" sh -n "$KDIR/$s"
 done
 ktap_check "build.sh --help" usage_ok build.sh
 ktap_check "run.sh --help" usage_ok run.sh
+ktap_check "check.sh --help" usage_ok check.sh
+ktap_check "check.sh with a version without patches" refused \
+	"no patches for" sh "$KDIR/check.sh" 0.0
 ktap_check "build.sh without a version" refused Usage sh "$KDIR/build.sh"
 ktap_check "build.sh with a missing patch" refused "cannot read patch" \
 	sh "$KDIR/build.sh" 6.12 "$TMP/none.patch"
@@ -79,4 +131,7 @@ ktap_check "config.fragment is well formed" fragment_ok config.fragment \
 ktap_check "profile.fragment is well formed" fragment_ok profile.fragment \
 	CONFIG_PERF_EVENTS=y
 ktap_check "bench-guest.sh knows every row it lists" rows_ok
+ktap_check "every patch has a line in check.sh's map" patches_mapped
+ktap_check "every patch is a format-patch file" patches_formed
+ktap_check "functional tests build static" tests_build
 ktap_finish
