@@ -71,7 +71,8 @@ patches_mapped() {
 		line=$(grep -E "^$v $name " "$KDIR/check.sh") || {
 			echo "$v/$name: not in KCHECK_MAP"; return 1; }
 		# shellcheck disable=SC2013 # words: test names
-		for t in $(awk '{ gsub(",", " ", $3); print $3 }' <<<"$line"); do
+		for t in $(awk '{ gsub(",", " ", $3); print $3 }' \
+			   <<<"$line"); do
 			[ -r "$KDIR/tests/$t.c" ] || {
 				echo "$v/$name: no tests/$t.c"; return 1; }
 		done
@@ -103,7 +104,8 @@ tests_build() {
 
 	for t in "$KDIR"/tests/*.c; do
 		[ -e "$t" ] || continue
-		${CC:-cc} -static -O2 -Wall -Wextra -Werror -o "$TMP/t" "$t" || {
+		${CC:-cc} -static -O2 -Wall -Wextra -Werror \
+			-o "$TMP/t" "$t" || {
 			echo "$t does not build"; return 1; }
 	done
 }

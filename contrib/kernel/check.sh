@@ -246,7 +246,8 @@ for v in "$@"; do
 				    "$OUT/$v-$side"-*-1.log 2>/dev/null |
 				    sed 's/^# [^:]*: [0-9.]*: //' | sort -u |
 				    tr '\n' ' ')
-				echo "Daemon on $side: ${l:-no line matches $probe}"
+				[ -n "$l" ] || l="no line matches $probe"
+				echo "Daemon on $side: $l"
 				echo
 			done
 		fi
@@ -262,9 +263,11 @@ for v in "$@"; do
 			echo "|---|---|---|---|---|---|---|"
 			: > "$OUT/.cells"
 			for n in $(seq "$RUNS"); do
-				# shellcheck disable=SC2046 # two words
-				set -- $(bench_cells "$OUT/$v-stock-$row-$n.log" "$d") \
-				       $(bench_cells "$OUT/$v-patched-$row-$n.log" "$d")
+				ls=$OUT/$v-stock-$row-$n.log
+				lp=$OUT/$v-patched-$row-$n.log
+				# shellcheck disable=SC2046 # four words
+				set -- $(bench_cells "$ls" "$d") \
+				       $(bench_cells "$lp" "$d")
 				echo "$*" >> "$OUT/.cells"
 				echo "| $n | $1 | $3 | $(ratio "$1" "$3") |" \
 				     "$2 | $4 | $(ratio "$2" "$4") |"

@@ -1,5 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-or-later
-/* peek_off.c - functional test of SO_PEEK_OFF on TCP sockets, KTAP output
+/* contrib/kernel/tests/peek_off.c - functional test of TCP SO_PEEK_OFF, KTAP
  *
  * Theory of operation
  * Runs in a network namespace of its own (unshare(CLONE_NEWNET), or with a
@@ -50,7 +49,7 @@
 #define KSFT_SKIP	4
 
 #define NTESTS		17
-#define WAIT_MS		2000		/* for data to arrive on loopback */
+#define WAIT_MS		2000		/* for data to arrive */
 #define XFER_BYTES	(4U << 20)	/* the integrity transfer */
 #define XFER_SECONDS	60		/* its deadline */
 #define XFER_STEPS	2000000		/* and its bound on steps */
