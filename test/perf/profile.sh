@@ -45,6 +45,30 @@ SYSCALLS="read readv write writev recvfrom recvmsg recvmmsg sendto sendmsg
 	sendmmsg splice epoll_wait epoll_pwait timerfd_settime getsockopt
 	setsockopt ioctl"
 
+# serve_then_run() - Start a TCP server in a namespace, tell the caller
+# when it listens, run the client in another and end the server
+# $1:	PID holding the server's namespace
+# $2:	Port it listens on
+# $3:	Work directory ("start" is written to its state file)
+# $@:	Server command, "--", PID holding the client's namespace, client
+#	command (its output goes to client.out)
+serve_then_run() {
+	local sns=$1 port=$2 work=$3 spid cns
+	local -a srv=()
+
+	shift 3
+	while [ "$1" != -- ]; do srv+=("$1"); shift; done
+	shift
+	cns=$1; shift
+	in_ns "$sns" "${srv[@]}" >/dev/null 2>&1 &
+	spid=$!
+	busywait 3000 sh -c "nsenter --net=/proc/$sns/ns/net ss -Hlnt |
+		grep -q :$port"
+	echo start >"$work/state"
+	in_ns "$cns" "$@" >"$work/client.out" 2>&1
+	stop_pid "$spid"
+}
+
 # cell_main() - Inside the sandbox: start the daemon and the transfer
 # $1:	Direction: in, out or rr
 # $2:	MTU
@@ -52,7 +76,7 @@ SYSCALLS="read readv write writev recvfrom recvmsg recvmmsg sendto sendmsg
 # $4:	Work directory (shared with the caller)
 # $5:	Daemon options, comma-separated, or empty
 cell_main() {
-	local dir=$1 mtu=$2 secs=$3 work=$4 opts=$5 spid
+	local dir=$1 mtu=$2 secs=$3 work=$4 opts=$5
 	local -a extra=()
 
 	setup_sandbox
@@ -67,38 +91,25 @@ cell_main() {
 
 	case $dir in
 	in)
-		in_guest iperf3 -s -1 -p "$PORT" -B "$HOST_ADDR4" \
-			>/dev/null 2>&1 &
-		spid=$!
-		busywait 3000 sh -c "nsenter --net=/proc/$GUEST_PID/ns/net \
-			ss -Hlnt | grep -q :$PORT"
-		echo start >"$work/state"
-		in_remote iperf3 -c "$HOST_ADDR4" -p "$PORT" -t "$secs" \
-			-l 64K >"$work/client.out" 2>&1
+		serve_then_run "$GUEST_PID" "$PORT" "$work" \
+			iperf3 -s -1 -p "$PORT" -B "$HOST_ADDR4" -- \
+			"$REMOTE_PID" iperf3 -c "$HOST_ADDR4" -p "$PORT" \
+			-t "$secs" -l 64K
 		;;
 	out)
-		in_remote iperf3 -s -1 -p "$R_PORT" -B "$REMOTE_LO4" \
-			>/dev/null 2>&1 &
-		spid=$!
-		busywait 3000 sh -c "nsenter --net=/proc/$REMOTE_PID/ns/net \
-			ss -Hlnt | grep -q :$R_PORT"
-		echo start >"$work/state"
-		in_guest iperf3 -c "$REMOTE_LO4" -p "$R_PORT" -t "$secs" \
-			-l 64K >"$work/client.out" 2>&1
+		serve_then_run "$REMOTE_PID" "$R_PORT" "$work" \
+			iperf3 -s -1 -p "$R_PORT" -B "$REMOTE_LO4" -- \
+			"$GUEST_PID" iperf3 -c "$REMOTE_LO4" -p "$R_PORT" \
+			-t "$secs" -l 64K
 		;;
 	rr)
-		in_guest sockperf server -i "$HOST_ADDR4" -p "$PORT" --tcp \
-			>/dev/null 2>&1 &
-		spid=$!
-		busywait 3000 sh -c "nsenter --net=/proc/$GUEST_PID/ns/net \
-			ss -Hlnt | grep -q :$PORT"
-		echo start >"$work/state"
-		in_remote sockperf ping-pong -i "$HOST_ADDR4" -p "$PORT" \
-			--tcp -t "$secs" --full-rtt \
-			--client_ip "$REMOTE_LO4" >"$work/client.out" 2>&1
+		serve_then_run "$GUEST_PID" "$PORT" "$work" \
+			sockperf server -i "$HOST_ADDR4" -p "$PORT" --tcp -- \
+			"$REMOTE_PID" sockperf ping-pong -i "$HOST_ADDR4" \
+			-p "$PORT" --tcp -t "$secs" --full-rtt \
+			--client_ip "$REMOTE_LO4"
 		;;
 	esac
-	stop_pid "$spid"
 	stop_daemon
 	echo finished >"$work/state"
 }

@@ -102,10 +102,6 @@
 
 #include "tool_common.h"
 
-#define EXIT_OK		0
-#define EXIT_FAIL	1
-#define EXIT_USAGE	2
-
 #ifndef SO_ZEROCOPY		/* Linux 4.14 */
 #define SO_ZEROCOPY	60
 #endif
