@@ -20,7 +20,7 @@ UNIT_SRCS := $(wildcard test/unit/*_test.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 
 .PHONY: all deps run check unit bench footprint install uninstall clean \
-	fuzz fuzz-build asan kernel-bench
+	fuzz fuzz-build asan kernel-bench kernel-check profile
 
 all: passtd pasta passt passtd-ctl pesto
 
@@ -51,12 +51,13 @@ test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
 TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench \
-	   test/tools/conn_rate
+	   test/tools/conn_rate test/tools/udp_zc_send
 
 # Helpers shared by the tools that use them: linked into each of those
 TOOL_COMMON := test/tools/tool_common.c
 TOOLS_COMMON := test/tools/tcp_stream test/tools/udp_stream \
-		test/tools/stream_client test/tools/vm_bench
+		test/tools/stream_client test/tools/vm_bench \
+		test/tools/udp_zc_send
 
 $(TOOLS_COMMON): test/tools/%: test/tools/%.c $(TOOL_COMMON) \
 		 test/tools/tool_common.h
@@ -158,6 +159,13 @@ bench: all test/tools/vm_bench test/tools/conn_rate
 	@sh test/lib/deps.sh bench
 	@bash test/perf/bench.sh
 
+# Where the daemon's time goes: perf profiles, system calls and CPU per GB
+# of a few transfers (test/perf/profile.sh, about 2 minutes; root of the
+# host, for kernel symbols). Not part of make check.
+profile: all
+	@sh test/lib/deps.sh bench
+	@bash test/perf/profile.sh $(PROFILE_CELLS)
+
 # The in-guest benchmark (contrib/kernel/): builds Linux KERNEL_VERSION from
 # Debian's linux-source (cached) and runs the daemon's rows under QEMU;
 # about 5 minutes to build, see README for the run. Not part of make check.
@@ -165,6 +173,14 @@ KERNEL_VERSION ?= 6.12
 kernel-bench: all
 	@k=$$(sh contrib/kernel/build.sh $(KERNEL_VERSION)) && \
 		sh contrib/kernel/run.sh "$$k"
+
+# Our kernel patches (contrib/kernel/patches/VERSION/), stock against
+# patched: builds both kernels of each version, boots each, runs the
+# patches' functional tests (KTAP) and the benchmark rows they affect,
+# three runs a side (contrib/kernel/check.sh; see contrib/kernel/README.md
+# for how long). Not part of make check.
+kernel-check: all test/tools/udp_stream test/tools/udp_zc_send
+	@sh contrib/kernel/check.sh
 
 # Resident memory and descriptors of an idle daemon (prints, asserts
 # nothing: test/isolation.sh checks the limits)

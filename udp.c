@@ -33,7 +33,11 @@
  * sendmmsg(), each run of equal sizes in it (the last may be shorter) as
  * one message with UDP_SEGMENT: the kernel builds, routes and queues one
  * buffer for the run, and cuts it into datagrams as late as it can (at
- * the device, or at a local receiver). Off with --no-gso.
+ * the device, or at a local receiver). Off with --no-gso. These sends
+ * copy, never MSG_ZEROCOPY: measured in the guest (doc/performance.md,
+ * "UDP and MSG_ZEROCOPY"), lending costs more than the copy for every
+ * shape we have, and a run of datagrams lent from the tap buffer, one
+ * iovec each, is refused beyond about 13 (an skb takes 17 fragments).
  *
  * Socket to guest: recvmmsg() fills up to --udp-batch frame slots
  * reserved in the output queue, each iovec pointing right after the

@@ -130,7 +130,21 @@ search_close() {
 	[ "$lo" -le 50000 ] && [ "$lo" -ge 49000 ] && [ "$n" -lt 20 ]
 }
 
-ktap_plan 12
+# partial_keeps() - Succeed if a BENCH_ONLY=lat run keeps every other
+# section's figures and drops only lat's and conn_rate's
+partial_keeps() {
+	local f=$TMP/partial.tsv kept
+
+	printf '%s\t1\t2\t1\tm\t9\n' tcp mem udp paced lat conn load \
+		other >"$f"
+	kept=$(results_keep "$f" lat | cut -f1 | tr '\n' ' ')
+	[ "$kept" = "tcp mem udp paced load other " ] || {
+		echo "# kept: $kept"; return 1; }
+	kept=$(results_keep "$f" tcp,udp,lat,load | cut -f1 | tr '\n' ' ')
+	[ "$kept" = "other " ]
+}
+
+ktap_plan 13
 ktap_check "generator runs" test "$REPORT_OK" = 1
 ktap_check "figure is the median of rounds" \
 	row_has "$TMP/doc.md" "| passtd | 65520 | remote→ns | 1 | 9.00 |" "| 0.50 |"
@@ -154,6 +168,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 else
 	ktap_skip "plots written and linked" "no gnuplot"
 fi
+ktap_check "a partial run keeps the other sections' figures" partial_keeps
 ktap_check "paced search: 3 probes from 60000, limit 50000, gives 45000" \
 	test "$(search_to 60000 50000 3)" = "45000 3"
 ktap_check "paced search converges, failed runs count as loss" \

@@ -49,6 +49,14 @@
 # daemon (--debug: its counters at exit, printed after the row as "#"
 # lines). Each cell prints the bytes it moved ("# cell").
 #
+# KBENCH_PERF=1 (a kernel built with KBUILD_FRAGMENTS=profile.fragment,
+# and run.sh puts perf in the initramfs): every daemon cell is also
+# profiled, perf record -a of cpu-clock over the cell but its first and
+# last second, and prints as "# perf" lines the daemon's share of the
+# samples, its top symbols and the share under each system call (the
+# children of the kernel function each goes through). The profile's cost
+# is in that cell's figures: compare cells of a KBENCH_PERF run only.
+#
 # Output: a Markdown table on standard output (the serial console).
 set -u
 [ -n "${KBENCH_DEBUG:-}" ] && set -x
@@ -219,6 +227,28 @@ cell_udp() {
 # $3:	address the client connects to
 # $4:	port
 # $5:	daemon PID, or empty
+# perf_summary() - Print a cell's profile (/tmp/perf.data) as "# perf" lines
+# $1:	Cell name
+perf_summary() {
+	perf report -i /tmp/perf.data --stdio --no-children -g none \
+		--sort comm,dso,sym 2>/dev/null | awk -v c="$1" '
+		/^ +[0-9.]+%/ { sub(/%/, "", $1); all += $1
+			if ($2 == "passtd") { d += $1; if (n++ < 20) top[n] = $0 } }
+		END { printf "# perf %s: passtd %.1f%% of all samples; its top " \
+			"symbols (%% of all):\n", c, d
+			for (i = 1; i <= n && i <= 20; i++)
+				print "# perf   " top[i] }'
+	perf report -i /tmp/perf.data --stdio --children -g none \
+		--sort comm,sym 2>/dev/null | awk '
+		BEGIN { split("tun_chr_read_iter tun_chr_write_iter " \
+			"__sys_sendmsg __sys_recvmsg __sys_recvmmsg " \
+			"__sys_sendmmsg __sys_recvfrom do_epoll_wait " \
+			"__sys_getsockopt", e, " ")
+			for (i in e) want[e[i]] = 1 }
+		$3 == "passtd" && ($5 in want) {
+			print "# perf   children " $1 " " $5 }'
+}
+
 cell() {
 	if [ "$PROTO" = udp ]; then
 		cell_udp "$@"
@@ -233,8 +263,13 @@ cell() {
 	fi
 	spid=$!
 	wait_for listening "$sns" "$port"
-	t0=; t1=
+	t0=; t1=; ppid=
 	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
+	if [ -n "${KBENCH_PERF:-}" ] && [ -n "$dpid" ] && [ "$T" -gt 2 ]; then
+		(sleep 1; perf record -a -g -F 999 -e cpu-clock \
+			-o /tmp/perf.data -- sleep $((T - 2))) >/dev/null 2>&1 &
+		ppid=$!
+	fi
 	if [ "$cns" = init ]; then
 		timeout $((T + 60)) iperf3 -c "$addr" -p "$port" -t "$T" \
 			-l 64K --connect-timeout 3000 -J > "$out" 2>&1
@@ -243,6 +278,7 @@ cell() {
 			-t "$T" -l 64K --connect-timeout 3000 -J > "$out" 2>&1
 	fi
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
+	[ -n "$ppid" ] && wait "$ppid" && perf_summary "$addr:$port" >&2
 	wait_for sh -c "! kill -0 $spid" || kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
 	# shellcheck disable=SC2046 # two words wanted

@@ -6,7 +6,9 @@
 # Unpacks Debian's linux-source-VERSION (/usr/src/linux-source-VERSION.tar.xz,
 # installed with apt-get if missing), applies the patches in order (patch
 # -p1), configures "make tinyconfig" plus config.fragment (next to this
-# script) and builds bzImage with make -j$JOBS (default 2).
+# script), then the fragments named in $KBUILD_FRAGMENTS (space-separated
+# paths, e.g. profile.fragment for perf in the guest), and builds bzImage
+# with make -j$JOBS (default 2).
 #
 # Cache ($KBUILD_CACHE, default build/kernel in the source tree):
 #  - VERSION-KEY/bzImage, KEY a hash of the tarball, the patches, the
@@ -30,7 +32,8 @@ usage() {
 	echo "  VERSION: Debian linux-source version (6.1, 6.12)" >&2
 	echo "  PATCH:   -p1 patches applied in order" >&2
 	echo "Prints the path of the built (or cached) bzImage." >&2
-	echo "Environment: KBUILD_CACHE (default build/kernel), JOBS (2)" >&2
+	echo "Environment: KBUILD_CACHE (default build/kernel), JOBS (2)," >&2
+	echo "  KBUILD_FRAGMENTS (more configuration fragments)" >&2
 }
 
 case "${1:-}" in
@@ -41,6 +44,11 @@ VER=$1
 shift
 for p in "$@"; do
 	[ -r "$p" ] || { echo "build.sh: cannot read patch $p" >&2; exit 1; }
+done
+FRAGS=$FRAG
+for f in ${KBUILD_FRAGMENTS:-}; do
+	[ -r "$f" ] || { echo "build.sh: cannot read fragment $f" >&2; exit 1; }
+	FRAGS="$FRAGS $(cd "$(dirname "$f")" && pwd)/$(basename "$f")"
 done
 
 TARBALL=/usr/src/linux-source-$VER.tar.xz
@@ -57,7 +65,8 @@ done
 # The tarball's identity: size and modification time stand for its content
 # (hashing 150 MB each time would take seconds)
 TB_ID=$(stat -c '%n %s %Y' "$TARBALL")
-FRAG_ID=$(sha256sum < "$FRAG")
+# shellcheck disable=SC2086 # paths of ours, no spaces
+FRAG_ID=$(cat $FRAGS | sha256sum)
 KEY=$( {
 	echo "$TB_ID"
 	for p in "$@"; do sha256sum < "$p"; done
@@ -114,16 +123,19 @@ if [ "$(cat "$SRC/.kbench-fragment" 2>/dev/null)" != "$FRAG_ID" ]; then
 	echo "build.sh: configuring (tinyconfig + config.fragment)" >&2
 	{
 		make -C "$SRC" tinyconfig
-		(cd "$SRC" && scripts/kconfig/merge_config.sh -m .config "$FRAG")
+		# shellcheck disable=SC2086
+		(cd "$SRC" && scripts/kconfig/merge_config.sh -m .config $FRAGS)
 		make -C "$SRC" olddefconfig
 	} >> "$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	cat $FRAGS > "$OUT/fragments"
 	# Every line of the fragment must have survived: a missing
 	# dependency would drop an option silently
 	missing=
 	while read -r line; do
 		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 		grep -qx "$line" "$SRC/.config" || missing="$missing $line"
-	done < "$FRAG"
+	done < "$OUT/fragments"
 	if [ -n "$missing" ]; then
 		echo "build.sh: options dropped by Kconfig:$missing" >&2
 		exit 1

@@ -6,12 +6,15 @@
 #
 # Builds an initramfs: busybox-static, the daemon (./passtd of the source
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
-# installed ($PASTA), each with the shared libraries ldd names, plus
-# bench-guest.sh, the functional tests (each contrib/kernel/tests/NAME.c
-# built with $CC -static as /tests/NAME, and tests/*.sh as they are),
-# the benchmark's own tools
-# (contrib/kernel/tools/NAME.c as /usr/bin/NAME) and an /init. Boots it
-# with
+# installed ($PASTA), ethtool, test/tools/udp_zc_send and udp_stream
+# when there (make test/tools/udp_zc_send test/tools/udp_stream), each
+# with the shared libraries ldd names, plus bench-guest.sh, udp-zc.sh
+# (UDP MSG_ZEROCOPY cells, run as COMMAND 'sh /udp-zc.sh', see its
+# header), the functional tests (every tests/NAME.c next to this
+# script, built with $CC -static, as /tests/NAME: no libraries needed;
+# tests/*.sh as they are), the benchmark's own tools (tools/NAME.c as
+# /usr/bin/NAME), the binaries KBENCH_EXTRA names (as /usr/bin/NAME)
+# and an /init. Boots it with
 #   qemu-system-x86_64 -accel tcg -smp 1 -m 1G -icount shift=0,sleep=off
 # so that guest time follows instructions executed (one nanosecond each,
 # idle time skipped): throughput measured in guest time repeats from run
@@ -40,6 +43,7 @@
 # Without COMMAND, /init runs bench-guest.sh; with one, /init sets up the
 # same namespaces and runs COMMAND (busybox sh -c) instead, e.g.
 #   run.sh bzImage 'ip -br addr; nsenter -t $REMOTE -n /usr/sbin/ip -br a'
+#   run.sh bzImage /tests/peek_off
 # ($REMOTE: the PID holding the remote namespace; busybox runs its own
 # applets first: "ip" in the command's shell is iproute2's, elsewhere
 # call /usr/sbin/ip)
@@ -49,16 +53,17 @@
 # status of the guest's command.
 #
 # Environment: PASSTD, PASTA (binaries put in the guest), KBENCH_EXTRA
-# (more binaries, in /usr/bin, e.g. test/tools/udp_stream), CC (the
-# tests' compiler, default gcc), KBENCH_TIME
+# (more binaries, in /usr/bin, e.g. test/tools/udp_stream), KBENCH_TIME
 # (seconds per iperf3 cell, default 2), KBENCH_ROWS (bench-guest.sh),
 # KBENCH_MTU (NICs and veth, default 1500), KBENCH_DAEMON_MTU (the
 # daemon's tap, -m, default 65520), KBENCH_TIMEOUT
 # (seconds of host time before QEMU is killed, default 3600),
-# KBENCH_DIRS, KBENCH_DAEMON_ARGS, KBENCH_PROTO, KBENCH_UDP_LEN
-# (bench-guest.sh),
+# KBENCH_DIRS, KBENCH_DAEMON_ARGS, KBENCH_PROTO, KBENCH_UDP_LEN,
+# KBENCH_PERF (bench-guest.sh; perf is then put in the initramfs, for a
+# kernel built with profile.fragment),
 # KBENCH_LINK (hub, stream or tap, above), KBENCH_SLEEP (icount sleep=,
-# default off), KBENCH_DEBUG (set -x in the guest), QEMU.
+# default off), KBENCH_DEBUG (set -x in the guest), QEMU, CC (the tests'
+# compiler, default cc).
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -132,22 +137,37 @@ put "$(command -v ip)" /usr/sbin/ip
 if [ -x "$PASTA" ]; then
 	put "$PASTA" /usr/bin/pasta
 fi
+if [ -n "${KBENCH_PERF:-}" ]; then
+	command -v perf >/dev/null || {
+		echo "run.sh: KBENCH_PERF needs perf (apt-get install linux-perf)" >&2
+		exit 1; }
+	put "$(command -v perf)" /usr/bin/perf
+fi
+if command -v ethtool >/dev/null; then
+	put "$(command -v ethtool)" /usr/sbin/ethtool
+fi
+for b in udp_zc_send udp_stream; do
+	if [ -x "$TOP/test/tools/$b" ]; then
+		put "$TOP/test/tools/$b" "/usr/bin/$b"
+	fi
+done
 for b in ${KBENCH_EXTRA:-}; do
 	[ -x "$b" ] || { echo "run.sh: KBENCH_EXTRA: no $b" >&2; exit 1; }
 	put "$b" "/usr/bin/$(basename "$b")"
 done
 cp "$HERE/bench-guest.sh" "$ROOT/bench-guest.sh"
+cp "$HERE/udp-zc.sh" "$ROOT/udp-zc.sh"
+mkdir -p "$ROOT/tests" "$ROOT/usr/bin"
 for t in "$HERE"/tests/*.c "$HERE"/tools/*.c; do
 	[ -e "$t" ] || continue
 	case "$t" in */tests/*) d=/tests ;; *) d=/usr/bin ;; esac
-	mkdir -p "$ROOT$d"
-	${CC:-gcc} -static -O2 -pthread -Wall -Wextra -Werror \
+	${CC:-cc} -static -O2 -pthread -Wall -Wextra -Werror \
 		-o "$ROOT$d/$(basename "$t" .c)" "$t" || {
-		echo "run.sh: cannot build $t" >&2; exit 1; }
+		echo "run.sh: cannot build $t (static: libc6-dev)" >&2
+		exit 1; }
 done
 for t in "$HERE"/tests/*.sh; do
 	[ -e "$t" ] || continue
-	mkdir -p "$ROOT/tests"
 	cp "$t" "$ROOT/tests/"
 done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOT/etc/passwd"
@@ -165,6 +185,7 @@ printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
 	echo "KBENCH_DAEMON_ARGS='${KBENCH_DAEMON_ARGS:-}'"
 	echo "KBENCH_PROTO='${KBENCH_PROTO:-}'"
 	echo "KBENCH_UDP_LEN='${KBENCH_UDP_LEN:-}'"
+	echo "KBENCH_PERF='${KBENCH_PERF:-}'"
 	echo "KBENCH_HOST='$(nproc) CPUs ($(awk -F': ' '/model name/ {
 		print $2; exit }' /proc/cpuinfo)), $(uname -r)'"
 } > "$ROOT/etc/kbench.conf"
@@ -201,7 +222,7 @@ echo "KBENCH-INIT uptime $(cut -d' ' -f1 /proc/uptime) s"
 . /etc/kbench.conf
 export KBENCH_DEBUG KBENCH_TIME KBENCH_MTU KBENCH_DAEMON_MTU KBENCH_ROWS \
 	KBENCH_HOST KBENCH_LINK KBENCH_DIRS KBENCH_DAEMON_ARGS KBENCH_PROTO \
-	KBENCH_UDP_LEN
+	KBENCH_UDP_LEN KBENCH_PERF
 if [ -f /etc/kbench.cmd ]; then
 	sh /bench-guest.sh --setup-only && sh /etc/kbench.cmd
 else

@@ -19,8 +19,8 @@ PKGS="gcc make libc6-dev libseccomp-dev libcap-ng-dev iproute2 busybox-static ip
       clang libclang-rt-14-dev llvm"
 
 # make bench only (test/perf/bench.sh): sockperf for the request/response
-# latency, gnuplot-nox for the report's plots
-BENCH_PKGS="sockperf gnuplot-nox"
+# latency, gnuplot-nox for the report's plots; linux-perf for make profile
+BENCH_PKGS="sockperf gnuplot-nox linux-perf"
 [ "${1:-}" = bench ] && PKGS="$PKGS $BENCH_PKGS"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -849,7 +849,14 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Every section but a TCP MTU's cells runs with the veth pair at 65520
 set_link_mtu 65520 || echo "cannot set the veth MTU" >&2
 T0=$SECONDS
-: >"$RESULTS"
+# The figures of sections not run stay: the targets, the README's table
+# and the plots are made from every section's
+if [ -f "$RESULTS" ]; then
+	results_keep "$RESULTS" "$BENCH_ONLY" >"$RESULTS.new" &&
+		mv "$RESULTS.new" "$RESULTS"
+else
+	: >"$RESULTS"
+fi
 for ROUND in $(seq "$BENCH_ROUNDS"); do
 	for sec in tcp udp lat load; do
 		want $sec || continue

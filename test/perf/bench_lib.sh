@@ -49,3 +49,19 @@ search_step() {
 paced_bitrate() {
 	echo $(( $1 * $2 * 8 ))
 }
+
+# results_keep() - Print the lines of a results file that a run of some
+# sections leaves standing: those of every section not run, so that the
+# report's tables made from all sections (targets, the README's, plots)
+# keep their figures
+# $1:	Results file (SECTION CELL ROW ROUND METRIC VALUE, tab-separated)
+# $2:	The sections to run, comma-separated (BENCH_ONLY)
+results_keep() {
+	awk -F '\t' -v only=",$2," '
+		# The first field of each section'"'"'s lines (bench.sh'"'"'s rec)
+		BEGIN { of["tcp"] = "tcp"; of["mem"] = "tcp"
+			of["udp"] = "udp"; of["paced"] = "udp"
+			of["lat"] = "lat"; of["conn"] = "lat"
+			of["load"] = "load" }
+		!($1 in of) || index(only, "," of[$1] ",") == 0' "$1"
+}

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* Exit statuses of the tools: done, failed, bad command line */
+#define EXIT_OK		0
+#define EXIT_FAIL	1
+#define EXIT_USAGE	2
+
 int64_t now_ms(void);
 int left_ms(int64_t deadline);
 

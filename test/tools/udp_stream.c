@@ -108,9 +108,6 @@
 
 #include "tool_common.h"
 
-#define EXIT_OK		0
-#define EXIT_FAIL	1
-#define EXIT_USAGE	2
 #define EXIT_TIMEOUT	3
 
 #define DGRAM_MAX	65535		/* receive buffer: beyond any datagram */

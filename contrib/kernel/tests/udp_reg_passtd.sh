@@ -3,7 +3,7 @@
 # recvmmsg() arrays (SO_RECVMMSG_REG), in the guest of contrib/kernel/run.sh
 #
 # Usage (the guest's namespaces set up: $REMOTE, or /run/kbench.env):
-#   KBENCH_EXTRA=test/tools/udp_stream \
+#   make test/tools/udp_stream && \
 #	sh contrib/kernel/run.sh KERNEL /tests/udp_reg_passtd.sh
 #
 # For each --udp-batch of 8, 32 and 256, with and without
