@@ -50,7 +50,7 @@
 # lines). Each cell prints the bytes it moved ("# cell").
 #
 # KBENCH_PERF=1 (a kernel built with KBUILD_FRAGMENTS=profile.fragment,
-# and run.sh puts perf in the initramfs): every daemon cell is also
+# and run.sh puts perf in the initramfs): every daemon cell (TCP or UDP) is also
 # profiled, perf record -a of cpu-clock over the cell but its first and
 # last second, and prints as "# perf" lines the daemon's share of the
 # samples, its top symbols and the share under each system call (the
@@ -199,12 +199,14 @@ cell_udp() {
 	in_or_init "$sns" udpflood recv "$port" 500 $((T + 30)) > "$out" 2>&1 &
 	rpid=$!
 	wait_for udp_bound "$sns" "$port"
-	t0=; t1=
+	t0=; t1=; ppid=
 	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
+	perf_start "$dpid"
 	sent=$(in_or_init "$cns" timeout $((T + 30)) udpflood send "$addr" \
 		"$port" "$ULEN" "$T")
 	wait "$rpid"
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
+	perf_end "udp $addr:$port"
 	# shellcheck disable=SC2046 # "received N BYTES"
 	set -- $(cat "$out")
 	if [ "${1:-}" != received ] || [ "${2:-0}" = 0 ]; then
@@ -227,6 +229,26 @@ cell_udp() {
 # $3:	address the client connects to
 # $4:	port
 # $5:	daemon PID, or empty
+# perf_start() - With KBENCH_PERF, profile the whole guest over a cell but
+# its first and last second, in the background ($ppid, empty if not)
+# $1:	daemon PID, or empty (no profile without a daemon)
+perf_start() {
+	ppid=
+	if [ -n "${KBENCH_PERF:-}" ] && [ -n "$1" ] && [ "$T" -gt 2 ]; then
+		(sleep 1; perf record -a -g -F 999 -e cpu-clock \
+			-o /tmp/perf.data -- sleep $((T - 2))) >/dev/null 2>&1 &
+		ppid=$!
+	fi
+}
+
+# perf_end() - Wait for perf_start()'s profile and print its summary
+# $1:	Cell name
+perf_end() {
+	if [ -n "$ppid" ] && wait "$ppid"; then
+		perf_summary "$1" >&2
+	fi
+}
+
 # perf_summary() - Print a cell's profile (/tmp/perf.data) as "# perf" lines
 # $1:	Cell name
 perf_summary() {
@@ -243,7 +265,8 @@ perf_summary() {
 		BEGIN { split("tun_chr_read_iter tun_chr_write_iter " \
 			"__sys_sendmsg __sys_recvmsg __sys_recvmmsg " \
 			"__sys_sendmmsg __sys_recvfrom do_epoll_wait " \
-			"__sys_getsockopt", e, " ")
+			"__sys_getsockopt do_syscall_64 " \
+			"syscall_exit_to_user_mode", e, " ")
 			for (i in e) want[e[i]] = 1 }
 		$3 == "passtd" && ($5 in want) {
 			print "# perf   children " $1 " " $5 }'
@@ -265,11 +288,7 @@ cell() {
 	wait_for listening "$sns" "$port"
 	t0=; t1=; ppid=
 	[ -n "$dpid" ] && t0=$(cpu_ticks "$dpid")
-	if [ -n "${KBENCH_PERF:-}" ] && [ -n "$dpid" ] && [ "$T" -gt 2 ]; then
-		(sleep 1; perf record -a -g -F 999 -e cpu-clock \
-			-o /tmp/perf.data -- sleep $((T - 2))) >/dev/null 2>&1 &
-		ppid=$!
-	fi
+	perf_start "$dpid"
 	if [ "$cns" = init ]; then
 		timeout $((T + 60)) iperf3 -c "$addr" -p "$port" -t "$T" \
 			-l 64K --connect-timeout 3000 -J > "$out" 2>&1
@@ -278,7 +297,7 @@ cell() {
 			-t "$T" -l 64K --connect-timeout 3000 -J > "$out" 2>&1
 	fi
 	[ -n "$dpid" ] && t1=$(cpu_ticks "$dpid")
-	[ -n "$ppid" ] && wait "$ppid" && perf_summary "$addr:$port" >&2
+	perf_end "$addr:$port"
 	wait_for sh -c "! kill -0 $spid" || kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
 	# shellcheck disable=SC2046 # two words wanted
