@@ -50,9 +50,9 @@
 # lines). Each cell prints the bytes it moved ("# cell").
 #
 # KBENCH_PERF=1 (a kernel built with KBUILD_FRAGMENTS=profile.fragment,
-# and run.sh puts perf in the initramfs): every daemon cell (TCP or UDP) is also
-# profiled, perf record -a of cpu-clock over the cell but its first and
-# last second, and prints as "# perf" lines the daemon's share of the
+# and run.sh puts perf in the initramfs): every daemon cell, TCP or UDP,
+# is also profiled, perf record -a of cpu-clock over the cell but its
+# first and last second, and prints as "# perf" lines the daemon's share of the
 # samples, its top symbols and the share under each system call (the
 # children of the kernel function each goes through). The profile's cost
 # is in that cell's figures: compare cells of a KBENCH_PERF run only.
