@@ -624,7 +624,16 @@ static bool t_blocking(int tx, int rx, const int p[2])
 	if (n <= 0)
 		return fail("blocking peek returned %zd (%s)", n,
 			    n < 0 ? strerror(errno) : "EOF");
-	return pipe_is(p[0], (size_t)n, 100) && off_is(rx, 100 + (int)n);
+	if (!pipe_is(p[0], (size_t)n, 100) || !off_is(rx, 100 + (int)n) ||
+	    !wait_inq(rx, 300))
+		return false;
+	/* Blocking, more data than asked for: exactly what was asked */
+	if (set_off(rx, 0))
+		return fail("SO_PEEK_OFF 0: %s", strerror(errno));
+	n = splice(rx, NULL, p[1], NULL, 150, SPLICE_F_PEEK);
+	if (n != 150)
+		return fail("blocking peek of 150 of 300 returned %zd", n);
+	return pipe_is(p[0], 150, 0) && off_is(rx, 150);
 }
 
 /**
