@@ -103,7 +103,16 @@ guest_b_udp() {
 		"udpin=$UDP_FWD_PORT,64,$src" >"$out" 2>&1 &
 	guest=$!
 	track_pid "$guest"
-	busywait 5000 grep -q '^ok arp' "$out"
+	# The remote sends only once guest B is there: a datagram sent
+	# before would find no guest, and the check would fail for the
+	# wrong reason (or, with the file not there yet, grep complain)
+	if ! busywait 10000 grep -qs '^ok arp' "$out"; then
+		kill "$guest" 2>/dev/null
+		wait "$guest"
+		ktap_fail "$name" "guest B not connected within 10 s:" \
+			"$(cat "$out")"
+		return
+	fi
 	rout=$(in_remote timeout 10 "$UDP_STREAM" -t 8 -b "$src" -z 64 -n 1 \
 		-E -i 3000 send "$dst" "$UDP_FWD_PORT" 2>&1)
 	rc=$?
