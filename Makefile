@@ -179,7 +179,8 @@ kernel-bench: all
 # patches' functional tests (KTAP) and the benchmark rows they affect,
 # three runs a side (contrib/kernel/check.sh; see contrib/kernel/README.md
 # for how long). Not part of make check.
-kernel-check: all test/tools/udp_stream test/tools/udp_zc_send
+kernel-check: all test/tools/udp_stream test/tools/udp_zc_send \
+		test/tools/tcp_stream
 	@sh contrib/kernel/check.sh
 
 # Resident memory and descriptors of an idle daemon (prints, asserts

@@ -56,7 +56,8 @@ enum {
 	OPT_NO_ICMP, OPT_NO_MAP_GW, OPT_MAP_HOST_LO, OPT_MAP_GUEST,
 	OPT_DHCP_DNS, OPT_NO_DHCP_DNS, OPT_DHCP_SEARCH, OPT_NO_DHCP_SEARCH,
 	OPT_OUT_IF4, OPT_OUT_IF6, OPT_FQDN, OPT_FLOWS, OPT_NO_TCP, OPT_NO_UDP,
-	OPT_NO_MMSG, OPT_NO_MMSG_REG, OPT_NO_GSO, OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
+	OPT_NO_MMSG, OPT_NO_MMSG_REG, OPT_NO_TAP_SPLICE, OPT_NO_GSO,
+	OPT_UDP_BATCH, OPT_UDP_YIELD, OPT_UDP_TIMEOUT,
 	OPT_NO_SPLICE, OPT_NO_PEEK_OFF, OPT_VM, OPT_VHOST_USER,
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
 	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST, OPT_FREEBIND,
@@ -104,6 +105,7 @@ static const struct option conf_options[] = {
 	{ "no-udp",		no_argument,		NULL, OPT_NO_UDP },
 	{ "no-mmsg",		no_argument,		NULL, OPT_NO_MMSG },
 	{ "no-mmsg-register", no_argument,		NULL, OPT_NO_MMSG_REG },
+	{ "no-tap-splice",	no_argument,		NULL, OPT_NO_TAP_SPLICE },
 	{ "no-gso",		no_argument,		NULL, OPT_NO_GSO },
 	{ "udp-batch",		required_argument,	NULL, OPT_UDP_BATCH },
 	{ "udp-yield",		required_argument,	NULL, OPT_UDP_YIELD },
@@ -258,6 +260,8 @@ static const char conf_usage[] =
 "      --flows N            flow table size (default 65536)\n"
 "      --no-splice          namespace loopback traffic through the tap\n"
 "      --no-peek-offset     do not use SO_PEEK_OFF on TCP sockets\n"
+"      --no-tap-splice      copy TCP payload into the tap (no splice()\n"
+"                           with SPLICE_F_PEEK, patched kernels)\n"
 "      --no-zerocopy        never send with MSG_ZEROCOPY\n"
 "      --zerocopy-min BYTES smallest batch of guest payload sent to a TCP\n"
 "                           socket with MSG_ZEROCOPY (default 16384)\n"
@@ -819,6 +823,7 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case OPT_NO_PEEK_OFF:	nc->no_peek_offset = true; break;
 	case OPT_NO_MMSG:	nc->no_mmsg = true; break;
 	case OPT_NO_MMSG_REG:	nc->no_mmsg_register = true; break;
+	case OPT_NO_TAP_SPLICE:	nc->no_tap_splice = true; break;
 	case OPT_FREEBIND:	nc->freebind = true; break;
 	case OPT_NO_GSO:	nc->no_gso = true; break;
 	case OPT_NO_ZEROCOPY:	nc->no_zerocopy = true; break;

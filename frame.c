@@ -599,6 +599,23 @@ int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
 }
 
 /**
+ * frame_pipe_last() - Make the last queued frame one whose payload is not
+ *		       in memory but in the payload pipe (tap_splice.c): only
+ *		       its headers were built, the payload is the frontend's
+ *		       to splice behind them
+ * @q:		Queue, not empty
+ * @payload:	Bytes at the end of the frame's one piece that are in the
+ *		pipe instead
+ */
+void frame_pipe_last(struct frame_queue *q, size_t payload)
+{
+	struct frame_out *o = &q->out[q->n - 1];
+
+	o->piped = (uint32_t)payload;
+	o->iov[0].iov_len -= payload;
+}
+
+/**
  * frame_same_flow() - Do two parsed frames belong to the same L4 flow?
  * @a:		Frame (TCP or UDP)
  * @b:		Frame

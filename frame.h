@@ -102,6 +102,8 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
  * @gso_size:	Payload bytes of each packet the frame carries, for a frame
  *		the kernel splits (frame_push_gso()), 0 otherwise
  * @gso_type:	What the kernel splits it into: FRAME_GSO_*
+ * @piped:	Payload bytes that follow @iov in tap_splice.c's pipe, not
+ *		in memory (frame_pipe_last()), 0 for a frame all in @iov
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
@@ -111,6 +113,7 @@ struct frame_out {
 	uint16_t csum_off;
 	uint16_t gso_size;
 	uint8_t gso_type;
+	uint32_t piped;
 };
 
 /* Kinds of frames the kernel splits (segmentation offload) */
@@ -202,5 +205,6 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 		       uint16_t csum_start, uint16_t csum_off);
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
 		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size);
+void frame_pipe_last(struct frame_queue *q, size_t payload);
 
 #endif /* FRAME_H */

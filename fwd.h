@@ -87,6 +87,7 @@ struct net_conf {
 	bool no_peek_offset;		/* --no-peek-offset */
 	bool no_mmsg;			/* --no-mmsg: one datagram a call */
 	bool no_mmsg_register;		/* --no-mmsg-register */
+	bool no_tap_splice;		/* --no-tap-splice */
 	bool no_gso;			/* --no-gso: no segmentation offload */
 	bool freebind;			/* --freebind: -t/-u ADDR not ours yet */
 	bool no_zerocopy;		/* --no-zerocopy */

@@ -61,6 +61,7 @@
 #include "pcap.h"
 #include "stream.h"
 #include "tap.h"
+#include "tap_splice.h"
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "udp.h"
@@ -280,6 +281,7 @@ static void quit(int status)
 	drop_log();
 	zc_log();
 	udp_log();
+	tap_splice_end();
 	pcap_close();
 	exit(status);
 }

@@ -57,6 +57,7 @@
 #include "ndp.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tap_splice.h"
 #include "tcp.h"
 #include "udp.h"
 #include "zerocopy.h"
@@ -118,6 +119,7 @@ static void tap_mac_read(struct ctx *c, int fd)
 int tap_init(struct ctx *c, int fd, bool uso)
 {
 	unsigned int i;
+	int rc;
 
 	for (i = 0; i < TAP_BUFS; i++) {
 		tap_bufs[i].data = malloc(TAP_RX_POOL);
@@ -137,7 +139,12 @@ int tap_init(struct ctx *c, int fd, bool uso)
 		  !c->q->csum_skip ? "not used with a capture" :
 		  "not supported by the kernel (no TUN_F_USO4/6), one frame "
 		  "per datagram");
-	return fd_nonblock(fd);
+	rc = fd_nonblock(fd);
+	if (rc)
+		return rc;
+	/* the payload never passes through us: no capture of it */
+	tap_splice_init(fd, c->q->csum_skip && !c->net->no_tap_splice);
+	return 0;
 }
 
 /**
@@ -525,6 +532,12 @@ void tap_flush(struct frame_queue *q)
 		if (o->gso_size)
 			tap_gso_hdr(&vh, o);
 		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
+		if (o->piped) {
+			if (tap_splice_write(tap_fd, iov, o->iovcnt + 1,
+					     o->piped))
+				drop(DROP_TAP_WRITE);
+			continue;
+		}
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
 		if (writev(tap_fd, iov, o->iovcnt + 1) < 0)
 			tap_write_failed(q, o);

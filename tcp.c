@@ -100,6 +100,7 @@
 #include "accept.h"
 #include "fwdsock.h"
 #include "log.h"
+#include "tap_splice.h"
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "tcp_timer.h"
@@ -976,6 +977,20 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 }
 
 /*
+ * Peek new data into tap_splice.c's pipe, by reference: as tcp_peek(),
+ * with SO_PEEK_OFF. A short count may only mean the pipe filled (16
+ * pieces), so the caller peeks again until nothing is left (-1)
+ */
+static ssize_t tcp_splice_peek(int idx, size_t want)
+{
+	ssize_t got = tap_splice_peek(tcp_conns[idx].sock, want);
+
+	if (got < 0)
+		return errno == EAGAIN || errno == EINTR ? -1 : -2;
+	return got;
+}
+
+/*
  * Payload bytes per frame toward the guest: one segment of the MSS, or,
  * where the frontend takes segmentation offload, as many whole segments
  * as fit a 64 KiB packet, which the guest's kernel takes as one (as if
@@ -1008,9 +1023,13 @@ static int tcp_push_slot(struct ctx *c, const struct tcp_conn *conn,
 	return frame_push(c->q, slot, flen);
 }
 
-/* Send peeked data as frames: slot i holds up to @seg bytes of payload */
+/*
+ * Send peeked data as frames: slot i holds up to @seg bytes of payload,
+ * or, @piped, slot 0 the headers of one frame whose payload is in
+ * tap_splice.c's pipe
+ */
 static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
-			   size_t got, size_t seg)
+			   size_t got, size_t seg, bool piped)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -1032,8 +1051,15 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		th[13] = TH_ACK | (len == got ? TH_PSH : 0);
 		wr16(th + 14, (uint16_t)MIN(wnd >> conn->ws_to_tap, 65535));
 		wr32(th + 16, 0);
-		if (tcp_push_slot(c, conn, slots[i], th, len))
+		if (tcp_push_slot(c, conn, slots[i], th, len)) {
+			if (piped) {	/* peeked, not sent: peek it again */
+				tap_splice_abort();
+				tcp_rewind(conn);
+			}
 			break;
+		}
+		if (piped)
+			frame_pipe_last(c->q, len);
 		conn->seq_to_tap += (uint32_t)len;
 		got -= len;
 	}
@@ -1064,6 +1090,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		size_t want, slot_len = (hdr + seg + 7) & ~(size_t)7;
 		unsigned int n, i;
 		uint8_t *region;
+		bool piped;
 		ssize_t got;
 
 		if (conn->wnd_from_tap <= in_flight) {
@@ -1083,13 +1110,23 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		want = MIN(want, (size_t)n * seg);
 		if (!(conn->flags & PEEK_OFF) && in_flight > TCP_DISCARD)
 			return;		/* unread data stays: SOCK_UNREAD */
+		piped = (conn->flags & PEEK_OFF) && tap_splice_on();
+		if (piped) {
+			/* the pipe holds one frame: queued alone, headers
+			 * only, payload no more than one frame's */
+			c->q->flush(c->q);
+			n = 1;
+			want = MIN(want, seg);
+			slot_len = (hdr + 7) & ~(size_t)7;
+		}
 		region = frame_reserve(c->q, n * slot_len);
 		if (!region)
 			return;
 		for (i = 0; i < n; i++)
 			slots[i] = region + i * slot_len;
 
-		got = tcp_peek(idx, slots, hdr, n, want, seg);
+		got = piped ? tcp_splice_peek(idx, want) :
+			      tcp_peek(idx, slots, hdr, n, want, seg);
 		if (got == -2) {
 			tcp_conn_rst(c, idx);
 			return;
@@ -1109,7 +1146,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_fin_to_tap(c, idx);
 			return;
 		}
-		tcp_send_slots(c, idx, slots, (size_t)got, seg);
+		tcp_send_slots(c, idx, slots, (size_t)got, seg, piped);
 		/* Out now, not at the end of the loop: the payload is still
 		 * in the CPU's caches for the copy into the frontend, and
 		 * the guest starts on it while we peek the next batch */
@@ -1120,7 +1157,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		 * it (EPOLLRDHUP): then the next peek finds it, and the FIN
 		 * need not wait for the guest's ACK of this data
 		 */
-		if ((size_t)got < want && !(conn->flags & SOCK_FIN_RCVD))
+		if ((size_t)got < want && !(conn->flags & SOCK_FIN_RCVD) &&
+		    !piped)
 			return;
 	}
 }

@@ -3,7 +3,10 @@
 # test/tcp.sh - TCP translation: integrity both ways and through loss,
 # retransmission timeouts, half-close, resets, refusal, zero windows, many
 # connections, idle connections, a full flow table, -t/-T forwarding,
-# loopback splice and --no-splice, iperf3
+# loopback splice and --no-splice, iperf3, and the probe for TCP payload
+# into the tap by splice() (kernel patches of contrib/kernel/): it agrees
+# with the kernel's answer to SPLICE_F_PEEK, data intact with and without
+# --no-tap-splice
 #
 # Data is moved by test/tools/tcp_stream: the receiver checks every byte
 # against the sender's deterministic stream and both ends print a hash of
@@ -13,7 +16,8 @@
 # TCP_BUDGET (seconds, default 220) bounds the whole script: once spent,
 # the remaining checks fail at once instead of running. PASSTD=/usr/bin/pasta
 # runs the same checks against pasta; those needing options pasta does not
-# have (--no-peek-offset, --no-splice, --flows) are skipped. PASSTD=kernel
+# have (--no-peek-offset, --no-splice, --flows, --no-tap-splice) are
+# skipped. PASSTD=kernel
 # validates the checks themselves on the kernel's own path: no daemon, the
 # "guest" is the sandbox namespace, talking to the remote over the veth.
 #
@@ -372,7 +376,7 @@ iperf_check() {
 	ktap_result "$name" $rc "$out"
 }
 
-ktap_plan 70
+ktap_plan 76
 
 # A remote echo server for the connection tests, through every daemon
 bg_in "$REMOTE_PID" "$SANDBOX_TMP/remote_echo.out" "$TCP_STREAM" \
@@ -598,6 +602,56 @@ if has_opt --flows; then
 else
 	for i in 1 2 3 4 5 6; do
 		ktap_skip "--flows check $i" "$NO_OPT"
+	done
+fi
+
+# --- 6: TCP payload into the tap by splice() --------------------------------
+# peek_splice() - Succeed if this kernel takes SPLICE_F_PEEK (0x10, the
+# contrib/kernel/ patch 6.12/0002): an idle connected TCP socket then
+# gives EAGAIN, a kernel without it EINVAL
+peek_splice() {
+	python3 -c 'import errno, os, socket
+l = socket.create_server(("127.0.0.1", 0))
+a = socket.create_connection(l.getsockname())
+b, _ = l.accept()
+b.setblocking(False)
+r, w = os.pipe2(os.O_NONBLOCK)
+try:
+    os.splice(b.fileno(), w, 1, flags=0x10 | 2)
+except BlockingIOError:
+    raise SystemExit(0)
+except OSError as e:
+    raise SystemExit(0 if e.errno == errno.EAGAIN else 1)' 2>/dev/null
+}
+
+# tap_splice_check() - A daemon with options: 16 MiB remote->ns intact, and
+# the log line of the probe saying @2; three results
+# $1:	Label
+# $2:	What the log says after "tap splice_write): "
+# $@:	Daemon options
+tap_splice_check() {
+	local label=$1; shift
+	local want=$1; shift
+
+	daemon_up "$label" --debug "$@" -t "$FWD" -T none -u none -U none
+	stream_check "$label: 16M remote->ns IPv4 intact (-t)" match \
+		"$GUEST_PID" "$REMOTE_PID" 30 -r -e 16M listen "$FWD" \
+		-- -s 16M connect "$HOST_ADDR4" "$FWD"
+	grep -q "tap splice_write): $want" "$DAEMON_LOG"
+	ktap_result "$label: the daemon says \"$want\"" $? \
+		"$(grep 'TCP payload by splice' "$DAEMON_LOG")"
+	daemon_down
+}
+
+if [ "$KERNEL" = 0 ] && has_opt --no-tap-splice &&
+   command -v python3 >/dev/null 2>&1; then
+	want="not supported by the kernel (no splice() into a tap)"
+	peek_splice && want="in use"
+	tap_splice_check "tap splice probe" "$want"
+	tap_splice_check "--no-tap-splice" "off" --no-tap-splice
+else
+	for i in 1 2 3 4 5 6; do
+		ktap_skip "tap splice check $i" "$NO_OPT, or no python3"
 	done
 fi
 

@@ -6,8 +6,8 @@
 #
 # Builds an initramfs: busybox-static, the daemon (./passtd of the source
 # tree, or $PASSTD), iperf3, jq, iproute2's ip, Debian's pasta when
-# installed ($PASTA), ethtool, test/tools/udp_zc_send and udp_stream
-# when there (make test/tools/udp_zc_send test/tools/udp_stream), each
+# installed ($PASTA), ethtool, test/tools/udp_zc_send, udp_stream and
+# tcp_stream when there (make them), each
 # with the shared libraries ldd names, plus bench-guest.sh, udp-zc.sh
 # (UDP MSG_ZEROCOPY cells, run as COMMAND 'sh /udp-zc.sh', see its
 # header), the functional tests (every tests/NAME.c next to this
@@ -146,7 +146,7 @@ fi
 if command -v ethtool >/dev/null; then
 	put "$(command -v ethtool)" /usr/sbin/ethtool
 fi
-for b in udp_zc_send udp_stream; do
+for b in udp_zc_send udp_stream tcp_stream; do
 	if [ -x "$TOP/test/tools/$b" ]; then
 		put "$TOP/test/tools/$b" "/usr/bin/$b"
 	fi

@@ -332,6 +332,27 @@ static void test_reserve_first(void)
 	CHECK(p == NULL && flushes == 2 && q.cur);
 }
 
+/* A frame whose payload is in tap_splice.c's pipe: headers in memory */
+static void test_pipe_last(void)
+{
+	static struct frame_queue q;
+	uint8_t *p;
+
+	CHECK(!frame_queue_init(&q, 1 << 16, 8));
+	q.flush = count_flush;
+	p = frame_reserve(&q, 64);
+	CHECK(p != NULL);
+	CHECK(!frame_push_gso(&q, p, 54 + 30000, 34, FRAME_GSO_TCP, 1460));
+	frame_pipe_last(&q, 30000);
+	CHECK(q.out[0].iov[0].iov_base == p && q.out[0].iov[0].iov_len == 54);
+	CHECK(q.out[0].iovcnt == 1 && q.out[0].piped == 30000);
+	CHECK(q.out[0].len == 54 + 30000 && q.out[0].gso_size == 1460);
+	/* The next frame, in the same slot after a reset, is all in memory */
+	frame_queue_reset(&q);
+	CHECK(!frame_push(&q, p, 60));
+	CHECK(q.out[0].piped == 0 && q.out[0].iov[0].iov_len == 60);
+}
+
 int main(void)
 {
 	UNIT_PLAN(7);
@@ -342,5 +363,6 @@ int main(void)
 	UNIT_RUN(test_queue);
 	UNIT_RUN(test_queue_reuse);
 	UNIT_RUN(test_reserve_first);
+	UNIT_RUN(test_pipe_last);
 	UNIT_EXIT();
 }
