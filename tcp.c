@@ -981,7 +981,7 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
  * with SO_PEEK_OFF. A short count may only mean the pipe filled (16
  * pieces), so the caller peeks again until nothing is left (-1)
  */
-static ssize_t tcp_splice_peek(int idx, size_t want)
+static ssize_t tcp_peek_piped(int idx, size_t want)
 {
 	ssize_t got = tap_splice_peek(tcp_conns[idx].sock, want);
 
@@ -1125,7 +1125,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		for (i = 0; i < n; i++)
 			slots[i] = region + i * slot_len;
 
-		got = piped ? tcp_splice_peek(idx, want) :
+		got = piped ? tcp_peek_piped(idx, want) :
 			      tcp_peek(idx, slots, hdr, n, want, seg);
 		if (got == -2) {
 			tcp_conn_rst(c, idx);
