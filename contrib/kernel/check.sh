@@ -41,7 +41,7 @@ KCHECK_MAP='
 6.1 0001-tcp-add-SO_PEEK_OFF-support.patch peek_off passtd in KBENCH_LINK=tap SO_PEEK_OFF
 6.12 0001-net-registered-mmsghdr-array-for-recvmmsg.patch recvmmsg_reg,udp_reg_passtd args=--udp-batch,8;args=--udp-batch,32;args=--udp-batch,256 in KBENCH_PROTO=udp,KBENCH_TIME=10 registered.recvmmsg
 6.12 0002-tcp-peeking-splice-read-SPLICE_F_PEEK.patch tap_splice - in - -
-6.12 0003-tun-splice_write.patch tap_splice - in - -
+6.12 0003-tun-splice_write.patch tap_splice,tap_splice_passtd passtd;args=--no-tap-splice in KBENCH_LINK=tap TCP.payload.by.splice
 '
 #
 # Exit status: 0 if every functional test passed (or skipped) on every
