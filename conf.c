@@ -40,6 +40,7 @@
 #include "conf.h"
 #include "log.h"
 #include "netlink.h"
+#include "vhost_user.h"
 
 #define MTU_DEFAULT	NET_MTU_MAX
 #define MTU_MIN		68
@@ -62,7 +63,8 @@ enum {
 	OPT_TCP_KEEPALIVE, OPT_TCP_FIN_TIMEOUT, OPT_TCP_TIMEOUT, OPT_LOG_SIZE,
 	OPT_RUNAS, OPT_PRINT_SYSCALLS, OPT_SELFTEST, OPT_FREEBIND,
 	OPT_NO_ZEROCOPY, OPT_ZEROCOPY_MIN, OPT_ZEROCOPY_FORCE,
-	OPT_ZEROCOPY_SCRIBBLE,
+	OPT_ZEROCOPY_SCRIBBLE, OPT_VHOST_QUEUES, OPT_NO_VHOST_OFFLOAD,
+	OPT_NO_VHOST_TSO, OPT_NO_MRG_RXBUF, OPT_PRINT_CAPS,
 };
 
 static const struct option conf_options[] = {
@@ -146,6 +148,11 @@ static const struct option conf_options[] = {
 	{ "fd",			required_argument,	NULL, 'F' },
 	{ "one-off",		no_argument,		NULL, '1' },
 	{ "vhost-user",		no_argument,		NULL, OPT_VHOST_USER },
+	{ "vhost-queues",	required_argument,	NULL, OPT_VHOST_QUEUES },
+	{ "no-vhost-offload",	no_argument,		NULL, OPT_NO_VHOST_OFFLOAD },
+	{ "no-vhost-tso",	no_argument,		NULL, OPT_NO_VHOST_TSO },
+	{ "no-mrg-rxbuf",	no_argument,		NULL, OPT_NO_MRG_RXBUF },
+	{ "print-capabilities",	no_argument,		NULL, OPT_PRINT_CAPS },
 	{ "runas",		required_argument,	NULL, OPT_RUNAS },
 	{ "print-syscalls",	no_argument,		NULL, OPT_PRINT_SYSCALLS },
 	/* Not in --help: for the tests of isolation.c */
@@ -179,6 +186,11 @@ static const struct conf_mode_opt conf_mode_opts[] = {
 	{ 's',			"-s/--socket",		MODE_PASST },
 	{ 'F',			"-F/--fd",		MODE_PASST },
 	{ '1',			"-1/--one-off",		MODE_PASST },
+	{ OPT_VHOST_USER,	"--vhost-user",		MODE_PASST },
+	{ OPT_VHOST_QUEUES,	"--vhost-queues",	MODE_PASST },
+	{ OPT_NO_VHOST_OFFLOAD,	"--no-vhost-offload",	MODE_PASST },
+	{ OPT_NO_VHOST_TSO,	"--no-vhost-tso",	MODE_PASST },
+	{ OPT_NO_MRG_RXBUF,	"--no-mrg-rxbuf",	MODE_PASST },
 };
 
 static const char conf_usage[] =
@@ -291,6 +303,17 @@ static const char conf_usage[] =
 "                           of /tmp/passt_1.socket ... /tmp/passt_64.socket)\n"
 "  -F, --fd FD              use this connected stream socket (implies -1)\n"
 "  -1, --one-off            exit when the guest disconnects\n"
+"      --vhost-user         be the vhost-user back end of the guest's\n"
+"                           virtio-net device on the socket (QEMU\n"
+"                           -netdev vhost-user, shared guest memory)\n"
+"      --print-capabilities print the vhost-user back end's capabilities\n"
+"                           (JSON), then exit\n"
+"      --vhost-queues N     vhost-user queue pairs offered (default 8,\n"
+"                           at most 16; 1: no multiqueue)\n"
+"      --no-vhost-offload   vhost-user: no checksum or segmentation\n"
+"                           offload either way\n"
+"      --no-vhost-tso       vhost-user: no TCP segmentation offload\n"
+"      --no-mrg-rxbuf       vhost-user: one guest buffer per frame\n"
 "  -h, --help               this text\n"
 "      --version            version\n";
 
@@ -596,6 +619,7 @@ static void conf_defaults(struct conf *c, const char *argv0)
 	c->flows = CONF_FLOWS_DEFAULT;
 	c->log_size = LOG_SIZE_DEFAULT;
 	c->fd = -1;
+	c->vu.pairs = VU_PAIRS_DEFAULT;
 	c->net.udp_batch = UDP_BATCH_DEFAULT;
 	c->net.zerocopy_min = ZEROCOPY_MIN_DEFAULT;
 	c->net.udp_yield = UDP_YIELD_DEFAULT;
@@ -767,6 +791,9 @@ static int conf_opt_name(struct conf *c, int opt, const char *arg)
 	case OPT_ZEROCOPY_MIN:
 		return conf_uint(arg, 1, ZEROCOPY_MIN_MAX, "--zerocopy-min",
 				 &c->net.zerocopy_min);
+	case OPT_VHOST_QUEUES:
+		return conf_uint(arg, 1, VU_PAIRS_MAX, "--vhost-queues",
+				 &c->vu.pairs);
 	case OPT_UDP_BATCH:
 		return conf_uint(arg, 1, UDP_BATCH_MAX, "--udp-batch",
 				 &c->net.udp_batch);
@@ -808,6 +835,10 @@ static int conf_opt_flag(struct conf *c, int opt)
 	case '6':	c->set.only6 = true; break;
 	case OPT_CONFIG_NET:	c->config_net = true; break;
 	case OPT_VM:		c->mode = MODE_PASST; break;
+	case OPT_VHOST_USER:	c->vhost_user = true; break;
+	case OPT_NO_VHOST_OFFLOAD: c->vu.no_offload = true; break;
+	case OPT_NO_VHOST_TSO:	c->vu.no_tso = true; break;
+	case OPT_NO_MRG_RXBUF:	c->vu.no_mrg_rxbuf = true; break;
 	case '1':		c->one_off = true; break;
 	case OPT_NETNS_ONLY:	c->netns_only = true; break;
 	case OPT_NO_NETNS_QUIT:	c->no_netns_quit = true; break;
@@ -927,9 +958,11 @@ int conf_parse(struct conf *c, int argc, char *argv[])
 			printf(conf_usage, argv[0], argv[0], argv[0], argv[0]);
 			return CONF_EXIT_OK;
 		}
-		if (opt == OPT_VHOST_USER)
-			return conf_err("--vhost-user is not supported: use "
-					"QEMU's -netdev stream with --socket");
+		if (opt == OPT_PRINT_CAPS) {
+			/* vhost-user.rst, "Backend program conventions" */
+			printf("{\n  \"type\": \"net\"\n}\n");
+			return CONF_EXIT_OK;
+		}
 		for (i = 0; i < ARRAY_SIZE(conf_mode_opts); i++)
 			if (conf_mode_opts[i].opt == opt &&
 			    !only[conf_mode_opts[i].mode])

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "fwd.h"
+#include "vu_net.h"
 
 enum conf_mode {
 	MODE_PASTA,	/* namespace mode */
@@ -45,6 +46,8 @@ enum conf_mode {
  *		(passtd-ctl), NULL for none
  * @fd:		-F: connected stream socket inherited in VM mode, -1 if none
  * @one_off:	-1, or implied by -F: exit when the VM's client leaves
+ * @vhost_user:	--vhost-user: the guest's virtio-net back end
+ * @vu:		vhost-user device settings
  * @flows:	Flow table size
  * @tcp_in:	-t: TCP ports forwarded from the host to the namespace
  * @udp_in:	-u: UDP ports forwarded from the host to the namespace
@@ -83,6 +86,8 @@ struct conf {
 	const char *conf_path;
 	int fd;
 	bool one_off;
+	bool vhost_user;
+	struct vu_net_conf vu;
 	unsigned int flows;
 	struct fwd_ports tcp_in, udp_in, tcp_out, udp_out;
 	struct {

@@ -23,6 +23,8 @@ enum epoll_type {
 	EPOLL_TYPE_CTL,		/* -c/--conf-path listening socket */
 	EPOLL_TYPE_CTL_CONN,	/* its client (passtd-ctl) */
 	EPOLL_TYPE_ZC,		/* closed socket, zerocopy sends due */
+	EPOLL_TYPE_VU,		/* vhost-user front end's socket */
+	EPOLL_TYPE_VU_KICK,	/* kick eventfd of virtqueue @flow */
 };
 
 union epoll_ref {

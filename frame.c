@@ -628,3 +628,36 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b)
 	       !memcmp(a->l4, b->l4, 4) && inany_equal(&a->src, &b->src) &&
 	       inany_equal(&a->dst, &b->dst);
 }
+
+/**
+ * frame_csum_complete() - Complete an L4 checksum left partial
+ * @o:		Queued frame
+ *
+ * Only frames built for a frontend with csum_skip have one; a frontend
+ * without it (or a guest that did not take checksum offload) must never
+ * hand the guest a checksum it would reject.
+ *
+ * Return: 0, or -1 if the frame cannot be completed (drop it)
+ */
+int frame_csum_complete(struct frame_out *o)
+{
+	const uint8_t *ip;
+	uint8_t *l4;
+	uint16_t sum;
+
+	if (!o->csum_start)
+		return 0;
+	if (o->iovcnt != 1 || o->csum_start <= ETH_HDR_LEN ||
+	    o->csum_start + o->csum_off + 2u > o->len)
+		return -1;
+	ip = (const uint8_t *)o->iov[0].iov_base + ETH_HDR_LEN;
+	l4 = (uint8_t *)o->iov[0].iov_base + o->csum_start;
+	/* The field holds the pseudo-header sum: summing over it adds the
+	 * rest, as a device completing CHECKSUM_PARTIAL does */
+	sum = csum(l4, o->len - o->csum_start, 0);
+	if (!sum && (ip[0] >> 4 == 4 ? ip[9] : ip[6]) == IPPROTO_UDP)
+		sum = 0xffff;
+	wr16(l4 + o->csum_off, sum);
+	o->csum_start = 0;
+	return 0;
+}

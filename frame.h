@@ -206,5 +206,6 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
 		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size);
 void frame_pipe_last(struct frame_queue *q, size_t payload);
+int frame_csum_complete(struct frame_out *o);
 
 #endif /* FRAME_H */

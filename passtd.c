@@ -65,6 +65,7 @@
 #include "tcp.h"
 #include "tcp_splice.h"
 #include "udp.h"
+#include "vu_net.h"
 #include "zerocopy.h"
 #include "syscalls.h"
 
@@ -509,6 +510,13 @@ static void loop(struct ctx *c, int sfd)
 				if (stream_handler(c, ev[i].events))
 					vm_guest_gone(c);
 				break;
+			case EPOLL_TYPE_VU:
+				if (vu_net_handler(c, ev[i].events))
+					vm_guest_gone(c);
+				break;
+			case EPOLL_TYPE_VU_KICK:
+				vu_net_kick(c, ref.flow);
+				break;
 			case EPOLL_TYPE_LISTEN:
 				/* after the batch: a guest that left in
 				 * it must be gone before the next one */
@@ -531,7 +539,9 @@ static void loop(struct ctx *c, int sfd)
 			}
 		}
 		timers_run(c, &listen_due);
-		if (lfd >= 0 && (rc = stream_accept(c, lfd)) < 0)
+		if (lfd >= 0 && (rc = conf.vhost_user ?
+				 vu_net_accept(c, lfd) :
+				 stream_accept(c, lfd)) < 0)
 			log_warn("accept: %s", strerror(-rc));
 		/* No event of this batch is left for what closes now */
 		if (listen_due)
@@ -637,6 +647,14 @@ static void ns_start(struct ctx *c, int *go_fd, struct ns_setup *setup)
 		    setup->step[0] ? setup->step : "joining", strerror(-rc));
 }
 
+/* The seccomp filter's mode: what this mode of the daemon calls */
+static unsigned int sys_mode(void)
+{
+	if (conf.mode == MODE_PASTA)
+		return SYS_NS;
+	return conf.vhost_user ? SYS_VM | SYS_VU : SYS_VM;
+}
+
 /*
  * Set-up is done: confine the process (isolation.c), then, for the tests
  * of that, break the rules once if asked to (--isolation-selftest)
@@ -644,7 +662,7 @@ static void ns_start(struct ctx *c, int *go_fd, struct ns_setup *setup)
 static void confine(void)
 {
 	const struct isolation is = {
-		.mode = conf.mode == MODE_PASTA ? SYS_NS : SYS_VM,
+		.mode = sys_mode(),
 		.runas = conf.runas,
 	};
 	volatile char *p;
@@ -719,10 +737,12 @@ static void vm_start(struct ctx *c)
 	c->ns_sockets = NULL;	/* no namespace: no splice, no -T/-U */
 	nofile_raise();
 	conf_log(&conf);
-	if (stream_init(c))
+	conf.vu.capture = conf.pcapfile;
+	if (conf.vhost_user ? vu_net_init(c, &conf.vu) : stream_init(c))
 		die("out of memory");
 	if (conf.fd >= 0) {
-		rc = stream_attach(c, conf.fd);
+		rc = conf.vhost_user ? vu_net_attach(c, conf.fd) :
+				       stream_attach(c, conf.fd);
 		if (rc)
 			die("--fd %d: %s", conf.fd,
 			    rc == -ENOTSOCK ? "not a stream socket" :
@@ -746,9 +766,16 @@ static void vm_start(struct ctx *c)
 	path_at_open(vm_socket, &vm_socket_at);
 	/* Before forking: without -s this is the only way to learn the path */
 	log_info("listening on UNIX socket %s", vm_socket);
-	log_info("connect QEMU with: -device virtio-net-pci,netdev=n0 "
-		 "-netdev stream,id=n0,server=off,addr.type=unix,addr.path=%s",
-		 vm_socket);
+	if (conf.vhost_user)
+		log_info("connect QEMU with: -chardev socket,id=c0,path=%s "
+			 "-netdev vhost-user,id=n0,chardev=c0 "
+			 "-device virtio-net-pci,netdev=n0 (guest memory "
+			 "shared: -object memory-backend-memfd,share=on)",
+			 vm_socket);
+	else
+		log_info("connect QEMU with: -device virtio-net-pci,netdev=n0 "
+			 "-netdev stream,id=n0,server=off,addr.type=unix,"
+			 "addr.path=%s", vm_socket);
 }
 
 int main(int argc, char *argv[])
@@ -765,7 +792,7 @@ int main(int argc, char *argv[])
 	if (rc)
 		return rc == CONF_EXIT_OK ? 0 : 1;
 	if (conf.print_syscalls) {
-		isolation_print(conf.mode == MODE_PASTA ? SYS_NS : SYS_VM);
+		isolation_print(sys_mode());
 		return 0;
 	}
 	isolation_close_inherited(conf.fd);

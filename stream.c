@@ -419,35 +419,6 @@ static unsigned int stream_tx_keep(const struct frame_queue *q,
 	return dropped;
 }
 
-/*
- * Complete an L4 checksum left partial: only frames built for a frontend
- * with csum_skip have one, which this one is not, but a frame must never
- * reach the guest with a checksum it would reject. Return: 0, or -1 if
- * the frame cannot be completed (it is dropped)
- */
-static int stream_csum(struct frame_out *o)
-{
-	const uint8_t *ip;
-	uint8_t *l4;
-	uint16_t sum;
-
-	if (!o->csum_start)
-		return 0;
-	if (o->iovcnt != 1 || o->csum_start <= ETH_HDR_LEN ||
-	    o->csum_start + o->csum_off + 2u > o->len)
-		return -1;
-	ip = (const uint8_t *)o->iov[0].iov_base + ETH_HDR_LEN;
-	l4 = (uint8_t *)o->iov[0].iov_base + o->csum_start;
-	/* The field holds the pseudo-header sum: summing over it adds the
-	 * rest, as a device completing CHECKSUM_PARTIAL does */
-	sum = csum(l4, o->len - o->csum_start, 0);
-	if (!sum && (ip[0] >> 4 == 4 ? ip[9] : ip[6]) == IPPROTO_UDP)
-		sum = 0xffff;
-	wr16(l4 + o->csum_off, sum);
-	o->csum_start = 0;
-	return 0;
-}
-
 /* Before sending: complete checksums (or skip the frame), capture */
 static void stream_tx_prepare(struct frame_queue *q)
 {
@@ -456,7 +427,7 @@ static void stream_tx_prepare(struct frame_queue *q)
 	for (i = 0; i < q->n; i++) {
 		struct frame_out *o = &q->out[i];
 
-		if (stream_csum(o)) {
+		if (frame_csum_complete(o)) {
 			drop(DROP_QUEUE_FULL);
 			o->iovcnt = 0;	/* skipped from here on */
 			o->len = 0;

@@ -27,6 +27,7 @@ enum syscall_mode {
 	SYS_NS		= 1 << 0,	/* namespace mode (pasta) */
 	SYS_VM		= 1 << 1,	/* VM mode (passt) */
 	SYS_HELPER	= 1 << 2,	/* the namespace helper */
+	SYS_VU		= 1 << 3,	/* VM mode with vhost-user, besides SYS_VM */
 };
 
 #define SYSCALL_ARGS_MAX	2

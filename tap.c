@@ -490,6 +490,26 @@ static void tap_gso_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
 	vh->hdr_len = (uint16_t)(o->csum_start + (l4[12] >> 4) * 4);
 }
 
+/**
+ * tap_vnet_hdr() - The virtio-net header that goes before frame @o
+ * @vh:		Header, filled
+ * @o:		Queued frame
+ *
+ * The same header goes to a tap and into a vhost-user guest's buffer.
+ */
+void tap_vnet_hdr(struct virtio_net_hdr *vh, const struct frame_out *o)
+{
+	memset(vh, 0, sizeof(*vh));
+	vh->gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	if (o->csum_start) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = o->csum_start;
+		vh->csum_offset = o->csum_off;
+	}
+	if (o->gso_size)
+		tap_gso_hdr(vh, o);
+}
+
 /*
  * A write the tap refused: counted apart from a full output queue. A
  * train refused with EINVAL means the kernel does not take UDP trains
@@ -521,16 +541,10 @@ void tap_flush(struct frame_queue *q)
 	for (i = 0; i < q->n; i++) {
 		const struct frame_out *o = &q->out[i];
 
-		struct virtio_net_hdr vh = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+		struct virtio_net_hdr vh;
 		struct iovec iov[FRAME_IOV + 1] = { { &vh, TAP_VNET_HDR } };
 
-		if (o->csum_start) {
-			vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-			vh.csum_start = o->csum_start;
-			vh.csum_offset = o->csum_off;
-		}
-		if (o->gso_size)
-			tap_gso_hdr(&vh, o);
+		tap_vnet_hdr(&vh, o);
 		memcpy(iov + 1, o->iov, sizeof(*iov) * (size_t)o->iovcnt);
 		if (o->piped) {
 			if (tap_splice_write(tap_fd, iov, o->iovcnt + 1,

@@ -5,6 +5,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "vhost_user.h"
 #include "unit.h"
 
 static struct conf c;
@@ -324,8 +325,22 @@ static void test_vm_mode(void)
 	CHECK(parse("passtd", "--one-off", NULL) == CONF_ERROR);
 	CHECK(parse("passtd", "-1", NULL) == CONF_ERROR);
 
+	/* vhost-user: VM mode only, queue pairs 1 to VU_PAIRS_MAX */
+	CHECK(parse("passt", "--vhost-user", NULL) == 0);
+	CHECK(c.vhost_user && c.vu.pairs == VU_PAIRS_DEFAULT);
+	CHECK(parse("passt", "--vhost-user", "--vhost-queues", "4",
+		    "--no-vhost-tso", "--no-mrg-rxbuf", NULL) == 0);
+	CHECK(c.vu.pairs == 4 && c.vu.no_tso && c.vu.no_mrg_rxbuf &&
+	      !c.vu.no_offload);
+	CHECK(parse("passt", "--vhost-user", "--no-vhost-offload", NULL) == 0);
+	CHECK(c.vu.no_offload);
+	CHECK(parse("pasta", "--vhost-user", NULL) == CONF_ERROR);
+	CHECK(parse("passtd", "--vhost-queues", "2", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--vhost-queues", "0", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--vhost-queues", "17", NULL) == CONF_ERROR);
+	CHECK(parse("passt", "--vhost-queues", "x", NULL) == CONF_ERROR);
+
 	/* Bad values and combinations */
-	CHECK(parse("passt", "--vhost-user", NULL) == CONF_ERROR);
 	CHECK(parse("passt", "-s", "", NULL) == CONF_ERROR);
 	CHECK(parse("passt", "-s", "/tmp/a-path-far-too-long-for-sun-path-"
 		    "0123456789012345678901234567890123456789012345678901234"
