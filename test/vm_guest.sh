@@ -5,8 +5,17 @@
 # UNIX socket (-netdev stream), and the guest proves DHCP, ping to the
 # gateway and the remote namespace (IPv4, and IPv6 from the router
 # advertisement), a 20 MB HTTP download with a matching sha256, UDP both
-# ways (a DNS lookup), and serving a file to the remote namespace through
-# the daemon's -t forward
+# ways (a DNS lookup), serving a file to the remote namespace through
+# the daemon's -t forward, and a -t connection the remote half-closes
+# (the guest reads to the end, then answers with the sha256 of it).
+#
+# VM_FRONTEND=vhost-user (test/vm_guest_vhost.sh) runs the same with the
+# daemon as the guest's vhost-user back end; there the guest also serves
+# 20 MiB, reboots once at the end (QEMU resets the device; the test puts
+# "rebooted" on the remote web server, so the next boot checks a lease
+# and a download, then powers off), and a second daemon without
+# --one-off loses its QEMU to SIGKILL in the middle of downloads and
+# serves a new QEMU on the same socket.
 #
 # The guest's /init (test/lib/vm_guest/init) prints "GUESTRESULT ok NAME"
 # or "GUESTRESULT fail NAME DETAIL" on the serial console for each check;
@@ -49,7 +58,7 @@ VM_ACCEL=${VM_ACCEL:-auto}
 VM_KVM_PROBE=${VM_KVM_PROBE:-15}
 VM_CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-/var/tmp}/passtd-test}
 VM_DL_SIZE=${VM_DL_SIZE:-20M}
-VM_SERVE_SIZE=${VM_SERVE_SIZE:-4194304}
+VM_SERVE_SIZE=${VM_SERVE_SIZE:-}
 QEMU=${QEMU:-qemu-system-x86_64}
 # stream: -netdev stream; vhost-user: the daemon with --vhost-user, QEMU
 # with -netdev vhost-user on shared guest memory
@@ -60,6 +69,8 @@ HTTP_PORT=8080		# remote HTTP server, on REMOTE_LO4
 DNS_PORT=53		# remote DNS server, on REMOTE_LO4
 SERVE_PORT=8081		# -t: the guest's HTTP server
 RELEASE_PORT=8082	# -t: the guest waits for a connection here
+HC_PORT=8083		# -t: the guest's half-close server
+HC_SIZE=1048576		# bytes the remote sends it before its FIN
 DNS_ANSWER=203.0.113.7
 GUEST_CHECKS="boot nic dhcp ping-gw ping-remote ping6-remote download udp-dns"
 
@@ -79,6 +90,7 @@ setup_sandbox
 
 CONSOLE=$SANDBOX_TMP/console.log
 SOCK=$SANDBOX_TMP/vm.sock
+QEMU_REBOOT=(-no-reboot)
 case "$VM_FRONTEND" in
 stream)
 	NIC_ARGS=(-netdev
@@ -86,6 +98,10 @@ stream)
 		  -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56) ;;
 vhost-user)
 	DAEMON_ARGS+=(--vhost-user)
+	# the guest reboots once (a device reset), QEMU must not exit then
+	QEMU_REBOOT=()
+	GUEST_CHECKS+=" reboot-dhcp reboot-download"
+	VM_SERVE_SIZE=${VM_SERVE_SIZE:-20971520}
 	# vectors=0: QEMU 7.2 under TCG crashes setting up MSI-X for a
 	# vhost-user device (REFERENCE.md); legacy interrupts avoid it
 	NIC_ARGS=(-object "memory-backend-memfd,id=mem,size=$VM_MEM,share=on"
@@ -95,6 +111,7 @@ vhost-user)
 		  -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0) ;;
 *)	echo "VM_FRONTEND: stream or vhost-user" >&2; exit 1 ;;
 esac
+VM_SERVE_SIZE=${VM_SERVE_SIZE:-4194304}
 PIDFILE=
 WWW=$SANDBOX_TMP/www
 QEMU_PID=
@@ -119,7 +136,7 @@ qemu_start() {
 	[ "$accel" = kvm ] && cpu=host
 	: >"$console"
 	echo "$QEMU -accel $accel ... $params $*" >>"$SANDBOX_TMP/qemu.log"
-	"$QEMU" -nodefaults -no-user-config -display none -no-reboot \
+	"$QEMU" -nodefaults -no-user-config -display none "${QEMU_REBOOT[@]}" \
 		-accel "$accel" -cpu "$cpu" -smp 1 -m "$VM_MEM" \
 		-kernel "$VM_KERNEL" -initrd "$INITRD" \
 		-append "console=ttyS0 quiet panic=-1 $params" \
@@ -206,7 +223,7 @@ start_vm_daemon() {
 	cmd=("$VM_DAEMON" "${DAEMON_ARGS[@]}" --one-off --socket "$SOCK"
 	     --pid "$PIDFILE" --mtu 65520 --interface "$HOST_IF"
 	     --log-file "$DAEMON_LOG" --address "$HOST_ADDR4" --netmask 24
-	     --tcp-ports "$SERVE_PORT-$RELEASE_PORT")
+	     --tcp-ports "$SERVE_PORT-$HC_PORT")
 	ktap_diag "daemon: ${cmd[*]}"
 	timeout 10 "${cmd[@]}" </dev/null >"$SANDBOX_TMP/daemon.out" 2>&1
 	rc=$?
@@ -227,6 +244,37 @@ console_value() {
 	tr -d '\r' <"$CONSOLE" | sed -n "s/^GUESTINFO $key //p" | head -n 1
 }
 
+# halfclose_check() - From the remote namespace, send HC_SIZE bytes to the
+# guest's half-close server through the -t forward, shut our side, and
+# read what the guest sends after that: the sha256 of the bytes
+#
+# Sets HC_OK (1: the guest's sum is ours) and HC_DIAG
+halfclose_check() {
+	local out
+
+	out=$(in_remote timeout 30 python3 -c '
+import hashlib, os, socket, sys
+data = os.urandom(int(sys.argv[3]))
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+	b = s.recv(65536)
+	if not b:
+		break
+	got += b
+want = hashlib.sha256(data).hexdigest()
+print("ok" if got.split()[:1] == [want.encode()] else
+      "guest sent %r after our FIN, sha256 %s" % (got[:80], want))
+' "$HOST_ADDR4" "$HC_PORT" "$HC_SIZE" 2>&1)
+	if [ "$out" = ok ]; then
+		HC_OK=1
+	else
+		HC_DIAG=("$out")
+	fi
+}
+
 # serve_fetch() - Fetch the guest's file from the remote namespace through
 # the -t forward, then release the guest
 # $1:	Seconds left
@@ -244,6 +292,7 @@ serve_fetch() {
 	      "http://$HOST_ADDR4:$SERVE_PORT/serve.bin" | sha256sum)
 	got=${got%% *}
 	ms=$(( $(now_ms) - t0 ))
+	halfclose_check
 	echo "fetched $got" | in_remote timeout 10 busybox nc \
 		"$HOST_ADDR4" "$RELEASE_PORT" >/dev/null 2>&1
 	if [ -n "$want" ] && [ "$got" = "$want" ]; then
@@ -269,6 +318,8 @@ vm_run() {
 	params+=" vmt.sha256=$DL_SHA vmt.domain=$DNS_SEARCH"
 	params+=" vmt.answer=$DNS_ANSWER vmt.serve=$SERVE_PORT"
 	params+=" vmt.release=$RELEASE_PORT vmt.servesize=$VM_SERVE_SIZE"
+	params+=" vmt.halfclose=$HC_PORT"
+	[ "$VM_FRONTEND" = vhost-user ] && params+=" vmt.reboot=1"
 
 	t0=$(now_ms)
 	end=$(( t0 + budget * 1000 ))
@@ -277,6 +328,12 @@ vm_run() {
 		if [ $served = 0 ] && has_line "$CONSOLE" GUESTREADY; then
 			serve_fetch $(( (end - $(now_ms)) / 1000 ))
 			served=1
+		fi
+		# the guest reboots: its next boot finds this and checks again
+		if [ ! -e "$WWW/rebooted" ] && has_line "$CONSOLE" GUESTREBOOT
+		then
+			: >"$WWW/rebooted"
+			ktap_diag "guest rebooting $(( ($(now_ms) - t0) / 1000 )) s in"
 		fi
 		pid_gone "$QEMU_PID" && break
 		sleep 0.2
@@ -320,9 +377,63 @@ console_tail() {
 	tail -n 10 "$SANDBOX_TMP/qemu.log" | sed 's/^/#   /'
 }
 
-ktap_plan 11
+# restart_run() - vhost-user: a daemon that outlives its front ends (no
+# --one-off): QEMU is killed in the middle of a download, a new QEMU
+# connects to the same socket and its guest gets a lease and downloads
+#
+# Sets RESTART_KILL (0: daemon alive after the kill, front end gone) and
+# RESTART_END (0: daemon exits on SIGTERM), RESTART_DIAG
+restart_run() {
+	local sock=$SANDBOX_TMP/vm2.sock log=$SANDBOX_TMP/daemon.2.log
+	local params pid t0
+
+	RESTART_KILL=1
+	RESTART_END=1
+	CONSOLE2=$SANDBOX_TMP/console.2.log
+	CONSOLE3=$SANDBOX_TMP/console.3.log
+	"$VM_DAEMON" "${DAEMON_ARGS[@]}" -f --socket "$sock" \
+		--address "$HOST_ADDR4" --netmask 24 --log-file "$log" \
+		</dev/null >"$SANDBOX_TMP/daemon.2.out" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	if ! slowwait 5 test -S "$sock"; then
+		RESTART_DIAG=("second daemon did not listen: $(cat "$log")")
+		return
+	fi
+	NIC_ARGS=("${NIC_ARGS[@]/path=$SOCK/path=$sock}")
+	params="vmt.tmo=60 vmt.remote=$REMOTE_LO4 vmt.addr=$HOST_ADDR4"
+	params+=" vmt.http=$HTTP_PORT vmt.file=big.bin vmt.sha256=$DL_SHA"
+	qemu_start "$ACCEL" "$CONSOLE2" "$params vmt.mode=busy" \
+		"${NIC_ARGS[@]}"
+	slowwait 120 has_line "$CONSOLE2" "GUESTREADY busy"
+	sleep 2		# into the downloads
+	{ kill -KILL "$QEMU_PID"; wait "$QEMU_PID"; } 2>/dev/null
+	slowwait 10 pid_gone "$QEMU_PID"
+	slowwait 5 grep -q 'front end left' "$log"
+	if has_line "$CONSOLE2" "GUESTREADY busy" && pid_alive "$pid" &&
+	   grep -q 'front end left' "$log"; then
+		RESTART_KILL=0
+	else
+		RESTART_DIAG=("console: $(tail -n 3 "$CONSOLE2" | tr -d '\r')"
+			      "daemon: $(tail -n 5 "$log")")
+	fi
+	t0=$(now_ms)
+	qemu_start "$ACCEL" "$CONSOLE3" "$params vmt.mode=again" \
+		"${NIC_ARGS[@]}"
+	slowwait 150 pid_gone "$QEMU_PID" || stop_pid "$QEMU_PID"
+	ktap_diag "restarted guest ran $(( ($(now_ms) - t0) / 1000 )) s"
+	cat "$CONSOLE2" "$CONSOLE3" >>"$CONSOLE"
+	kill -TERM "$pid" 2>/dev/null
+	slowwait 5 pid_gone "$pid" && RESTART_END=0
+}
+
+PLAN=12
+[ "$VM_FRONTEND" = vhost-user ] && PLAN=$((PLAN + 2 + 4))
+ktap_plan $PLAN
 
 SERVE_OK=0
+HC_OK=0
+HC_DIAG=()
 INITRD=$(bash "$VM_LIB/build_initramfs.sh" "$KVER" "$VM_CACHE" 2>&1) ||
 	{ DIAG+=("initramfs build failed: $INITRD"); INITRD=; }
 : >"$CONSOLE"
@@ -336,6 +447,8 @@ for check in $GUEST_CHECKS; do
 	report_guest "$check"
 done
 ktap_result "serve through -t" $((1 - SERVE_OK)) "${SERVE_DIAG[@]}"
+ktap_result "-t forward: the guest answers after the remote's FIN" \
+	$((1 - HC_OK)) "${HC_DIAG[@]}"
 if has_line "$CONSOLE" GUESTDONE && [ $QEMU_ALONE = 1 ]; then
 	ktap_ok "guest powered off by itself"
 elif [ $QEMU_ALONE = 1 ]; then
@@ -357,6 +470,16 @@ if [ -n "$DAEMON_PID" ] && [ $QEMU_ALONE = 1 ]; then
 else
 	ktap_fail "daemon exits with its one-off guest" \
 		"no guest ran to the end"
+fi
+if [ "$VM_FRONTEND" = vhost-user ]; then
+	RESTART_KILL=1 RESTART_END=1 RESTART_DIAG=()
+	[ -n "$INITRD" ] && [ -n "$DL_SHA" ] && restart_run
+	ktap_result "QEMU killed: the daemon lives on, its front end gone" \
+		"$RESTART_KILL" "${RESTART_DIAG[@]}"
+	report_guest restart-dhcp
+	report_guest restart-download
+	ktap_result "daemon that served two front ends exits on SIGTERM" \
+		"$RESTART_END"
 fi
 [ "$KTAP_FAILED" -gt 0 ] && console_tail
 ktap_finish
