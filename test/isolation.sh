@@ -11,7 +11,8 @@
 #   - a call outside the filter, and an allocation after start-up, kill
 #     the daemon with SIGSYS (the hidden --isolation-selftest);
 #   - --print-syscalls: at most pasta's 43 calls in namespace mode and
-#     passt's 34 in VM mode;
+#     passt's 34 in VM mode; with --vhost-user its own profile, where
+#     mmap() is allowed for shared mappings of descriptors only;
 #   - footprint (issue 11): an idle daemon with the default flow table
 #     (65536 flows) and no forwarding holds at most 16 descriptors and
 #     7 MB resident; the /proc/net tables are opened only for "auto".
@@ -24,7 +25,7 @@ require_tools ip nsenter unshare timeout awk grep ss
 require_passtd
 setup_sandbox
 
-ktap_plan 27
+ktap_plan 32
 
 # status_field() - Print a field of /proc/PID/status
 # $1:	PID
@@ -188,6 +189,16 @@ ktap_result "VM mode: exits on SIGTERM, socket removed from outside its root" \
 	"$([ ! -e "$sock" ] && ! pid_alive "$vm_pid"; echo $?)" \
 	"$(ls -l "$sock" 2>&1)" "$(tail -n 5 "$DAEMON_LOG")"
 
+# --- VM mode, vhost-user ---------------------------------------------------
+sock=$SANDBOX_TMP/vu.sock
+DAEMON_LOG=$SANDBOX_TMP/vu.log
+"$PASSTD" --vm --vhost-user -f -s "$sock" </dev/null >"$DAEMON_LOG" 2>&1 &
+vm_pid=$!
+track_pid "$vm_pid"
+slowwait 5 confined "$vm_pid"
+check_confined "vhost-user" "$vm_pid" 0000000000000000
+stop_pid "$vm_pid"
+
 # --- footprint -----------------------------------------------------------
 # Per-flow arrays (65536 flows: some 20 MB) are allocated at start but
 # not written: their pages stay off the resident set until flows use
@@ -269,6 +280,15 @@ readme=$(grep -o 'namespace mode allows [0-9]* calls and VM mode [0-9]*' \
 ktap_result "README: the counts printed ($(count), $(count --vm))" \
 	"$([ "$readme" = "namespace mode allows $(count) calls and VM mode $(count --vm)" ]
 	   echo $?)" "README: $readme"
+n=$(count --vm --vhost-user)
+ktap_result "vhost-user: $n system calls, at most 40" \
+	$(( ${n:-99} > 40 || ${n:-0} < 10 ))
+out=$("$PASSTD" --vm --vhost-user --print-syscalls)
+ktap_result "vhost-user: mmap only MAP_SHARED | MAP_NORESERVE, no brk or mremap" \
+	"$(awk '/^[a-z]/ { c = $1; next } c == "mmap" { print }' <<<"$out" |
+	   grep -q '^.*arg3 == MAP_SHARED | MAP_NORESERVE$' &&
+	   ! grep -qE '^(brk|mremap)$' <<<"$out"
+	   echo $?)" "$out"
 out=$("$PASSTD" --vm --print-syscalls)
 ktap_result "VM mode: no splice, pipe2, brk, mmap, munmap or mremap" \
 	"$(! grep -qE '^(splice|pipe2|brk|mmap|munmap|mremap)$' <<<"$out"
