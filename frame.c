@@ -616,6 +616,22 @@ void frame_pipe_last(struct frame_queue *q, size_t payload)
 }
 
 /**
+ * frame_direct_last() - Make the last queued frame one whose payload is
+ *			 already in the frontend's buffers (q->direct()): only
+ *			 its headers are in memory here
+ * @q:		Queue, not empty
+ * @payload:	Bytes at the end of the frame's one piece that are there
+ *		instead
+ */
+void frame_direct_last(struct frame_queue *q, size_t payload)
+{
+	struct frame_out *o = &q->out[q->n - 1];
+
+	o->direct = (uint32_t)payload;
+	o->iov[0].iov_len -= payload;
+}
+
+/**
  * frame_same_flow() - Do two parsed frames belong to the same L4 flow?
  * @a:		Frame (TCP or UDP)
  * @b:		Frame

@@ -104,6 +104,8 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
  * @gso_type:	What the kernel splits it into: FRAME_GSO_*
  * @piped:	Payload bytes that follow @iov in tap_splice.c's pipe, not
  *		in memory (frame_pipe_last()), 0 for a frame all in @iov
+ * @direct:	Payload bytes that are already in the frontend's buffers
+ *		(frame_direct_last(), q->direct()), 0 for a frame all in @iov
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
@@ -114,6 +116,7 @@ struct frame_out {
 	uint16_t gso_size;
 	uint8_t gso_type;
 	uint32_t piped;
+	uint32_t direct;
 };
 
 /* Kinds of frames the kernel splits (segmentation offload) */
@@ -125,6 +128,9 @@ enum frame_gso {
 
 struct frame_queue;
 typedef void (*frame_flush_fn)(struct frame_queue *q);
+typedef int (*frame_direct_fn)(struct frame_queue *q, const uint8_t *hdr,
+			       size_t hdr_len, size_t len, struct iovec *iov,
+			       unsigned int max);
 
 /**
  * struct frame_queue - Frames toward the guest, flushed once per loop
@@ -149,6 +155,16 @@ typedef void (*frame_flush_fn)(struct frame_queue *q);
  *		64 KiB of TCP payload whatever the MTU
  * @gso_udp:	With @gso, the frontend also takes UDP trains
  *		(FRAME_GSO_UDP): a tap does since Linux 6.2, probed at start
+ * @direct:	NULL, or the frontend lends buffers of its own for the
+ *		payload of the next frame (vhost-user: the guest's receive
+ *		buffers), so that it is read there from the socket with no
+ *		copy of ours: called with the frame's headers (@hdr_len
+ *		bytes: addresses and ports are set), the payload length; it
+ *		fills @iov (at most @max pieces) with where the payload
+ *		goes and returns the pieces used, or -1 (no buffers: build
+ *		the frame in the arena). Frames of those buffers are queued
+ *		with frame_direct_last() in the order they were lent;
+ *		buffers lent but not queued go back at the next flush
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -166,6 +182,7 @@ struct frame_queue {
 	bool csum_skip;
 	bool gso;
 	bool gso_udp;
+	frame_direct_fn direct;
 };
 
 /**
@@ -206,6 +223,7 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
 		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size);
 void frame_pipe_last(struct frame_queue *q, size_t payload);
+void frame_direct_last(struct frame_queue *q, size_t payload);
 int frame_csum_complete(struct frame_out *o);
 
 #endif /* FRAME_H */

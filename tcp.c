@@ -140,6 +140,7 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 #define TCP_PROBE_MS	1000	/* zero window probes toward the guest */
 #define TCP_BATCH_BYTES	(1U << 20)	/* peeked per recvmsg() */
 #define TCP_BATCH_IOV	512
+#define TCP_DIRECT_IOV	(IOV_MAX - 1)	/* pieces of frontend buffers */
 #define TCP_DISCARD	(8U << 20)	/* without SO_PEEK_OFF: sent prefix */
 
 #define TH_FIN		0x01
@@ -941,14 +942,13 @@ static void tcp_fin_to_tap(struct ctx *c, int idx)
  * reports its error once, to the first read after the queued data, and
  * then reads as EOF: that report must turn into an RST, not a FIN.
  */
-static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
-			unsigned int nslots, size_t want, size_t seg)
+static ssize_t tcp_peek(int idx, const struct iovec *dst, unsigned int ndst)
 {
 	struct tcp_conn *conn = &tcp_conns[idx];
 	uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
-	struct iovec iov[TCP_BATCH_IOV + 1];
+	struct iovec iov[TCP_DIRECT_IOV + 1];
 	struct msghdr mh = { .msg_iov = iov };
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 	ssize_t got;
 
 	if (!(conn->flags & PEEK_OFF)) {
@@ -957,12 +957,8 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 		iov[n].iov_base = tcp_discard;
 		iov[n++].iov_len = in_flight;
 	}
-	for (i = 0; i < nslots; i++) {
-		iov[n].iov_base = slots[i] + hdr;
-		iov[n++].iov_len = MIN(want, seg);
-		want -= iov[n - 1].iov_len;
-	}
-	mh.msg_iovlen = n;
+	memcpy(iov + n, dst, ndst * sizeof(*dst));
+	mh.msg_iovlen = n + ndst;
 	got = recvmsg(conn->sock, &mh, MSG_PEEK | MSG_DONTWAIT);
 	if (got < 0)
 		return errno == EAGAIN || errno == EINTR ? -1 : -2;
@@ -974,6 +970,57 @@ static ssize_t tcp_peek(int idx, uint8_t **slots, size_t hdr,
 			return -1;	/* no new data, and no EOF yet */
 	}
 	return got;
+}
+
+/* Where peeked payload goes in the arena: after the headers of each slot */
+static unsigned int tcp_slots_iov(uint8_t **slots, size_t hdr,
+				  unsigned int nslots, size_t want,
+				  size_t seg, struct iovec *iov)
+{
+	unsigned int i;
+
+	for (i = 0; i < nslots; i++) {
+		iov[i].iov_base = slots[i] + hdr;
+		iov[i].iov_len = MIN(want, seg);
+		want -= iov[i].iov_len;
+	}
+	return nslots;
+}
+
+/*
+ * Borrow the frontend's own buffers (c->q->direct, vhost-user: the
+ * guest's receive buffers) for the payload of up to @n frames of @seg
+ * bytes, @want in all, so that the peek reads it there: frame i's
+ * headers are in @slots[i] as always (addresses and ports written now,
+ * for the frontend's choice of queue). Return: frames that got buffers,
+ * from the first; their pieces in @iov, *@niov of them
+ */
+static unsigned int tcp_direct_reserve(struct ctx *c, int idx, uint8_t **slots,
+				       size_t hdr, unsigned int n,
+				       size_t want, size_t seg,
+				       struct iovec *iov, unsigned int *niov)
+{
+	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
+	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
+				  .proto = IPPROTO_TCP };
+	unsigned int i;
+
+	*niov = 0;
+	for (i = 0; i < n && want; i++) {
+		size_t len = MIN(want, seg);
+		uint8_t *th = frame_ip_hdr_write(c->q, slots[i], &h);
+		int k;
+
+		wr16(th, ts->dport);
+		wr16(th + 2, ts->sport);
+		k = c->q->direct(c->q, slots[i], hdr, len, iov + *niov,
+				 TCP_DIRECT_IOV - *niov);
+		if (k < 0)
+			break;
+		*niov += (unsigned int)k;
+		want -= len;
+	}
+	return i;
 }
 
 /*
@@ -1026,10 +1073,11 @@ static int tcp_push_slot(struct ctx *c, const struct tcp_conn *conn,
 /*
  * Send peeked data as frames: slot i holds up to @seg bytes of payload,
  * or, @piped, slot 0 the headers of one frame whose payload is in
- * tap_splice.c's pipe
+ * tap_splice.c's pipe, or, @direct, slot i the headers of a frame whose
+ * payload is in the frontend's buffers (tcp_direct_reserve())
  */
 static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
-			   size_t got, size_t seg, bool piped)
+			   size_t got, size_t seg, bool piped, bool direct)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -1060,6 +1108,8 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		}
 		if (piped)
 			frame_pipe_last(c->q, len);
+		else if (direct)
+			frame_direct_last(c->q, len);
 		conn->seq_to_tap += (uint32_t)len;
 		got -= len;
 	}
@@ -1081,6 +1131,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 	struct tcp_conn *conn = &tcp_conns[idx];
 	bool v4 = inany_is_v4(&flow_at(c->flows, idx)->side[TAPSIDE].src);
 	size_t hdr = frame_ip_hdr_len(v4) + TCP_HDR_LEN;
+	static struct iovec iov[TCP_DIRECT_IOV];
 	uint8_t *slots[TCP_BATCH_IOV];
 
 	while (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
@@ -1088,9 +1139,9 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
 		size_t seg = tcp_seg_len(c, conn, v4);
 		size_t want, slot_len = (hdr + seg + 7) & ~(size_t)7;
-		unsigned int n, i;
+		unsigned int n, i, nd, niov;
+		bool piped, direct;
 		uint8_t *region;
-		bool piped;
 		ssize_t got;
 
 		if (conn->wnd_from_tap <= in_flight) {
@@ -1125,8 +1176,20 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		for (i = 0; i < n; i++)
 			slots[i] = region + i * slot_len;
 
-		got = piped ? tcp_peek_piped(idx, want) :
-			      tcp_peek(idx, slots, hdr, n, want, seg);
+		direct = false;
+		if (piped) {
+			got = tcp_peek_piped(idx, want);
+		} else if (c->q->direct &&
+			   (nd = tcp_direct_reserve(c, idx, slots, hdr, n, want,
+						    seg, iov, &niov))) {
+			/* payload straight into the frontend's buffers */
+			direct = true;
+			want = MIN(want, (size_t)nd * seg);
+			got = tcp_peek(idx, iov, niov);
+		} else {
+			niov = tcp_slots_iov(slots, hdr, n, want, seg, iov);
+			got = tcp_peek(idx, iov, niov);
+		}
 		if (got == -2) {
 			tcp_conn_rst(c, idx);
 			return;
@@ -1146,7 +1209,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_fin_to_tap(c, idx);
 			return;
 		}
-		tcp_send_slots(c, idx, slots, (size_t)got, seg, piped);
+		tcp_send_slots(c, idx, slots, (size_t)got, seg, piped, direct);
 		/* Out now, not at the end of the loop: the payload is still
 		 * in the CPU's caches for the copy into the frontend, and
 		 * the guest starts on it while we peek the next batch */

@@ -35,7 +35,10 @@
  * kick enables them. GET_VRING_BASE stops a queue (VU_EV_STOP first, so
  * that the frontend publishes what it used) and answers the next
  * available index; its eventfds are closed, and the front end sends new
- * ones when it starts the queue again. A memory table that changes while
+ * ones when it starts the queue again. Any change to a queue's set-up
+ * (size, addresses, base, enable) first tells the frontend (VU_EV_STOP),
+ * which gives back the guest's buffers it holds; a new memory table does
+ * too (VU_EV_MEM), before the old mappings go. A memory table that changes while
  * queues run replaces the old mappings after the rings are translated
  * again; a ring the new table does not hold is broken.
  * System calls: recvmsg, sendto (send), mmap, munmap, close, epoll_ctl,
@@ -148,13 +151,18 @@ static void fd_drop(int *fd)
 	*fd = -1;
 }
 
+/* Queue @i is about to change: the frontend gives back what it holds */
+static void vu_queue_quiesce(struct vu_dev *d, unsigned int i)
+{
+	d->event(d, i, VU_EV_STOP);
+}
+
 /* Stop queue @i: the frontend first, then its eventfds; keep its set-up */
 static void vu_queue_stop(struct vu_dev *d, unsigned int i)
 {
 	struct virtq *q = &d->vq[i];
 
-	if (vq_ready(q))
-		d->event(d, i, VU_EV_STOP);
+	vu_queue_quiesce(d, i);
 	if (q->kick_fd >= 0 && d->epollfd >= 0)
 		epoll_ctl(d->epollfd, EPOLL_CTL_DEL, q->kick_fd, NULL);
 	fd_drop(&q->kick_fd);
@@ -360,6 +368,8 @@ static int vu_set_mem_table(struct vu_dev *d, const struct vu_msg *m)
 			q->broken = true;
 		}
 	}
+	/* nothing of the frontend's may point into the old mappings */
+	d->event(d, 0, VU_EV_MEM);
 	vu_mem_unmap(&old);
 	log_debug("vhost-user: memory table of %u regions", t.nregions);
 	return 0;
@@ -376,7 +386,7 @@ static int vu_set_vring_num(struct vu_dev *d, const struct vu_vring_state *s)
 		log_err("vhost-user: queue %d: ring size %u", i, s->num);
 		return -1;
 	}
-	vu_queue_stop(d, (unsigned int)i);
+	vu_queue_quiesce(d, (unsigned int)i);
 	d->vq[i].num = s->num;
 	d->vq[i].desc = NULL;	/* mapped again with the new size */
 	return 0;
@@ -395,6 +405,7 @@ static int vu_set_vring_addr(struct vu_dev *d, const struct vu_vring_addr *a)
 		log_err("vhost-user: queue %d: addresses before its size", i);
 		return -1;
 	}
+	vu_queue_quiesce(d, (unsigned int)i);
 	q->desc_uva = a->desc;
 	q->avail_uva = a->avail;
 	q->used_uva = a->used;
@@ -424,6 +435,7 @@ static int vu_set_vring_base(struct vu_dev *d, const struct vu_vring_state *s)
 		log_err("vhost-user: queue %d: base %u", i, s->num);
 		return -1;
 	}
+	vu_queue_quiesce(d, (unsigned int)i);
 	d->vq[i].last_avail = (uint16_t)s->num;
 	d->vq[i].used_idx = (uint16_t)s->num;
 	return 0;
@@ -521,8 +533,7 @@ static int vu_set_vring_enable(struct vu_dev *d,
 	}
 	q = &d->vq[i];
 	if (!s->num) {
-		if (vq_ready(q))
-			d->event(d, (unsigned int)i, VU_EV_STOP);
+		vu_queue_quiesce(d, (unsigned int)i);
 		q->enabled = false;
 		return 0;
 	}

@@ -69,6 +69,7 @@ enum vu_event {
 	VU_EV_START,		/* queue @i can now carry frames */
 	VU_EV_STOP,		/* queue @i stops: nothing more goes in it */
 	VU_EV_FEATURES,		/* features were set (@i unused) */
+	VU_EV_MEM,		/* a new memory table replaces the old */
 	VU_EV_GONE,		/* the front end left or was dropped */
 };
 

@@ -23,6 +23,16 @@
  * frame goes to the receive queue of one pair, chosen by a hash of its
  * addresses and ports among the pairs whose receive queue runs (so a
  * flow's frames stay in order on one queue), non-IP frames to the first.
+ * TCP payload is not copied here at all: tcp.c asks for the guest's
+ * buffers first (q->direct, vu_net_direct()), which lends it chains of
+ * the flow's receive queue with room left for the virtio-net header and
+ * the frame's headers, and peeks the socket's data straight into them;
+ * the flush then writes the headers in front and returns the chains. A
+ * chain taken but not filled (the peek got less than the loan, a frame
+ * that did not fit what was there) is kept as a spare for the next
+ * frames of that queue, and given back unused when the queue stops or
+ * changes or the memory table is replaced, so no chain outlives the
+ * mapping its addresses point into.
  * With MRG_RXBUF a frame may take several buffers (num_buffers says how
  * many), else it must fit one. The header carries the partial checksum
  * (GUEST_CSUM) and TCP segmentation (GUEST_TSO4/6) when the guest took
@@ -63,6 +73,10 @@
 #define VU_RX_CHAINS	128		/* buffers one frame may take */
 #define VU_BACKLOG	(16 << 20)	/* frames waiting for guest buffers */
 #define VU_VNET_HDR	sizeof(struct virtio_net_hdr_mrg_rxbuf)
+#define VU_RX_IOV	20		/* pieces of one receive chain */
+#define VU_SPARE_MAX	512		/* receive chains taken, not used */
+#define VU_LENT_MAX	2048		/* chains lent for direct payload */
+#define VU_LOANS_MAX	512		/* frames with lent chains, a flush */
 
 _Static_assert(VU_VNET_HDR == 12, "VERSION_1 header is 12 bytes");
 
@@ -86,7 +100,46 @@ static uint8_t *vu_backlog;
 static size_t vu_backlog_head;		/* first waiting byte */
 static size_t vu_backlog_tail;		/* end of waiting bytes */
 
-static struct vq_elem vu_rx_elem[VU_RX_CHAINS];
+/* A receive buffer chain taken from a queue (kept compact: guests post
+ * buffers of one or a few descriptors) */
+struct vu_chain {
+	uint16_t head;
+	uint16_t qi;
+	uint16_t n;
+	uint32_t len;
+	struct iovec iov[VU_RX_IOV];
+};
+
+/*
+ * Chains taken from a receive queue and not used (a frame that did not
+ * fit what was there, payload lent for less than it could hold): they go
+ * to the next frames of that queue before any new chain is taken, in any
+ * order (the guest finds a used buffer by its head, not its position)
+ */
+/* Frames of this front end's: into the guest in place, copied; from it */
+static uint64_t vu_n_direct, vu_n_copied, vu_n_tx;
+
+static struct vu_chain vu_spare[VU_SPARE_MAX];
+static unsigned int vu_spare_n;
+
+/* Chains lent for direct payload (q->direct()), in the order lent */
+static struct vu_chain vu_lent[VU_LENT_MAX];
+static unsigned int vu_lent_n;
+
+/**
+ * struct vu_loan - The chains lent for one frame's payload
+ * @first:	Its first chain in vu_lent
+ * @n:		Chains
+ */
+struct vu_loan {
+	uint16_t first;
+	uint16_t n;
+};
+
+static struct vu_loan vu_loans[VU_LOANS_MAX];
+static unsigned int vu_loans_n;		/* loans made since the flush */
+static unsigned int vu_loans_done;	/* of which frames were queued */
+
 
 /* Features the command line lets us offer */
 static uint64_t vu_offer(const struct vu_net_conf *vc)
@@ -132,6 +185,10 @@ static void vu_backlog_clear(void)
 
 static void vu_rx_drain(void);
 static void vu_tx(struct ctx *c, unsigned int i);
+static void vu_spare_flush(unsigned int i);
+static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
+			 size_t hdr_len, size_t len, struct iovec *iov,
+			 unsigned int max);
 
 /* The device's events (vhost_user.c) */
 static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
@@ -152,14 +209,28 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 			vu_rx_drain();
 		break;
 	case VU_EV_STOP:
-		log_debug("vhost-user: queue %u stopped", i);
+		log_trace("vhost-user: queue %u stops or changes", i);
+		vu_spare_flush(i);
 		vu_queue_notify(&vu, i);
+		break;
+	case VU_EV_MEM:
+		for (i = 0; i < 2 * vu.pairs; i += 2) {
+			vu_spare_flush(i);
+			vu_queue_notify(&vu, i);
+		}
 		break;
 	case VU_EV_FEATURES:
 		vu_features_set(vu_ctx);
 		break;
 	case VU_EV_GONE:
+		log_info("vhost-user: %llu frames from the guest; to it %llu "
+			 "with the payload read in place, %llu copied",
+			 (unsigned long long)vu_n_tx,
+			 (unsigned long long)vu_n_direct,
+			 (unsigned long long)vu_n_copied);
+		vu_n_tx = vu_n_direct = vu_n_copied = 0;
 		vu_backlog_clear();
+		vu_spare_n = 0;
 		break;
 	}
 }
@@ -189,6 +260,7 @@ int vu_net_init(struct ctx *c, const struct vu_net_conf *vc)
 	vu_conf = *vc;
 	vu_dev_init(&vu, c->epollfd, vu_offer(vc), vc->pairs, vu_event);
 	c->q->flush = vu_net_flush;
+	c->q->direct = vu_net_direct;
 	c->q->csum_skip = false;	/* until the guest takes offloads */
 	c->q->gso = c->q->gso_udp = false;
 	log_debug("vhost-user: offering features %#llx, %u queue pairs",
@@ -398,6 +470,7 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			drop(DROP_TOO_BIG);
 			continue;
 		}
+		vu_n_tx++;
 		if (!vu_tx_frame(c, b->data + used, len, &frames[n]))
 			frames[n++].buf = b;
 		used += (len + 7) & ~(size_t)7;
@@ -468,51 +541,168 @@ static unsigned int vu_rx_pair(const uint8_t *p, size_t len)
 	return ready[(h ^ (h >> 16)) % n];
 }
 
-/* Copy header @vh and frame pieces into the chains @e, starting at byte
- * 0 of the first; return each chain to the queue with what it got */
-static void vu_rx_copy(struct virtq *q, unsigned int nchains,
-		       const struct virtio_net_hdr_mrg_rxbuf *vh,
-		       const struct iovec *iov, int iovcnt)
+/* Give chain @ch back to the spares (or, if full, to the guest unused) */
+static void vu_spare_put(const struct vu_chain *ch)
 {
-	const uint8_t *src = (const uint8_t *)vh;
-	size_t srclen = VU_VNET_HDR;
-	unsigned int k;
-	int s = -1;
-
-	for (k = 0; k < nchains; k++) {
-		struct vq_elem *e = &vu_rx_elem[k];
-		uint32_t put = 0;
-		unsigned int j;
-
-		for (j = 0; j < e->n; j++) {
-			uint8_t *dst = e->iov[j].iov_base;
-			size_t room = e->iov[j].iov_len;
-
-			while (room) {
-				size_t m;
-
-				if (!srclen) {
-					if (++s >= iovcnt)
-						break;
-					src = iov[s].iov_base;
-					srclen = iov[s].iov_len;
-					continue;
-				}
-				m = MIN(room, srclen);
-				memcpy(dst, src, m);
-				dst += m;
-				room -= m;
-				src += m;
-				srclen -= m;
-				put += (uint32_t)m;
-			}
-		}
-		vq_push(q, e->head, put);
+	if (vu_spare_n < VU_SPARE_MAX) {
+		vu_spare[vu_spare_n++] = *ch;
+		return;
 	}
+	/* the guest counts a short buffer as a length error and reuses it */
+	vq_push(&vu.vq[ch->qi], ch->head, 0);
+	drop(DROP_QUEUE_FULL);
+}
+
+/* Return every spare chain of queue @i to the guest, unused (it stops or
+ * changes, or its memory is mapped anew: no chain may keep an old
+ * address); a queue whose rings are gone just forgets them */
+static void vu_spare_flush(unsigned int i)
+{
+	unsigned int k, n = 0;
+
+	for (k = 0; k < vu_spare_n; k++) {
+		if (vu_spare[k].qi != i)
+			vu_spare[n++] = vu_spare[k];
+		else if (vu.vq[i].used)
+			vq_push(&vu.vq[i], vu_spare[k].head, 0);
+	}
+	vu_spare_n = n;
+}
+
+/*
+ * Take the next receive chain of queue @i into @ch: a spare one first.
+ * Return: VQ_OK, VQ_EMPTY, or the error that broke the queue (logged)
+ */
+static enum vq_err vu_chain_take(unsigned int i, struct vu_chain *ch)
+{
+	struct virtq *q = &vu.vq[i];
+	static struct vq_elem e;
+	unsigned int k, tries;
+	enum vq_err rc;
+
+	for (k = vu_spare_n; k--; ) {
+		if (vu_spare[k].qi != i)
+			continue;
+		*ch = vu_spare[k];
+		vu_spare[k] = vu_spare[--vu_spare_n];
+		return VQ_OK;
+	}
+	for (tries = 0; tries < q->num; tries++) {
+		rc = vq_pop(q, &vu.mem, true, &e);
+		if (rc == VQ_EMPTY)
+			return rc;
+		if (rc && rc != VQ_ERR_TOO_MANY) {
+			vu_broken(i, rc);
+			return rc;
+		}
+		if (rc || e.n > VU_RX_IOV || !e.len) {
+			vq_push(q, e.head, 0);	/* not a buffer we can use */
+			drop(DROP_QUEUE_FULL);
+			continue;
+		}
+		ch->head = e.head;
+		ch->qi = (uint16_t)i;
+		ch->n = (uint16_t)e.n;
+		ch->len = (uint32_t)e.len;
+		memcpy(ch->iov, e.iov, e.n * sizeof(*e.iov));
+		return VQ_OK;
+	}
+	return VQ_EMPTY;
+}
+
+/* Copy @len bytes from @src into the chains @ch from byte @off on */
+static void vu_chains_write(const struct vu_chain *ch, unsigned int nch,
+			    size_t off, const uint8_t *src, size_t len)
+{
+	unsigned int k, j;
+
+	for (k = 0; k < nch && len; k++) {
+		for (j = 0; j < ch[k].n && len; j++) {
+			size_t piece = ch[k].iov[j].iov_len, m;
+
+			if (off >= piece) {
+				off -= piece;
+				continue;
+			}
+			m = MIN(piece - off, len);
+			memcpy((uint8_t *)ch[k].iov[j].iov_base + off, src, m);
+			src += m;
+			len -= m;
+			off = 0;
+		}
+	}
+}
+
+/*
+ * Return the chains a frame of @total bytes (header included) filled to
+ * the guest, each with what it got; the rest become spares. Return: the
+ * chains used (the header's num_buffers)
+ */
+static unsigned int vu_chains_used(const struct vu_chain *ch,
+				   unsigned int nch, size_t total)
+{
+	unsigned int k, used = 0;
+
+	for (k = 0; k < nch; k++) {
+		if (!total) {
+			vu_spare_put(&ch[k]);
+			continue;
+		}
+		vq_push(&vu.vq[ch[k].qi], ch[k].head,
+			(uint32_t)MIN(total, ch[k].len));
+		total -= MIN(total, ch[k].len);
+		used++;
+	}
+	return used;
+}
+
+/* How many of the chains @ch a frame of @total bytes fills */
+static unsigned int vu_chains_needed(const struct vu_chain *ch,
+				     unsigned int nch, size_t total)
+{
+	unsigned int k;
+
+	for (k = 0; k < nch && total; k++)
+		total -= MIN(total, ch[k].len);
+	return k;
 }
 
 /* Outcomes of putting a frame into the guest */
 enum vu_rx_rc { VU_RX_DONE, VU_RX_NOROOM, VU_RX_DROP };
+
+/*
+ * Take chains of queue @i into @ch until they hold @total bytes (one
+ * chain without MRG_RXBUF). Return: chains taken, or -1 with what was
+ * taken given back (*@rc: VU_RX_NOROOM, or VU_RX_DROP if they never can)
+ */
+static int vu_chains_get(unsigned int i, size_t total, struct vu_chain *ch,
+			 unsigned int max, enum vu_rx_rc *rc)
+{
+	bool mrg = vu_has(&vu, VU_F_MRG_RXBUF);
+	unsigned int n = 0, k;
+	size_t have = 0;
+
+	while (have < total) {
+		enum vq_err e;
+
+		if (n == max || (n && !mrg)) {
+			*rc = VU_RX_DROP;	/* buffers too small */
+			drop(DROP_TOO_BIG);
+			goto fail;
+		}
+		e = vu_chain_take(i, &ch[n]);
+		if (e) {
+			*rc = e == VQ_EMPTY ? VU_RX_NOROOM : VU_RX_DROP;
+			goto fail;
+		}
+		have += ch[n++].len;
+	}
+	return (int)n;
+fail:
+	for (k = 0; k < n; k++)
+		vu_spare_put(&ch[k]);
+	return -1;
+}
 
 /*
  * Put one frame (header @vh, pieces @iov of @len bytes) into receive
@@ -523,39 +713,25 @@ static enum vu_rx_rc vu_rx_put(unsigned int i, struct virtio_net_hdr *vh,
 			       const struct iovec *iov, int iovcnt,
 			       size_t len)
 {
+	static struct vu_chain ch[VU_RX_CHAINS];
 	struct virtio_net_hdr_mrg_rxbuf mh = { .hdr = *vh };
-	bool mrg = vu_has(&vu, VU_F_MRG_RXBUF);
-	size_t total = VU_VNET_HDR + len, have = 0;
-	struct virtq *q = &vu.vq[i];
-	unsigned int n = 0;
+	size_t total = VU_VNET_HDR + len, off = VU_VNET_HDR;
+	enum vu_rx_rc rc;
+	int n, k;
 
-	while (have < total) {
-		enum vq_err rc;
-
-		if (n == VU_RX_CHAINS || (n && !mrg)) {
-			vq_unpop(q, n);
-			drop(DROP_TOO_BIG);	/* buffers too small */
-			return VU_RX_DROP;
-		}
-		rc = vq_pop(q, &vu.mem, true, &vu_rx_elem[n]);
-		if (rc == VQ_EMPTY) {
-			vq_unpop(q, n);
-			return VU_RX_NOROOM;
-		}
-		if (rc == VQ_ERR_TOO_MANY) {
-			vq_push(q, vu_rx_elem[n].head, 0);
-			continue;
-		}
-		if (rc) {
-			vu_broken(i, rc);
-			drop(DROP_QUEUE_FULL);
-			return VU_RX_DROP;
-		}
-		/* the header may span pieces: vu_rx_copy() spreads it */
-		have += vu_rx_elem[n++].len;
-	}
+	n = vu_chains_get(i, total, ch, VU_RX_CHAINS, &rc);
+	if (n < 0)
+		return rc;
 	mh.num_buffers = (uint16_t)n;
-	vu_rx_copy(q, n, &mh, iov, iovcnt);
+	vu_chains_write(ch, (unsigned int)n, 0, (const uint8_t *)&mh,
+			VU_VNET_HDR);
+	for (k = 0; k < iovcnt; k++) {
+		vu_chains_write(ch, (unsigned int)n, off, iov[k].iov_base,
+				iov[k].iov_len);
+		off += iov[k].iov_len;
+	}
+	vu_chains_used(ch, (unsigned int)n, total);
+	vu_n_copied++;
 	return VU_RX_DONE;
 }
 
@@ -635,6 +811,131 @@ static void vu_rx_drain(void)
 	vu_rx_notify();
 }
 
+/* The pieces of chains @ch from byte @off on, @len bytes, into @iov.
+ * Return: pieces, -1 if more than @max */
+static int vu_chains_iov(const struct vu_chain *ch, unsigned int nch,
+			 size_t off, size_t len, struct iovec *iov,
+			 unsigned int max)
+{
+	unsigned int k, j, n = 0;
+
+	for (k = 0; k < nch && len; k++) {
+		for (j = 0; j < ch[k].n && len; j++) {
+			size_t piece = ch[k].iov[j].iov_len, m;
+
+			if (off >= piece) {
+				off -= piece;
+				continue;
+			}
+			if (n == max)
+				return -1;
+			m = MIN(piece - off, len);
+			iov[n].iov_base = (uint8_t *)ch[k].iov[j].iov_base + off;
+			iov[n++].iov_len = m;
+			len -= m;
+			off = 0;
+		}
+	}
+	return (int)n;
+}
+
+/**
+ * vu_net_direct() - Lend guest receive buffers for a frame's payload
+ * @q:		Output queue
+ * @hdr:	The frame's headers (addresses and ports set)
+ * @hdr_len:	Their length
+ * @len:	Payload bytes
+ * @iov:	Where the payload goes, filled
+ * @max:	Room in @iov
+ *
+ * The buffers of the receive queue the frame's flow goes to are taken
+ * now, with room for the virtio-net header and @hdr_len bytes in the
+ * first piece; vu_net_flush() writes those when the frame is queued.
+ * Only for frames with offloaded checksums (the payload is never summed
+ * here) and with no frame waiting in the backlog (order).
+ *
+ * Return: pieces, or -1 to build the frame in the queue's arena
+ */
+static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
+			 size_t hdr_len, size_t len, struct iovec *iov,
+			 unsigned int max)
+{
+	size_t total = VU_VNET_HDR + hdr_len + len;
+	struct vu_loan *l = &vu_loans[vu_loans_n];
+	unsigned int pair, k;
+	enum vu_rx_rc rc;
+	int n, pieces;
+
+	if (vu.fd < 0 || !q->csum_skip || vu_loans_n == VU_LOANS_MAX)
+		return -1;
+	if (vu_backlog_head != vu_backlog_tail) {
+		vu_rx_drain();
+		if (vu_backlog_head != vu_backlog_tail)
+			return -1;
+	}
+	pair = vu_rx_pair(hdr, hdr_len);
+	if (!vq_ready(&vu.vq[2 * pair]))
+		return -1;
+	n = vu_chains_get(2 * pair, total, vu_lent + vu_lent_n,
+			  MIN(VU_RX_CHAINS, VU_LENT_MAX - vu_lent_n), &rc);
+	if (n < 0)
+		return -1;
+	pieces = -1;
+	if (vu_lent[vu_lent_n].iov[0].iov_len >= VU_VNET_HDR + hdr_len)
+		pieces = vu_chains_iov(vu_lent + vu_lent_n, (unsigned int)n,
+				       VU_VNET_HDR + hdr_len, len, iov, max);
+	if (pieces < 0) {
+		for (k = 0; k < (unsigned int)n; k++)
+			vu_spare_put(&vu_lent[vu_lent_n + k]);
+		return -1;
+	}
+	l->first = (uint16_t)vu_lent_n;
+	l->n = (uint16_t)n;
+	vu_lent_n += (unsigned int)n;
+	vu_loans_n++;
+	return pieces;
+}
+
+/* Frame @o's payload is in the next loan's chains: write its header and
+ * headers in front, return the chains to the guest */
+static void vu_rx_lent(struct frame_out *o, struct virtio_net_hdr *vh)
+{
+	struct virtio_net_hdr_mrg_rxbuf mh = { .hdr = *vh };
+	const struct vu_loan *l;
+	struct vu_chain *ch;
+	size_t total;
+
+	if (vu_loans_done == vu_loans_n) {
+		drop(DROP_QUEUE_FULL);	/* cannot be: a frame without loan */
+		return;
+	}
+	l = &vu_loans[vu_loans_done++];
+	ch = &vu_lent[l->first];
+	total = VU_VNET_HDR + o->len;
+	mh.num_buffers = (uint16_t)vu_chains_needed(ch, l->n, total);
+	/* the first piece holds both: vu_net_direct() checked */
+	memcpy(ch->iov[0].iov_base, &mh, VU_VNET_HDR);
+	memcpy((uint8_t *)ch->iov[0].iov_base + VU_VNET_HDR,
+	       o->iov[0].iov_base, o->iov[0].iov_len);
+	vu_chains_used(ch, l->n, total);
+	vu_n_direct++;
+}
+
+/* Loans no frame took: their chains become spares */
+static void vu_loans_end(void)
+{
+	unsigned int k;
+
+	for (; vu_loans_done < vu_loans_n; vu_loans_done++) {
+		const struct vu_loan *l = &vu_loans[vu_loans_done];
+
+		for (k = 0; k < l->n; k++)
+			vu_spare_put(&vu_lent[l->first + k]);
+	}
+	vu_loans_n = vu_loans_done = 0;
+	vu_lent_n = 0;
+}
+
 /* The header for frame @o; -1 if its checksum cannot be made complete */
 static int vu_rx_hdr(struct frame_out *o, struct virtio_net_hdr *vh)
 {
@@ -666,6 +967,11 @@ void vu_net_flush(struct frame_queue *q)
 			drop(DROP_QUEUE_FULL);
 			continue;
 		}
+		if (o->direct) {
+			/* already in place, whatever waits in the backlog */
+			vu_rx_lent(o, &vh);
+			continue;
+		}
 		pcap_frame_iov(o->iov, o->iovcnt, o->len);
 		if (vu_backlog_head == vu_backlog_tail &&
 		    vu_rx_frame(&vh, o->iov, o->iovcnt, o->len) !=
@@ -673,7 +979,9 @@ void vu_net_flush(struct frame_queue *q)
 			continue;
 		vu_backlog_add(&vh, o);
 	}
+	vu_loans_end();
 	vu_rx_notify();
 out:
+	vu_loans_n = vu_loans_done = vu_lent_n = 0;
 	frame_queue_reset(q);
 }
