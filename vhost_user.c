@@ -667,9 +667,16 @@ static int vu_msg_run(struct vu_dev *d)
 	unsigned int i;
 	int rc;
 
+	/* The payload follows a 12-byte header: copied where its 64-bit
+	 * fields are aligned before anything reads them in place */
+	static union {
+		uint64_t align;
+		uint8_t b[VU_PAYLOAD_MAX];
+	} payload;
+
 	memcpy(h, d->buf, sizeof(h));
-	m = (struct vu_msg){ h[0], h[1], h[2], d->buf + VU_HDR_LEN, d->fds,
-			     d->nfds };
+	memcpy(payload.b, d->buf + VU_HDR_LEN, h[2]);
+	m = (struct vu_msg){ h[0], h[1], h[2], payload.b, d->fds, d->nfds };
 	log_trace("vhost-user: message %u, %u bytes, %u descriptors",
 		  m.request, m.size, m.nfds);
 	rc = vu_msg_check(&m);
