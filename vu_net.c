@@ -53,6 +53,7 @@
  */
 #include <errno.h>
 #include <linux/virtio_net.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -116,8 +117,10 @@ struct vu_chain {
  * to the next frames of that queue before any new chain is taken, in any
  * order (the guest finds a used buffer by its head, not its position)
  */
-/* Frames of this front end's: into the guest in place, copied; from it */
+/* Frames of this front end's: into the guest in place, copied; from it;
+ * per queue either way */
 static uint64_t vu_n_direct, vu_n_copied, vu_n_tx;
+static uint64_t vu_n_queue[VU_QUEUES_MAX];
 
 static struct vu_chain vu_spare[VU_SPARE_MAX];
 static unsigned int vu_spare_n;
@@ -190,6 +193,26 @@ static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 			 size_t hdr_len, size_t len, struct iovec *iov,
 			 unsigned int max);
 
+/* What the front end that left moved, in one line, then forget it */
+static void vu_stats(void)
+{
+	char q[VU_QUEUES_MAX * 24] = "", *p = q;
+	unsigned int i;
+
+	for (i = 0; i < 2 * vu.pairs; i++)
+		if (vu_n_queue[i])
+			p += snprintf(p, sizeof(q) - (size_t)(p - q),
+				      " %u:%llu", i,
+				      (unsigned long long)vu_n_queue[i]);
+	log_info("vhost-user: %llu frames from the guest; to it %llu with "
+		 "the payload read in place, %llu copied; per queue:%s",
+		 (unsigned long long)vu_n_tx,
+		 (unsigned long long)vu_n_direct,
+		 (unsigned long long)vu_n_copied, q);
+	vu_n_tx = vu_n_direct = vu_n_copied = 0;
+	memset(vu_n_queue, 0, sizeof(vu_n_queue));
+}
+
 /* The device's events (vhost_user.c) */
 static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 {
@@ -223,12 +246,7 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 		vu_features_set(vu_ctx);
 		break;
 	case VU_EV_GONE:
-		log_info("vhost-user: %llu frames from the guest; to it %llu "
-			 "with the payload read in place, %llu copied",
-			 (unsigned long long)vu_n_tx,
-			 (unsigned long long)vu_n_direct,
-			 (unsigned long long)vu_n_copied);
-		vu_n_tx = vu_n_direct = vu_n_copied = 0;
+		vu_stats();
 		vu_backlog_clear();
 		vu_spare_n = 0;
 		break;
@@ -471,6 +489,7 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			continue;
 		}
 		vu_n_tx++;
+		vu_n_queue[i]++;
 		if (!vu_tx_frame(c, b->data + used, len, &frames[n]))
 			frames[n++].buf = b;
 		used += (len + 7) & ~(size_t)7;
@@ -732,6 +751,7 @@ static enum vu_rx_rc vu_rx_put(unsigned int i, struct virtio_net_hdr *vh,
 	}
 	vu_chains_used(ch, (unsigned int)n, total);
 	vu_n_copied++;
+	vu_n_queue[i]++;
 	return VU_RX_DONE;
 }
 
@@ -919,6 +939,7 @@ static void vu_rx_lent(struct frame_out *o, struct virtio_net_hdr *vh)
 	       o->iov[0].iov_base, o->iov[0].iov_len);
 	vu_chains_used(ch, l->n, total);
 	vu_n_direct++;
+	vu_n_queue[ch->qi]++;
 }
 
 /* Loans no frame took: their chains become spares */

@@ -64,6 +64,8 @@ QEMU=${QEMU:-qemu-system-x86_64}
 # with -netdev vhost-user on shared guest memory
 VM_FRONTEND=${VM_FRONTEND:-stream}
 VM_MEM=256M
+VM_SMP=${VM_SMP:-1}
+VM_QUEUES=${VM_QUEUES:-1}	# vhost-user: queue pairs of the device
 
 HTTP_PORT=8080		# remote HTTP server, on REMOTE_LO4
 DNS_PORT=53		# remote DNS server, on REMOTE_LO4
@@ -107,8 +109,8 @@ vhost-user)
 	NIC_ARGS=(-object "memory-backend-memfd,id=mem,size=$VM_MEM,share=on"
 		  -numa node,memdev=mem
 		  -chardev "socket,id=c0,path=$SOCK"
-		  -netdev vhost-user,id=n0,chardev=c0
-		  -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0) ;;
+		  -netdev "vhost-user,id=n0,chardev=c0,queues=$VM_QUEUES"
+		  -device "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,vectors=0$([ "$VM_QUEUES" -gt 1 ] && echo ,mq=on)") ;;
 *)	echo "VM_FRONTEND: stream or vhost-user" >&2; exit 1 ;;
 esac
 VM_SERVE_SIZE=${VM_SERVE_SIZE:-4194304}
@@ -137,7 +139,7 @@ qemu_start() {
 	: >"$console"
 	echo "$QEMU -accel $accel ... $params $*" >>"$SANDBOX_TMP/qemu.log"
 	"$QEMU" -nodefaults -no-user-config -display none "${QEMU_REBOOT[@]}" \
-		-accel "$accel" -cpu "$cpu" -smp 1 -m "$VM_MEM" \
+		-accel "$accel" -cpu "$cpu" -smp "$VM_SMP" -m "$VM_MEM" \
 		-kernel "$VM_KERNEL" -initrd "$INITRD" \
 		-append "console=ttyS0 quiet panic=-1 $params" \
 		-serial "file:$console" "$@" \
@@ -427,8 +429,24 @@ restart_run() {
 	slowwait 5 pid_gone "$pid" && RESTART_END=0
 }
 
+# mq_check() - With several queue pairs: did every queue carry frames?
+# The daemon's first log counts them per queue when its front end left
+mq_check() {
+	local line q i missing=
+
+	line=$(grep -m 1 'per queue:' "$DAEMON_LOG" 2>/dev/null)
+	for ((i = 0; i < 2 * VM_QUEUES; i++)); do
+		q=$(sed -n "s/.* $i:\([0-9]*\).*/\1/p" <<<"$line")
+		[ "${q:-0}" -gt 0 ] || missing+=" $i"
+	done
+	ktap_result "$VM_QUEUES queue pairs, $VM_SMP CPUs: every queue carried frames" \
+		"$([ -n "$line" ] && [ -z "$missing" ]; echo $?)" \
+		"idle queues:${missing:- none}" "${line:-no count in the log}"
+}
+
 PLAN=12
 [ "$VM_FRONTEND" = vhost-user ] && PLAN=$((PLAN + 2 + 4))
+[ "$VM_QUEUES" -gt 1 ] && PLAN=$((PLAN + 1))
 ktap_plan $PLAN
 
 SERVE_OK=0
@@ -471,6 +489,7 @@ else
 	ktap_fail "daemon exits with its one-off guest" \
 		"no guest ran to the end"
 fi
+[ "$VM_QUEUES" -gt 1 ] && mq_check
 if [ "$VM_FRONTEND" = vhost-user ]; then
 	RESTART_KILL=1 RESTART_END=1 RESTART_DIAG=()
 	[ -n "$INITRD" ] && [ -n "$DL_SHA" ] && restart_run

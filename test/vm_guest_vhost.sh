@@ -7,6 +7,7 @@
 # setting up MSI-X for it). Besides the stream mode's checks: 20 MiB each
 # way, the guest reboots once (a device reset) and checks again, then a
 # second daemon without --one-off sees QEMU killed in the middle of a
-# download and serves the next QEMU on the same socket.
+# download and serves the next QEMU on the same socket. The guest has 2
+# CPUs and the device 2 queue pairs (MQ): every queue must carry frames.
 
-VM_FRONTEND=vhost-user exec bash "$(dirname "$0")/vm_guest.sh" "$@"
+VM_SMP=${VM_SMP:-2} VM_QUEUES=${VM_QUEUES:-2} VM_FRONTEND=vhost-user exec bash "$(dirname "$0")/vm_guest.sh" "$@"
