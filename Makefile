@@ -89,7 +89,7 @@ FUZZ_DIR := build/fuzz
 ASAN_DIR := build/asan
 FUZZ_PROTOS := arp ndp dhcp dhcpv6 icmp tcp udp
 FUZZ_TARGETS := $(addprefix fuzz_,$(FUZZ_PROTOS)) fuzz_stream fuzz_conf \
-		fuzz_ports
+		fuzz_ports fuzz_vhost_user fuzz_virtq
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_HDRS := $(HDRS) test/fuzz/fuzz.h
 
@@ -120,7 +120,9 @@ $(FUZZ_DIR)/fuzz_stream $(FUZZ_DIR)/fuzz_conf: $(FUZZ_DIR)/fuzz_%: \
 	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -I. -o $@ $< \
 		$(FUZZ_DIR)/fuzz_common.o $(FUZZ_DIR)/libpasstd.a
 
-$(FUZZ_DIR)/fuzz_ports: test/fuzz/fuzz_ports.c $(FUZZ_DIR)/libpasstd.a \
+# The harnesses that need no daemon context: the library only
+$(FUZZ_DIR)/fuzz_ports $(FUZZ_DIR)/fuzz_vhost_user $(FUZZ_DIR)/fuzz_virtq: \
+		$(FUZZ_DIR)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_DIR)/libpasstd.a \
 		$(FUZZ_HDRS)
 	$(FUZZ_CC) $(BASE_CFLAGS) $(SAN_FLAGS) -fsanitize=fuzzer -I. -o $@ $< \
 		$(FUZZ_DIR)/libpasstd.a

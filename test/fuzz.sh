@@ -6,8 +6,11 @@
 # into build/fuzz/): one result for replaying its corpus,
 # test/fuzz/corpus/<target>/ (seeds, and every input that once crashed it,
 # kept as a regression test), and one for fuzzing it for FUZZ_S seconds
-# (default 20). FUZZ_JOBS harnesses (default 2) run at a time. Any crash,
-# sanitizer report, leak, hang (an input running over 10 s) or socket
+# (default 20; fuzz_vhost_user and fuzz_virtq, which run no daemon and
+# make no system call per input, a tenth of that, at least 2 s: they go
+# through more inputs in that time than the others in FUZZ_S, and make
+# check stays short). FUZZ_JOBS harnesses (default 2) run at a time. Any
+# crash, sanitizer report, leak, hang (an input running over 10 s) or socket
 # left open after an input (the harnesses check it) fails the target; the
 # input that did it is kept in build/fuzz/artifacts/, to be copied into
 # the target's corpus with its fix.
@@ -27,15 +30,25 @@ FUZZ_JOBS=${FUZZ_JOBS:-2}
 FUZZ_DIR=${FUZZ_DIR:-$REPO_DIR/build/fuzz}
 CORPUS=$TEST_DIR/fuzz/corpus
 TARGETS=(fuzz_arp fuzz_ndp fuzz_dhcp fuzz_dhcpv6 fuzz_icmp fuzz_tcp fuzz_udp
-	 fuzz_stream fuzz_conf fuzz_ports)
+	 fuzz_stream fuzz_conf fuzz_ports fuzz_vhost_user fuzz_virtq)
 
 # max_len() - Print the longest input worth trying for a target
 # $1:	Target
 max_len() {
 	case $1 in
 	fuzz_conf|fuzz_ports)	echo 1024 ;;
-	fuzz_stream)		echo 16384 ;;
+	fuzz_stream|fuzz_vhost_user) echo 16384 ;;
 	*)			echo 8192 ;;
+	esac
+}
+
+# fuzz_time() - Print how many seconds to fuzz a target
+# $1:	Target
+fuzz_time() {
+	case $1 in
+	fuzz_vhost_user|fuzz_virtq)
+		echo $(((FUZZ_S + 9) / 10 > 2 ? (FUZZ_S + 9) / 10 : 2)) ;;
+	*)	echo "$FUZZ_S" ;;
 	esac
 }
 
@@ -51,18 +64,20 @@ replay() {
 	timeout -k 5 120 "$FUZZ_DIR/$t" -timeout=10 "${files[@]}" >"$log" 2>&1
 }
 
-# fuzz() - Fuzz a target for FUZZ_S seconds, from its corpus and what
-# earlier runs found
+# fuzz() - Fuzz a target for its time (fuzz_time()), from its corpus and
+# what earlier runs found
 # $1:	Target
 # $2:	Log file
 fuzz() {
 	local t=$1; shift
 	local log=$1; shift
 	local work=$FUZZ_DIR/work/$t art=$FUZZ_DIR/artifacts
+	local s
 
+	s=$(fuzz_time "$t")
 	mkdir -p "$work" "$art" || return 1
-	timeout -k 10 $((FUZZ_S + 120)) "$FUZZ_DIR/$t" \
-		-max_total_time="$FUZZ_S" -timeout=10 -rss_limit_mb=2048 \
+	timeout -k 10 $((s + 120)) "$FUZZ_DIR/$t" \
+		-max_total_time="$s" -timeout=10 -rss_limit_mb=2048 \
 		-max_len="$(max_len "$t")" -print_final_stats=1 \
 		-artifact_prefix="$art/$t-" "$work" "$CORPUS/$t" \
 		>"$log" 2>&1
@@ -94,7 +109,7 @@ report() {
 		log=$out/$t.$what.log
 		if [ "$what" = fuzz ]; then
 			runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-			name="$t: ${FUZZ_S} s of fuzzing, ${runs:-?} inputs"
+			name="$t: $(fuzz_time "$t") s of fuzzing, ${runs:-?} inputs"
 		else
 			name="$t: corpus replay, $(find "$CORPUS/$t" -type f | wc -l) inputs"
 		fi
@@ -123,7 +138,8 @@ main() {
 	trap "rm -rf '$out'" EXIT
 
 	ktap_plan $((${#TARGETS[@]} * 2))
-	ktap_diag "$FUZZ_S s per target, $FUZZ_JOBS at a time"
+	ktap_diag "$FUZZ_S s per target (vhost-user ones $(fuzz_time \
+		fuzz_virtq) s), $FUZZ_JOBS at a time"
 	for t in "${TARGETS[@]}"; do
 		run_target "$t" "$out" &
 		running+=($!)

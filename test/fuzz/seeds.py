@@ -6,8 +6,10 @@
 # of each test/fuzz/fuzz_*.c): an ARP request, a DHCP discover and request,
 # DHCPv6 solicit, router and neighbour solicitations, echo requests, a TCP
 # handshake with data and FIN, UDP datagrams, the same frames on the VM
-# stream, real command lines and port specifications. Documentation
-# addresses only. Run from anywhere; rewrites the files it owns.
+# stream, real command lines and port specifications, vhost-user message
+# sequences as QEMU sends them, virtqueues holding a direct chain, an
+# indirect one, a loop. Documentation addresses only. Run from anywhere;
+# rewrites the files it owns.
 
 import os
 import struct
@@ -140,6 +142,85 @@ def frames():
     ]
 
 
+# vhost-user (vhost_user.h): requests, flags, feature bits
+VU_GET_FEATURES, VU_SET_FEATURES, VU_SET_OWNER = 1, 2, 3
+VU_SET_MEM_TABLE, VU_SET_VRING_NUM, VU_SET_VRING_ADDR = 5, 8, 9
+VU_SET_VRING_BASE, VU_GET_VRING_BASE, VU_SET_VRING_KICK = 10, 11, 12
+VU_SET_VRING_CALL, VU_SET_VRING_ERR = 13, 14
+VU_GET_PROTOCOL_FEATURES, VU_SET_PROTOCOL_FEATURES = 15, 16
+VU_GET_QUEUE_NUM, VU_SET_VRING_ENABLE, VU_RESET_DEVICE = 17, 18, 34
+VU_VERSION, VU_NEED_REPLY = 0x1, 0x8
+VU_FEATURES = (1 << 32) | (1 << 30) | (1 << 28) | (1 << 15) | (1 << 22)
+VU_PF_MQ_ACK = (1 << 0) | (1 << 3)
+
+
+def vu_msg(req, payload=b'', flags=VU_VERSION):
+    """One vhost-user message: request, flags, size, payload"""
+    return struct.pack('<III', req, flags, len(payload)) + payload
+
+
+def vu_u64(req, v, flags=VU_VERSION):
+    return vu_msg(req, struct.pack('<Q', v), flags)
+
+
+def vu_state(req, index, num, flags=VU_VERSION):
+    return vu_msg(req, struct.pack('<II', index, num), flags)
+
+
+def vu_negotiate():
+    """What QEMU sends first, up to the rings of queue pair 0"""
+    m = vu_msg(VU_GET_FEATURES) + vu_msg(VU_GET_PROTOCOL_FEATURES)
+    m += vu_u64(VU_SET_PROTOCOL_FEATURES, VU_PF_MQ_ACK)
+    m += vu_msg(VU_GET_QUEUE_NUM) + vu_msg(VU_SET_OWNER)
+    m += vu_u64(VU_SET_FEATURES, VU_FEATURES)
+    for q in (0, 1):
+        m += vu_state(VU_SET_VRING_NUM, q, 256)
+        m += vu_state(VU_SET_VRING_BASE, q, 0)
+        m += vu_u64(VU_SET_VRING_CALL, 0x100 | q)
+        m += vu_u64(VU_SET_VRING_ERR, 0x100 | q)
+        m += vu_state(VU_SET_VRING_ENABLE, q, 1)
+    m += vu_state(VU_GET_VRING_BASE, 0, 0)
+    m += vu_state(VU_SET_VRING_ENABLE, 1, 0)
+    return m
+
+
+def vu_ring_addr(q):
+    """SET_VRING_ADDR: refused without a memory table (the device drops)"""
+    return vu_msg(VU_SET_VRING_ADDR, struct.pack(
+        '<IIQQQQ', q, 0, 0x7f0000100000, 0x7f0000102000, 0x7f0000101000, 0))
+
+
+# fuzz_virtq (see its Theory of operation): region 0 at this guest
+# physical address holds the rings, region 1 follows it, region 2 later
+VQ_GPA0, VQ_GPA1, VQ_GPA2 = 0x100000, 0x106000, 0x200000
+VQ_NEXT, VQ_WRITE, VQ_INDIRECT = 1, 2, 4
+
+
+def vq_input(num, descs, heads, avail_idx, start=0, ops=0, indirect=False,
+             extra=None):
+    """A fuzz_virtq input: ring of @num, descriptor table, available ring
+    with @heads at the entries from @start on, @extra {offset: bytes} in
+    region 0"""
+    k = num.bit_length() - 1
+    img = bytearray(16 * num + 4 + 2 * num + 2)
+    for i, (addr, ln, flags, nxt) in enumerate(descs):
+        struct.pack_into('<QIHH', img, 16 * i, addr, ln, flags, nxt)
+    struct.pack_into('<HH', img, 16 * num, 0, avail_idx)
+    for i, h in enumerate(heads):
+        struct.pack_into('<H', img, 16 * num + 4 + 2 * ((start + i) % num),
+                         h)
+    for off, data in (extra or {}).items():
+        if len(img) < off + len(data):
+            img += bytes(off + len(data) - len(img))
+        img[off:off + len(data)] = data
+    return bytes([k | (0x10 if indirect else 0)]) + \
+        struct.pack('<HI', start, ops) + bytes(img)
+
+
+def vq_table(descs):
+    return b''.join(struct.pack('<QIHH', *d) for d in descs)
+
+
 def main():
     write('fuzz_arp', 'request', rec(arp_request(GW4), 0x80 | END))
     write('fuzz_arp', 'announce', rec(arp_request(G4), 0x80 | END))
@@ -223,6 +304,50 @@ def main():
     for name, (auto, lst) in specs.items():
         write('fuzz_ports', name, bytes([auto]) +
               b'\0'.join(s.encode() for s in lst))
+
+    neg = vu_negotiate()
+    write('fuzz_vhost_user', 'negotiate', b'\0' + neg)
+    write('fuzz_vhost_user', 'negotiate_cut', b'\x03\x00\x04\x0b' + neg)
+    write('fuzz_vhost_user', 'bytewise', b'\x01\x00' + neg[:200])
+    write('fuzz_vhost_user', 'reply_ack', b'\0' +
+          vu_u64(VU_SET_PROTOCOL_FEATURES, VU_PF_MQ_ACK) +
+          vu_msg(VU_SET_OWNER, flags=VU_VERSION | VU_NEED_REPLY) +
+          vu_state(VU_SET_VRING_NUM, 2, 1024, VU_VERSION | VU_NEED_REPLY) +
+          vu_u64(VU_SET_FEATURES, VU_FEATURES, VU_VERSION | VU_NEED_REPLY) +
+          vu_msg(99, b'x' * 16, VU_VERSION | VU_NEED_REPLY) +
+          vu_msg(VU_RESET_DEVICE) + vu_msg(VU_GET_FEATURES))
+    write('fuzz_vhost_user', 'ring_addr_dropped', b'\0' + neg +
+          vu_ring_addr(0) + vu_msg(VU_GET_FEATURES) +
+          vu_state(VU_SET_VRING_NUM, 3, 64) + vu_ring_addr(3) +
+          vu_u64(VU_SET_VRING_KICK, 0x100 | 3))
+    write('fuzz_vhost_user', 'mem_table_nofd', b'\0' +
+          vu_msg(VU_SET_MEM_TABLE, struct.pack('<II', 1, 0) +
+                 struct.pack('<QQQQ', 0x100000, 0x10000, 0x7f0000100000,
+                             0)) + vu_msg(VU_GET_QUEUE_NUM))
+    # a readable chain of three (the second crosses from region 0 into 1),
+    # then a writable one, taken twice (given back once)
+    write('fuzz_virtq', 'direct', vq_input(4, [
+        (VQ_GPA0 + 0x1000, 100, VQ_NEXT, 1),
+        (VQ_GPA1 - 0x100, 0x200, VQ_NEXT, 2),
+        (VQ_GPA2 + 0x10, 64, 0, 0),
+        (VQ_GPA2 + 0x1000, 1500, VQ_WRITE, 0)], [0, 3], 2, ops=0b0110))
+    # an indirect table of three, one of them empty
+    write('fuzz_virtq', 'indirect', vq_input(2, [
+        (VQ_GPA0 + 0x800, 48, VQ_INDIRECT, 0)], [0], 1, indirect=True,
+        extra={0x800: vq_table([(VQ_GPA0 + 0x1000, 10, VQ_NEXT, 1),
+                                (0, 0, VQ_NEXT, 2),
+                                (VQ_GPA2, 20, 0, 0)])}))
+    write('fuzz_virtq', 'loop', vq_input(4, [
+        (VQ_GPA0 + 0x1000, 8, VQ_NEXT, 1),
+        (VQ_GPA0 + 0x1000, 8, VQ_NEXT, 0)], [0], 1))
+    # two chains around the 16-bit wrap of the indices
+    write('fuzz_virtq', 'wrap', vq_input(2, [
+        (VQ_GPA2, 60, VQ_WRITE, 0), (VQ_GPA2 + 64, 60, VQ_WRITE, 0)],
+        [1, 0], 1, start=0xffff, ops=0b0101))
+    # more pieces than a chain gathers: taken, not gathered
+    write('fuzz_virtq', 'too_many', vq_input(128, [
+        (VQ_GPA2 + 16 * i, 8, VQ_NEXT if i < 69 else 0, i + 1)
+        for i in range(70)], [0], 1))
 
 
 main()
