@@ -388,7 +388,10 @@ static int vu_set_vring_num(struct vu_dev *d, const struct vu_vring_state *s)
 	}
 	vu_queue_quiesce(d, (unsigned int)i);
 	d->vq[i].num = s->num;
-	d->vq[i].desc = NULL;	/* mapped again with the new size */
+	/* mapped again with the new size by SET_VRING_ADDR */
+	d->vq[i].desc = NULL;
+	d->vq[i].avail = NULL;
+	d->vq[i].used = NULL;
 	return 0;
 }
 
@@ -842,11 +845,12 @@ int vu_handler(struct vu_dev *d)
  */
 void vu_kick_handler(struct vu_dev *d, unsigned int i)
 {
-	struct virtq *q = &d->vq[i];
+	struct virtq *q;
 	uint64_t v;
 
-	if (i >= VU_QUEUES_MAX || q->kick_fd < 0)
+	if (i >= VU_QUEUES_MAX || d->vq[i].kick_fd < 0)
 		return;
+	q = &d->vq[i];
 	if (read(q->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("vhost-user: queue %u: kick: %s", i,
 			  strerror(errno));

@@ -12,8 +12,8 @@
  * no length or address of the guest's can reach memory outside its own.
  *
  * The rings live in guest memory, which the guest changes while we read
- * it. Every field is read once (through volatile accesses) into a local
- * copy, and only the copy is checked and used: a guest that rewrites a
+ * it. Every descriptor is read once into a local copy (then a compiler
+ * barrier), and only the copy is checked and used: a guest that rewrites a
  * descriptor under us changes which of its own bytes we move, never
  * where. vq_pop() walks one chain with a step bound (the ring size, or
  * the indirect table's size), so a chain that loops ends as an error;
@@ -184,16 +184,17 @@ bool vq_ready(const struct virtq *q)
 	       !q->broken;
 }
 
-/* One descriptor, each field read once from guest memory */
+/*
+ * One descriptor, read once from guest memory into a copy that alone is
+ * used: memcpy() because an indirect table need not be aligned, and a
+ * compiler barrier so that no later use reads guest memory again
+ */
 static struct vq_desc vq_desc_read(const struct vq_desc *t, unsigned int i)
 {
-	const volatile struct vq_desc *d = &t[i];
 	struct vq_desc c;
 
-	c.addr = d->addr;
-	c.len = d->len;
-	c.flags = d->flags;
-	c.next = d->next;
+	memcpy(&c, (const uint8_t *)t + (size_t)i * sizeof(c), sizeof(c));
+	__asm__ __volatile__("" ::: "memory");
 	return c;
 }
 
