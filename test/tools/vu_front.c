@@ -17,7 +17,8 @@
  *   receive buffers in region 1, transmitted frames in both.
  * - Negotiation: GET_FEATURES, GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM,
  *   SET_OWNER, SET_FEATURES, SET_MEM_TABLE, then per queue SET_VRING_NUM,
- *   _ADDR, _BASE, _CALL, _ERR, _KICK and _ENABLE. Once REPLY_ACK is
+ *   _BASE, _ADDR, _KICK, _CALL, _ERR and _ENABLE (QEMU's order; -k moves
+ *   _CALL and _ERR first). Once REPLY_ACK is
  *   negotiated every message without a reply of its own asks for one
  *   (need_reply) and its acknowledgement must be 0.
  * - Queue 2k is pair k's receive queue: RX_BUFS_MRG buffers of 4 KiB with
@@ -49,7 +50,7 @@
  *
  * Usage: vu_front -s PATH [-q PAIRS] [-f FEATURES] [-P PROTOCOL_FEATURES]
  *		   [-n RING_SIZE] [-p PAIR] [-t MS] [-l LAYOUT] [-r one|split]
- *		   [-C] [-e ADDR:PORT] [-a ADDR] [-g GW] [-m MAC] STEP...
+ *		   [-C] [-k] [-e ADDR:PORT] [-a ADDR] [-g GW] [-m MAC] STEP...
  *   -q	queue pairs to set up (default: all of GET_QUEUE_NUM)
  *   -f, -P  feature bits we accept, hexadecimal (default: all we know)
  *   -n	ring size (default 256, at least 64)
@@ -57,6 +58,8 @@
  *	with one pair)
  *   -l	transmit layout: one, two (default), many, ind, indmany
  *   -C	transmit frames with partial checksums (needs VIRTIO_NET_F_CSUM)
+ *   -k	SET_VRING_CALL and _ERR before the ring's other messages, as DPDK's
+ *	virtio-user sends them (default: after SET_VRING_KICK, as QEMU)
  *   -e	UDP echo server the ring_rx_ steps use to see other pairs alive
  * Steps:
  *   arp[=PAIR]		ARP request for the gateway on PAIR's transmit queue
@@ -254,7 +257,7 @@ static unsigned ring_num = 256;
 static int hostile_pair = -1, tx_pair;
 static int timeout_ms = 3000;
 static enum layout tx_layout = LAY_TWO;
-static bool rx_split, tx_partial;
+static bool rx_split, tx_partial, call_first;
 static bool probe_set;
 static struct in_addr probe_ip;
 static uint16_t probe_port;
@@ -706,12 +709,15 @@ static int ring_start(struct vq *q, uint16_t base)
 	};
 	unsigned i = (unsigned)q->idx;
 
-	if (vu_state(VU_SET_VRING_NUM, i, ring_num) ||
-	    vu_do(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
+	/* QEMU's order: the call after the kick; -k: before (DPDK's) */
+	if ((call_first && (vu_vring_fd(VU_SET_VRING_CALL, i, q->call) ||
+			    vu_vring_fd(VU_SET_VRING_ERR, i, q->err))) ||
+	    vu_state(VU_SET_VRING_NUM, i, ring_num) ||
 	    vu_state(VU_SET_VRING_BASE, i, base) ||
-	    vu_vring_fd(VU_SET_VRING_CALL, i, q->call) ||
-	    vu_vring_fd(VU_SET_VRING_ERR, i, q->err) ||
-	    vu_vring_fd(VU_SET_VRING_KICK, i, q->kick))
+	    vu_do(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0) ||
+	    vu_vring_fd(VU_SET_VRING_KICK, i, q->kick) ||
+	    (!call_first && (vu_vring_fd(VU_SET_VRING_CALL, i, q->call) ||
+			     vu_vring_fd(VU_SET_VRING_ERR, i, q->err))))
 		return fail("queue %u: %s", i, why);
 	if ((features & BIT(F_PROTOCOL)) &&
 	    vu_state(VU_SET_VRING_ENABLE, i, 1))
@@ -2215,7 +2221,7 @@ static void usage(void)
 
 	fprintf(stderr, "Usage: vu_front -s PATH [-q PAIRS] [-f FEATURES] "
 		"[-P PROTOCOL_FEATURES] [-n RING_SIZE] [-p PAIR] [-t MS] "
-		"[-l LAYOUT] [-r one|split] [-C] [-e ADDR:PORT] [-a ADDR] "
+		"[-l LAYOUT] [-r one|split] [-C] [-k] [-e ADDR:PORT] [-a ADDR] "
 		"[-g GW] [-m MAC] STEP...\nSteps: arp[=PAIR] pair=N "
 		"ping=ADDR udp=ADDR:PORT[,LEN] udpflows=ADDR:PORT,N "
 		"tcp=ADDR:PORT[,LEN] mq layouts reset reconnect reset_owner");
@@ -2233,7 +2239,7 @@ int main(int argc, char **argv)
 
 	inet_pton(AF_INET, "192.0.2.1", &guest_ip);
 	inet_pton(AF_INET, "192.0.2.2", &gw_ip);
-	while ((opt = getopt(argc, argv, "s:q:f:P:n:p:t:l:r:Ce:a:g:m:")) !=
+	while ((opt = getopt(argc, argv, "s:q:f:P:n:p:t:l:r:Cke:a:g:m:")) !=
 	       -1) {
 		switch (opt) {
 		case 's':
@@ -2277,6 +2283,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			tx_partial = true;
+			break;
+		case 'k':
+			call_first = true;
 			break;
 		case 'e':
 			if (addr_port(optarg, &probe_ip, &probe_port, NULL))
