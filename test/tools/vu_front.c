@@ -1067,17 +1067,18 @@ static bool tx_wait(struct vq *q, int ms)
 /**
  * tx_slot() - A free transmit slot, waiting for one if needed
  * @q:		Transmit queue
+ * @big:	The big buffer is needed too
  *
  * Return: slot, -1 if none came free in time (reason noted)
  */
-static int tx_slot(struct vq *q)
+static int tx_slot(struct vq *q, bool big)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	unsigned s;
 
 	do {
 		tx_reclaim(q);
-		for (s = 0; s < q->nbufs; s++)
+		for (s = 0; s < q->nbufs && (!big || q->big < 0); s++)
 			if (!q->busy[s])
 				return (int)s;
 		usleep(1000);
@@ -1109,7 +1110,9 @@ static int tx_post(struct vq *q, const uint8_t *pkt, size_t len,
 
 	if (ind && !(features & BIT(VIRTIO_RING_F_INDIRECT_DESC)))
 		return fail("INDIRECT_DESC not negotiated");
-	s = tx_slot(q);
+	if (len > TX_BIG)
+		return fail("frame of %zu bytes too long", len);
+	s = tx_slot(q, len > TX_AREA);
 	if (s < 0)
 		return -1;
 	base = (unsigned)s * TX_SLOT_DESCS;
@@ -2074,7 +2077,7 @@ static int step_ring(const char *name)
 
 	/* A valid ARP request in slot s, header and frame apart */
 	tx_reclaim(q);
-	s = tx_slot(q);
+	s = tx_slot(q, false);
 	if (s < 0)
 		return -1;
 	base = (unsigned)s * TX_SLOT_DESCS;
