@@ -145,7 +145,7 @@ hostile() {
 	[ $rc -eq 0 ] && daemon_alive && [ "$n" -eq 1 ] &&
 		{ [ -z "$pattern" ] || grep -q -- "$pattern" <<<"$lines"; }
 	ktap_result "$name" $? "vu_front $*: status $rc" "$out" \
-		"$n new error lines (want 1${pattern:+ with '$pattern'}):" \
+		"$n new error lines (want 1${pattern:+ with \"$pattern\"}):" \
 		"$lines" "$(tail -n 5 "$DAEMON_LOG")"
 }
 
@@ -157,10 +157,8 @@ server_ready() {
 	grep -q listening "$out" 2>/dev/null
 }
 
-set -- $MSG_CASES
-n_msg=$#
-set -- $TX_RING_CASES $RX_RING_CASES
-n_ring=$#
+n_msg=$(wc -w <<<"$MSG_CASES")
+n_ring=$(wc -w <<<"$TX_RING_CASES $RX_RING_CASES")
 ktap_plan $((26 + n_msg + n_ring))
 
 # Echo servers in the remote namespace, on its loopback address (routed)
