@@ -279,11 +279,13 @@ static bool rx_csum_valid;		/* last frame: DATA_VALID */
  */
 static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
+	char buf[sizeof(why)];		/* @why may be an argument */
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(why, buf, sizeof(why));
 	return -1;
 }
 
@@ -482,7 +484,7 @@ static int vu_reply(uint32_t req, void *p, uint32_t size)
 	uint32_t hdr[3];
 
 	if (read_full(hdr, sizeof(hdr)))
-		return fail("reply to request %u: %s", req, why);
+		return fail("request %u: %s", req, why);
 	if (le32toh(hdr[0]) != req || le32toh(hdr[1]) != (VU_VERSION |
 							  VU_REPLY) ||
 	    le32toh(hdr[2]) != size)
@@ -491,7 +493,7 @@ static int vu_reply(uint32_t req, void *p, uint32_t size)
 			    le32toh(hdr[1]), le32toh(hdr[2]), req,
 			    VU_VERSION | VU_REPLY, size);
 	if (read_full(p, size))
-		return fail("reply to request %u: %s", req, why);
+		return fail("request %u: %s", req, why);
 	return 0;
 }
 
