@@ -51,13 +51,13 @@ test/unit/%_test: test/unit/%_test.c libpasstd.a $(HDRS) test/unit/unit.h \
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -I. -o $@ $< libpasstd.a $(LDLIBS)
 
 TOOLS	:= test/tools/frame_inject test/tools/tcp_stream test/tools/udp_stream test/tools/stream_client test/tools/vm_bench \
-	   test/tools/conn_rate test/tools/udp_zc_send
+	   test/tools/conn_rate test/tools/udp_zc_send test/tools/vu_front
 
 # Helpers shared by the tools that use them: linked into each of those
 TOOL_COMMON := test/tools/tool_common.c
 TOOLS_COMMON := test/tools/tcp_stream test/tools/udp_stream \
 		test/tools/stream_client test/tools/vm_bench \
-		test/tools/udp_zc_send
+		test/tools/udp_zc_send test/tools/vu_front
 
 $(TOOLS_COMMON): test/tools/%: test/tools/%.c $(TOOL_COMMON) \
 		 test/tools/tool_common.h
