@@ -462,7 +462,8 @@ static int vu_get_vring_base(struct vu_dev *d, const struct vu_msg *m,
 	q->used = NULL;
 	q->enabled = false;
 	q->broken = false;
-	return vu_reply(d, m, base);
+	/* a vring state: { u32 index, u32 num }, little-endian */
+	return vu_reply(d, m, (uint64_t)base << 32 | (uint32_t)i);
 }
 
 /* SET_VRING_KICK and SET_VRING_CALL: the eventfd, or none */
@@ -491,7 +492,11 @@ static int vu_set_vring_fd(struct vu_dev *d, const struct vu_msg *m,
 		}
 		return 0;
 	}
-	vu_queue_stop(d, (unsigned int)i);
+	/* a new kick replaces the old one; the call eventfd stays */
+	vu_queue_quiesce(d, (unsigned int)i);
+	if (q->kick_fd >= 0 && d->epollfd >= 0)
+		epoll_ctl(d->epollfd, EPOLL_CTL_DEL, q->kick_fd, NULL);
+	fd_drop(&q->kick_fd);
 	if (nofd) {
 		log_warn("vhost-user: queue %d: polling mode (no kick "
 			 "eventfd) is not supported: queue idle", i);
@@ -668,6 +673,7 @@ static int vu_msg_run(struct vu_dev *d)
 	uint32_t h[3];
 	struct vu_msg m;
 	unsigned int i;
+	bool ack;
 	int rc;
 
 	/* The payload follows a 12-byte header: copied where its 64-bit
@@ -682,11 +688,13 @@ static int vu_msg_run(struct vu_dev *d)
 	m = (struct vu_msg){ h[0], h[1], h[2], payload.b, d->fds, d->nfds };
 	log_trace("vhost-user: message %u, %u bytes, %u descriptors",
 		  m.request, m.size, m.nfds);
+	/* as negotiated before this message: a reset forgets it */
+	ack = (m.flags & VU_FLAG_NEED_REPLY) &&
+	      (d->protocol & VU_BIT(VU_PF_REPLY_ACK));
 	rc = vu_msg_check(&m);
 	if (!rc)
 		rc = vu_msg_act(d, &m);
-	if (rc >= 0 && rc != 1 && (m.flags & VU_FLAG_NEED_REPLY) &&
-	    (d->protocol & VU_BIT(VU_PF_REPLY_ACK)))
+	if (rc >= 0 && rc != 1 && ack)
 		rc = vu_reply(d, &m, rc ? 1 : 0) ? -1 : 0;
 	for (i = 0; i < d->nfds; i++)
 		fd_drop(&d->fds[i]);	/* what the message did not take */
