@@ -90,7 +90,7 @@ pair() {
 		echo "# $name: exit status $rc:"
 		sed 's/^/#   /' "$bout" "$fout"
 	fi
-	return $rc
+	return "$rc"
 }
 
 # positive() - Succeed if a figure is a number above zero

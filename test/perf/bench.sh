@@ -9,6 +9,8 @@
 #	BENCH_STEPS=3		probes of that search
 #	BENCH_ONLY=tcp,udp,lat,load,startup,vm	some sections only (a
 #				section not run keeps its old tables)
+#	BENCH_VM_MTU=65520	the VM section's guest MTU (vm_bench -M;
+#				TSO matters below 32 KiB: 1500)
 #	BENCH_OUT=doc/performance.md BENCH_README=README.md	where to write
 #				(BENCH_OUT=none: only print the results)
 #	PASTA=/usr/bin/pasta PASST=/usr/bin/passt	other builds
@@ -655,8 +657,8 @@ vm_udp_cell() {
 	rout=$SANDBOX_TMP/vm_remote.$n.out
 	# shellcheck disable=SC2207 # words of a fixed prefix
 	if [ "$dir" = in ]; then
-		VM_BG=("$VM_BENCH" -s "$sock" "$@" -t "$t" udp-in "$VM_UPORT"
-		       "$len")
+		VM_BG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU" -t "$t" udp-in
+		       "$VM_UPORT" "$len")
 		VM_FG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -d "$BENCH_TIME"
 		       -t "$t" -b "$REMOTE_LO4" udp-source "$HOST_ADDR4"
 		       "$VM_UPORT" "$len")
@@ -668,8 +670,9 @@ vm_udp_cell() {
 	else
 		VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t"
 		       -b "$REMOTE_LO4" udp-sink "$R_PORT")
-		VM_FG=("$VM_BENCH" -s "$sock" "$@" -d "$BENCH_TIME" -t "$t"
-		       udp-out "$REMOTE_LO4" "$R_PORT" "$len")
+		VM_FG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU"
+		       -d "$BENCH_TIME" -t "$t" udp-out "$REMOTE_LO4" "$R_PORT"
+		       "$len")
 		vm_pair "$label" "$rout" listening "$gout" || {
 			rec vm "$cell" "$row" kfps fail; return; }
 		got=$(vm_kv "$rout" fps)
@@ -713,8 +716,8 @@ vm_tcp_cell() {
 	       -b "$REMOTE_LO4"
 	       "$([ "$dir" = in ] && echo tcp-source || echo tcp-sink)"
 	       "$R_PORT")
-	VM_FG=("$VM_BENCH" -s "$sock" "$@" -P "$p" -d "$BENCH_TIME" -t "$t"
-	       "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
+	VM_FG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU" -P "$p"
+	       -d "$BENCH_TIME" -t "$t" "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
 	t0=$(cpu_ticks "$DAEMON_PID")
 	vm_pair "$label" "$rout" listening "$gout" || {
 		rec vm "$cell" "$row" gbit fail; return; }
@@ -845,7 +848,7 @@ vm_notes() {
 
 	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
 		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
-	echo "Guest: test/tools/vm_bench, MTU 65520, ${BENCH_TIME} s per" \
+	echo "Guest: test/tools/vm_bench, MTU $VM_MTU, ${BENCH_TIME} s per" \
 	     "cell, rounds: $BENCH_ROUNDS; on the daemon's UNIX socket" \
 	     "(32-bit length, then the frame) for the stream rows, as the" \
 	     "daemon's vhost-user front end (-V: shared memfd guest memory," \
@@ -924,6 +927,7 @@ VM_COMMANDS=()
 VM_BG=()
 VM_FG=()
 VM_UPORT=10002
+VM_MTU=${BENCH_VM_MTU:-65520}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Every section but a TCP MTU's cells runs with the veth pair at 65520
 set_link_mtu 65520 || echo "cannot set the veth MTU" >&2
