@@ -2,7 +2,8 @@
 #
 # test/bench_report.sh - make bench's report generator and the pure parts
 # of its measurements, fed fixed figures: medians, per-round ratios,
-# targets, the marked blocks of the documents, the paced-rate search
+# targets, the marked blocks of the documents, the VM tables (ratios to
+# the stream row, failed rounds), the paced-rate search
 # (test/perf/bench_report.py, test/perf/bench_lib.sh). Measures nothing.
 
 # shellcheck disable=SC2317 # helpers are called through ktap_check
@@ -19,6 +20,9 @@ trap 'rm -rf "$TMP"' EXIT
 # ratios 0.9 0.5 0.8 (median 0.80), while the ratio of the medians would
 # be 0.9. TCP 65520 out: ratios 0.9 1.0 0.86 (median 0.90, met).
 # UDP 64 B paced in: 0.85 of veth each round; out: 0.5.
+# VM TCP in, 1 stream: stream 10 10 10, vhost-user 25 15 30: ratios 2.5
+# 1.5 3.0 (median 2.50, met); out: stream 10 10, vhost-user 12 14 and a
+# failed round (median 1.30, not met); a row that only failed.
 t=$'\t'
 cat >"$TMP/results.tsv" <<EOF2
 tcp${t}65520 in 1${t}veth${t}1${t}gbit${t}10
@@ -42,6 +46,22 @@ paced${t}64 in${t}passtd${t}1${t}kpps${t}85
 paced${t}64 out${t}veth${t}1${t}kpps${t}100
 paced${t}64 out${t}passtd${t}1${t}kpps${t}50
 mem${t}tcp${t}passtd${t}1${t}rss${t}3000
+vm${t}tcp in 1${t}passtd --vm${t}1${t}gbit${t}10
+vm${t}tcp in 1${t}passtd --vhost-user${t}1${t}gbit${t}25
+vm${t}tcp in 1${t}passtd --vm${t}2${t}gbit${t}10
+vm${t}tcp in 1${t}passtd --vhost-user${t}2${t}gbit${t}15
+vm${t}tcp in 1${t}passtd --vm${t}3${t}gbit${t}10
+vm${t}tcp in 1${t}passtd --vhost-user${t}3${t}gbit${t}30
+vm${t}tcp in 1${t}passtd --vhost-user${t}1${t}cpu${t}0.25
+vm${t}tcp out 1${t}passtd --vm${t}1${t}gbit${t}10
+vm${t}tcp out 1${t}passtd --vhost-user${t}1${t}gbit${t}12
+vm${t}tcp out 1${t}passtd --vm${t}2${t}gbit${t}10
+vm${t}tcp out 1${t}passtd --vhost-user${t}2${t}gbit${t}14
+vm${t}tcp out 1${t}passtd --vhost-user${t}3${t}gbit${t}fail
+vm${t}udp 64 in${t}passtd --vhost-user${t}1${t}kfps${t}800
+vm${t}udp 64 in${t}passtd --vhost-user${t}1${t}loss${t}0.5
+vm${t}tcp in 1${t}passt (old)${t}1${t}gbit${t}fail
+vm${t}tcp in 1${t}passt (old)${t}2${t}gbit${t}fail
 EOF2
 
 cat >"$TMP/doc.md" <<'EOF2'
@@ -59,14 +79,22 @@ old udp, kept: no UDP figures in this run
 <!-- bench:end udp -->
 <!-- bench:begin plots -->
 <!-- bench:end plots -->
+<!-- bench:begin vm -->
+old vm
+<!-- bench:end vm -->
+<!-- bench:begin vm-notes -->
+old vm notes
+<!-- bench:end vm-notes -->
 Narrative after.
 EOF2
+echo "VM notes, verbatim" >"$TMP/vm.md"
 printf 'x\n<!-- bench:begin readme -->\nold\n<!-- bench:end readme -->\ny\n' \
 	>"$TMP/readme.md"
 
 REPORT_OK=0
 python3 "$PERF/bench_report.py" "$TMP/results.tsv" --doc "$TMP/doc.md" \
 	--readme "$TMP/readme.md" --plots "$TMP/perf" --targets \
+	--block "vm-notes=$TMP/vm.md" \
 	>"$TMP/targets.out" 2>"$TMP/err" && REPORT_OK=1
 
 # row_has() - Succeed if a Markdown line of FILE holds every text given
@@ -93,9 +121,10 @@ kept() {
 		grep -qx 'Narrative between.' "$TMP/doc.md" &&
 		grep -qx 'Narrative after.' "$TMP/doc.md" &&
 		grep -q 'old udp, kept' "$TMP/doc.md" &&
-		! grep -q 'old tcp\|old targets' "$TMP/doc.md" &&
-		[ "$(grep -c 'bench:begin' "$TMP/doc.md")" = 4 ] &&
-		[ "$(grep -c 'bench:end' "$TMP/doc.md")" = 4 ]
+		! grep -q 'old tcp\|old targets\|old vm' "$TMP/doc.md" &&
+		grep -qx 'VM notes, verbatim' "$TMP/doc.md" &&
+		[ "$(grep -c 'bench:begin' "$TMP/doc.md")" = 6 ] &&
+		[ "$(grep -c 'bench:end' "$TMP/doc.md")" = 6 ]
 }
 
 # search_to() - Run the paced search against a fixed loss threshold
@@ -135,16 +164,19 @@ search_close() {
 partial_keeps() {
 	local f=$TMP/partial.tsv kept
 
-	printf '%s\t1\t2\t1\tm\t9\n' tcp mem udp paced lat conn load \
+	printf '%s\t1\t2\t1\tm\t9\n' tcp mem udp paced lat conn load vm \
 		other >"$f"
 	kept=$(results_keep "$f" lat | cut -f1 | tr '\n' ' ')
-	[ "$kept" = "tcp mem udp paced load other " ] || {
+	[ "$kept" = "tcp mem udp paced load vm other " ] || {
 		echo "# kept: $kept"; return 1; }
-	kept=$(results_keep "$f" tcp,udp,lat,load | cut -f1 | tr '\n' ' ')
+	kept=$(results_keep "$f" vm | cut -f1 | tr '\n' ' ')
+	[ "$kept" = "tcp mem udp paced lat conn load other " ] || {
+		echo "# kept: $kept"; return 1; }
+	kept=$(results_keep "$f" tcp,udp,lat,load,vm | cut -f1 | tr '\n' ' ')
 	[ "$kept" = "other " ]
 }
 
-ktap_plan 13
+ktap_plan 18
 ktap_check "generator runs" test "$REPORT_OK" = 1
 ktap_check "figure is the median of rounds" \
 	row_has "$TMP/doc.md" "| passtd | 65520 | remote→ns | 1 | 9.00 |" "| 0.50 |"
@@ -169,6 +201,20 @@ else
 	ktap_skip "plots written and linked" "no gnuplot"
 fi
 ktap_check "a partial run keeps the other sections' figures" partial_keeps
+ktap_check "VM table: medians, UDP loss, failed rounds" row_has \
+	"$TMP/doc.md" "| passtd --vhost-user | 800.0 (0.50 %) | - | - | - |" \
+	"| 25.00 | - | 13.00 (1 failed) | - |"
+ktap_check "VM table: a row that only failed" row_has "$TMP/doc.md" \
+	"| passt (old) |" "| fail (2) |"
+ktap_check "VM ratios to the stream row, round by round; CPU per GB" \
+	row_has "$TMP/doc.md" "| passtd --vhost-user | 2.50 (1.50-3.00) |" \
+	"| 1.30 (1.20-1.40) |" "| 0.25 |"
+ktap_check "VM target met: vhost-user TCP remote→guest ≥ 2× stream" \
+	grep -q 'VM TCP remote→guest: vhost-user ≥ 2× stream (1 stream): 2.50 (1.50-3.00): met' \
+	"$TMP/targets.out"
+ktap_check "VM target not met: guest→remote at 1.30×" grep -q \
+	'VM TCP guest→remote: vhost-user ≥ 2× stream (1 stream): 1.30 (1.20-1.40): NOT MET' \
+	"$TMP/targets.out"
 ktap_check "paced search: 3 probes from 60000, limit 50000, gives 45000" \
 	test "$(search_to 60000 50000 3)" = "45000 3"
 ktap_check "paced search converges, failed runs count as loss" \

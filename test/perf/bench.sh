@@ -9,6 +9,8 @@
 #	BENCH_STEPS=3		probes of that search
 #	BENCH_ONLY=tcp,udp,lat,load,startup,vm	some sections only (a
 #				section not run keeps its old tables)
+#	BENCH_VM_MTU=65520	the VM section's guest MTU (vm_bench -M;
+#				TSO matters below 32 KiB: 1500)
 #	BENCH_OUT=doc/performance.md BENCH_README=README.md	where to write
 #				(BENCH_OUT=none: only print the results)
 #	PASTA=/usr/bin/pasta PASST=/usr/bin/passt	other builds
@@ -59,7 +61,16 @@
 #	veth, passtd, passtd --udp-yield 0 (UDP), pasta.
 #   startup	test/perf/startup.sh (hyperfine, alternating rounds) and
 #	test/perf/footprint.sh.
-#   vm	one run of the VM-mode table (test/tools/vm_bench, below).
+#   vm	VM mode, test/tools/vm_bench as the guest (on the stream socket,
+#	or as the vhost-user front end with -V) and as its far ends in the
+#	remote namespace: UDP 64 and 1400 B both ways (kfps, loss), TCP
+#	both ways with 1 and 4 streams (Gbit/s, the daemon's CPU per GB).
+#	Rows passtd --vm (stream), passtd --vhost-user (offloads on, one
+#	queue pair), --no-vhost-offload (vm_bench -O), --vhost-queues 4
+#	(vm_bench -q 4), passt. The report gives the ratios to the stream
+#	row round by round (the issue's target: vhost-user TCP >= 2x
+#	stream both ways); the notes block keeps round 1's commands and
+#	every failure.
 #
 # Nothing here is a pass or fail: the report computes the targets from the
 # figures and prints met or not met.
@@ -587,6 +598,8 @@ vm_fail() {
 	else
 		CELL=fail
 	fi
+	VM_NOTES+=("round $ROUND, $label: $CELL: $(grep -h '^error:' "$@" \
+		2>/dev/null | head -n 1)")
 	echo "$label: failed:" >&2
 	for f in "$@"; do
 		[ -s "$f" ] && tail -n 5 "$f" >&2
@@ -600,7 +613,8 @@ vm_fail() {
 # $3:	The first word of its ready line ("listening", "ready")
 # $4:	VM_FG's output file
 #
-# Return: 1 if VM_BG never got ready (CELL set by vm_fail())
+# The command list keeps round 1's commands. Return: 1 if VM_BG never got
+# ready (CELL set by vm_fail())
 vm_pair() {
 	local label=$1; shift
 	local bout=$1; shift
@@ -608,7 +622,8 @@ vm_pair() {
 	local fout=$1; shift
 	local pid
 
-	VM_COMMANDS+=("# $label" "${VM_BG[*]} &" "${VM_FG[*]}")
+	[ "$ROUND" = 1 ] &&
+		VM_COMMANDS+=("# $label" "${VM_BG[*]} &" "${VM_FG[*]}")
 	"${VM_BG[@]}" </dev/null >"$bout" 2>&1 &
 	pid=$!
 	track_pid "$pid"
@@ -622,84 +637,113 @@ vm_pair() {
 	wait "$pid" 2>/dev/null
 }
 
-# vm_udp_cell() - One UDP run through the daemon: sets CELL to "KFPS (LOSS)"
-# $1:	Direction: in (remote->guest) or out (guest->remote)
-# $2:	Datagram size
-# $3:	Daemon socket
-# $4:	Label for the command list
+# vm_udp_cell() - One UDP run through the daemon, recorded (kfps, loss)
+# $1:	Row
+# $2:	Direction: in (remote->guest) or out (guest->remote)
+# $3:	Datagram size
+# $4:	Daemon socket
+# $5:	Label for the command list
+# $@:	The guest's transport options (-V ...)
 vm_udp_cell() {
+	local row=$1; shift
 	local dir=$1; shift
 	local len=$1; shift
 	local sock=$1; shift
 	local label=$1; shift
 	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout
-	local got got_n sent
+	local got got_n sent cell="udp $len $dir"
 
 	gout=$SANDBOX_TMP/vm_guest.$n.out
 	rout=$SANDBOX_TMP/vm_remote.$n.out
 	# shellcheck disable=SC2207 # words of a fixed prefix
 	if [ "$dir" = in ]; then
-		VM_BG=("$VM_BENCH" -s "$sock" -t "$t" udp-in "$VM_UPORT" "$len")
+		VM_BG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU" -t "$t" udp-in
+		       "$VM_UPORT" "$len")
 		VM_FG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -d "$BENCH_TIME"
 		       -t "$t" -b "$REMOTE_LO4" udp-source "$HOST_ADDR4"
 		       "$VM_UPORT" "$len")
-		vm_pair "$label" "$gout" ready "$rout" || return
+		vm_pair "$label" "$gout" ready "$rout" || {
+			rec vm "$cell" "$row" kfps fail; return; }
 		got=$(vm_kv "$gout" fps)
 		sent=$(vm_kv "$rout" frames)
 		got_n=$(vm_kv "$gout" frames)
 	else
 		VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t"
 		       -b "$REMOTE_LO4" udp-sink "$R_PORT")
-		VM_FG=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
-		       udp-out "$REMOTE_LO4" "$R_PORT" "$len")
-		vm_pair "$label" "$rout" listening "$gout" || return
+		VM_FG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU"
+		       -d "$BENCH_TIME" -t "$t" udp-out "$REMOTE_LO4" "$R_PORT"
+		       "$len")
+		vm_pair "$label" "$rout" listening "$gout" || {
+			rec vm "$cell" "$row" kfps fail; return; }
 		got=$(vm_kv "$rout" fps)
 		sent=$(vm_kv "$gout" frames)
 		got_n=$(vm_kv "$rout" frames)
 	fi
 	if [ -z "$got" ] || [ -z "$sent" ]; then
 		vm_fail "$label" "$gout" "$rout"
+		rec vm "$cell" "$row" kfps fail
 		return
 	fi
-	CELL=$(awk -v p="$got" -v g="$got_n" -v s="$sent" 'BEGIN {
+	rec vm "$cell" "$row" kfps "$(awk -v p="$got" 'BEGIN {
+		printf "%.3f", p / 1000 }')"
+	rec vm "$cell" "$row" loss "$(awk -v g="$got_n" -v s="$sent" 'BEGIN {
 		l = s > 0 ? 100 * (s - g) / s : 0
-		if (l < 0) l = 0
-		printf "%.1f (%." (l < 1 ? 2 : 1) "f %%)\n", p / 1000, l }')
+		printf "%.3f", l < 0 ? 0 : l }')"
 }
 
-# vm_tcp_cell() - One TCP run through the daemon: sets CELL to "GBIT", with
-# the guest's retransmissions, gaps or duplicates if there were any
-# $1:	Direction: in (remote->guest) or out (guest->remote)
-# $2:	Daemon socket
-# $3:	Label for the command list
+# vm_tcp_cell() - One TCP run through the daemon, recorded: the guest's
+# Gbit/s, the daemon's CPU per GB; retransmissions, gaps or duplicates
+# go to the notes
+# $1:	Row
+# $2:	Direction: in (remote->guest) or out (guest->remote)
+# $3:	Streams (vm_bench -P, both ends)
+# $4:	Daemon socket
+# $5:	Label for the command list
+# $@:	The guest's transport options (-V ...)
 vm_tcp_cell() {
+	local row=$1; shift
 	local dir=$1; shift
+	local p=$1; shift
 	local sock=$1; shift
 	local label=$1; shift
 	local t=$((BENCH_TIME + 30)) n=$RANDOM gout rout gbps k v extra
+	local cell="tcp $dir $p" t0 t1 bytes
 
 	gout=$SANDBOX_TMP/vm_guest.$n.out
 	rout=$SANDBOX_TMP/vm_remote.$n.out
 	# shellcheck disable=SC2207 # words of a fixed prefix
-	VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t" -b "$REMOTE_LO4"
+	VM_BG=($(ns_cmd "$REMOTE_PID") "$VM_BENCH" -t "$t" -P "$p"
+	       -b "$REMOTE_LO4"
 	       "$([ "$dir" = in ] && echo tcp-source || echo tcp-sink)"
 	       "$R_PORT")
-	VM_FG=("$VM_BENCH" -s "$sock" -d "$BENCH_TIME" -t "$t"
-	       "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
-	vm_pair "$label" "$rout" listening "$gout" || return
+	VM_FG=("$VM_BENCH" -s "$sock" "$@" -M "$VM_MTU" -P "$p"
+	       -d "$BENCH_TIME" -t "$t" "tcp-$dir" "$REMOTE_LO4" "$R_PORT")
+	t0=$(cpu_ticks "$DAEMON_PID")
+	vm_pair "$label" "$rout" listening "$gout" || {
+		rec vm "$cell" "$row" gbit fail; return; }
+	t1=$(cpu_ticks "$DAEMON_PID")
 
 	gbps=$(vm_kv "$gout" gbps)
+	bytes=$(vm_kv "$gout" bytes)
 	if [ -z "$gbps" ]; then
 		vm_fail "$label" "$gout" "$rout"
+		rec vm "$cell" "$row" gbit fail
 		return
 	fi
+	rec vm "$cell" "$row" gbit "$gbps"
+	# The daemon's CPU over the whole pair (connect, ready, end too)
+	[ -n "$t0" ] && [ -n "$t1" ] && [ "${bytes:-0}" -gt 0 ] &&
+		rec vm "$cell" "$row" cpu "$(awk -v d=$((t1 - t0)) \
+			-v n="$bytes" -v hz="$CLK_TCK" 'BEGIN {
+			printf "%.4f", d / hz / (n / 1e9) }')"
 	extra=
 	for k in rexmit gaps dups; do
 		v=$(vm_kv "$gout" $k)
 		[ "${v:-0}" = 0 ] || extra+="${extra:+, }$v $k"
 	done
-	CELL=$(awk -v b="$gbps" 'BEGIN { printf "%." (b < 0.1 ? 3 : 2) "f\n",
-						 b }')${extra:+ ($extra)}
+	[ -n "$extra" ] &&
+		VM_NOTES+=("round $ROUND, $label: $gbps Gbit/s ($extra)")
+	return 0
 }
 
 # vm_listening() - Succeed once a VM-mode daemon's socket accepts
@@ -710,14 +754,39 @@ vm_listening() {
 	[ -S "$sock" ] && pid_alive "$DAEMON_PID"
 }
 
-# vm_row() - Measure one VM-mode row
+# vm_rows() - Print the VM rows: NAME|BINARY|DAEMON OPTIONS|GUEST OPTIONS
+# (the guest's vm_bench transport: none for the stream socket, -V for
+# vhost-user, with -q PAIRS, -O)
+vm_rows() {
+	[ -x "$VM_BENCH" ] || return 0
+	if [ -x "$PASSTD_BIN" ]; then
+		echo "passtd --vm|$PASSTD_BIN|--vm|"
+		if has_opt --vhost-user; then
+			echo "passtd --vhost-user|$PASSTD_BIN|--vm --vhost-user|-V"
+			has_opt --no-vhost-offload && echo "passtd --vhost-user" \
+				"--no-vhost-offload|$PASSTD_BIN|--vm" \
+				"--vhost-user --no-vhost-offload|-V -O"
+			has_opt --vhost-queues && echo "passtd --vhost-user" \
+				"--vhost-queues 4|$PASSTD_BIN|--vm" \
+				"--vhost-user --vhost-queues 4|-V -q 4"
+		fi
+	fi
+	[ -x "$PASST" ] && echo "passt ($PASST)|$PASST||"
+	return 0
+}
+
+# vm_row() - Measure one VM-mode row, once
 # $1:	Row name
+# $2:	Guest options (words)
 # $@:	Daemon command, without -f -s SOCK -u PORT
 vm_row() {
 	local name=$1; shift
-	local sock cells=() dir len
+	local gopts=$1; shift
+	local sock dir len p
+	local -a g
 	local -A way=([in]="remote->guest" [out]="guest->remote")
 
+	read -r -a g <<<"$gopts"
 	DAEMON_COUNT=$((DAEMON_COUNT + 1))
 	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
 	sock=$SANDBOX_TMP/vm.$DAEMON_COUNT.sock
@@ -726,91 +795,99 @@ vm_row() {
 	DAEMON_PID=$!
 	track_pid "$DAEMON_PID"
 	if ! slowwait 10 vm_listening "$sock"; then
-		VM_ROWS+=("| $name | daemon did not start | | | | | |")
+		VM_NOTES+=("round $ROUND, $name: the daemon did not start: $(
+			   tail -n 1 "$DAEMON_LOG")")
 		tail -n 5 "$DAEMON_LOG" >&2
 		stop_daemon
 		return
 	fi
-	VM_COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
+	[ "$ROUND" = 1 ] &&
+		VM_COMMANDS+=("# $name: $(head -n 1 "$DAEMON_LOG")")
 
-	# A daemon that died leaves the rest of its row empty
+	# A daemon that died leaves the rest of its row unmeasured
 	for dir in in out; do
 		for len in 64 1400; do
-			CELL=-
-			pid_alive "$DAEMON_PID" && vm_udp_cell "$dir" "$len" \
-				"$sock" "$name, UDP ${way[$dir]}, $len B"
-			cells+=("$CELL")
+			pid_alive "$DAEMON_PID" || break 2
+			vm_udp_cell "$name" "$dir" "$len" "$sock" \
+				"$name, UDP ${way[$dir]}, $len B" "${g[@]}"
 		done
 	done
 	for dir in in out; do
-		CELL=-
-		pid_alive "$DAEMON_PID" && vm_tcp_cell "$dir" "$sock" \
-			"$name, TCP ${way[$dir]}"
-		cells+=("$CELL")
+		for p in 1 4; do
+			pid_alive "$DAEMON_PID" || break 2
+			vm_tcp_cell "$name" "$dir" "$p" "$sock" \
+				"$name, TCP ${way[$dir]}, $p stream$([ "$p" = 1 ] ||
+				echo s)" "${g[@]}"
+		done
 	done
 	if ! pid_alive "$DAEMON_PID"; then
 		wait "$DAEMON_PID" 2>/dev/null
-		echo "$name: the daemon died, status $?:" >&2
+		VM_NOTES+=("round $ROUND, $name: the daemon died, status $?: $(
+			   tail -n 1 "$DAEMON_LOG")")
+		echo "$name: the daemon died:" >&2
 		tail -n 5 "$DAEMON_LOG" >&2
 	fi
 	stop_daemon
-	VM_ROWS+=("| $name | ${cells[0]} | ${cells[1]} | ${cells[2]} |
-${cells[3]} | ${cells[4]} | ${cells[5]} |")
 }
 
-# vm_table() - Measure and print the VM-mode table
-vm_table() {
-	local r passt_version
+# vm_round() - One round of the VM section: every row once
+vm_round() {
+	local name bin dopts gopts
+	local -a d
 
-	echo "# passtd VM mode (socket protocol)"
-	echo
+	while IFS='|' read -r name bin dopts gopts; do
+		read -r -a d <<<"$dopts"
+		vm_row "$name" "$gopts" "$bin" "${d[@]}"
+	done < <(vm_rows)
+}
+
+# vm_notes() - Print the VM section's verbatim block: how it ran, what
+# failed, the commands of round 1 (the table comes from the results)
+vm_notes() {
+	local passt_version n
+
 	echo "Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2;
 		exit }' /proc/cpuinfo)), Linux $(uname -r), $(date -u +%Y-%m-%d)."
-	echo "Guest: test/tools/vm_bench on the daemon's UNIX socket (32-bit" \
-	     "length, then the frame), MTU 65520, ${BENCH_TIME} s per cell;" \
-	     "its far ends in the remote namespace."
+	echo "Guest: test/tools/vm_bench, MTU $VM_MTU, ${BENCH_TIME} s per" \
+	     "cell, rounds: $BENCH_ROUNDS; on the daemon's UNIX socket" \
+	     "(32-bit length, then the frame) for the stream rows, as the" \
+	     "daemon's vhost-user front end (-V: shared memfd guest memory," \
+	     "virtqueues of 1024 entries, 4 KiB merged receive buffers, the" \
+	     "offloads the daemon offers unless -O, -q 4 queue pairs) for" \
+	     "the vhost-user rows; its far ends in the remote namespace."
 	if [ -x "$PASST" ]; then
 		passt_version=$(dpkg-query -W -f='${Version}' passt 2>/dev/null)
 		[ -n "$passt_version" ] &&
 			passt_version=" (Debian passt $passt_version)"
 		echo "passt: $PASST$passt_version."
 	fi
-	echo
-
-	if [ ! -x "$VM_BENCH" ]; then
-		VM_ROWS+=("| all | not built ($VM_BENCH) | | | | | |")
-	elif [ -x "$PASSTD_BIN" ]; then
-		vm_row "passtd --vm" "$PASSTD_BIN" --vm
-	else
-		VM_ROWS+=("| passtd --vm | not built ($PASSTD_BIN) | | | | | |")
-	fi
-	if [ -x "$VM_BENCH" ] && [ -x "$PASST" ]; then
-		vm_row "passt ($PASST)" "$PASST"
-	fi
-
-	echo "| daemon | UDP remote->guest 64 B kfps | 1400 B kfps |" \
-	     "UDP guest->remote 64 B kfps | 1400 B kfps |" \
-	     "TCP remote->guest Gbit/s | TCP guest->remote Gbit/s |"
-	echo "|---|---:|---:|---:|---:|---:|---:|"
-	for r in "${VM_ROWS[@]}"; do
-		echo "${r//$'\n'/ }"
-	done
+	[ -x "$VM_BENCH" ] || echo "**Not run**: no $VM_BENCH."
 	echo
 	echo "kfps: thousands of datagrams per second counted by the" \
 	     "receiver (the guest, or udp-sink in the remote namespace)," \
 	     "from its first batch to its last; in parentheses, the" \
 	     "datagrams lost, percent of those the sender counted." \
 	     "Gbit/s: TCP payload the guest received, or the daemon" \
-	     "acknowledged to the guest; a guest's retransmissions (go-back" \
-	     "on duplicate ACKs or 200 ms without progress), gaps and" \
-	     "duplicate segments are shown when there were any. With no" \
-	     "loss, the daemon kept up and the sender was the limit." \
-	     "fail (stalled): nothing acknowledged or received for 3 s;" \
-	     "fail (daemon died): the daemon exited during the cell (the" \
-	     "rest of its row is not measured)."
+	     "acknowledged to the guest, over all streams (vm_bench -P 4:" \
+	     "four connections from one guest, spread over the transmit" \
+	     "queues with -q 4). With no loss, the daemon kept up and the" \
+	     "sender was the limit. CPU s/GB: the daemon's user and system" \
+	     "time over the whole run, per GB of TCP payload. A cell" \
+	     "failed in a round (\"fail (stalled)\": nothing acknowledged" \
+	     "or received for 3 s) has no figure that round; a daemon that" \
+	     "died leaves the rest of its row unmeasured in that round."
 	echo
-	echo "Commands, run from the sandbox namespace (the daemon's host" \
-	     "side). /proc/$REMOTE_PID/ns/net is the remote namespace."
+	n=${#VM_NOTES[@]}
+	if [ "$n" -gt 0 ]; then
+		echo "Failures and retransmissions ($n):"
+		echo
+		printf -- '- %s\n' "${VM_NOTES[@]:0:40}"
+		[ "$n" -gt 40 ] && echo "- ... and $((n - 40)) more"
+		echo
+	fi
+	echo "Commands of round 1, run from the sandbox namespace (the" \
+	     "daemon's host side). /proc/$REMOTE_PID/ns/net is the remote" \
+	     "namespace."
 	echo
 	echo '```'
 	printf '%s\n' "${VM_COMMANDS[@]}"
@@ -845,6 +922,12 @@ meta() {
 	     "ratios, taken round by round)."
 }
 
+VM_NOTES=()
+VM_COMMANDS=()
+VM_BG=()
+VM_FG=()
+VM_UPORT=10002
+VM_MTU=${BENCH_VM_MTU:-65520}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Every section but a TCP MTU's cells runs with the veth pair at 65520
 set_link_mtu 65520 || echo "cannot set the veth MTU" >&2
@@ -858,7 +941,7 @@ else
 	: >"$RESULTS"
 fi
 for ROUND in $(seq "$BENCH_ROUNDS"); do
-	for sec in tcp udp lat load; do
+	for sec in tcp udp lat load vm; do
 		want $sec || continue
 		echo "bench: round $ROUND of $BENCH_ROUNDS, $sec ($((SECONDS -
 			T0)) s)" >&2
@@ -877,14 +960,8 @@ if want startup; then
 	BLOCKS+=(--block "startup=$BENCH_DIR/startup.md")
 fi
 if want vm; then
-	echo "bench: vm ($((SECONDS - T0)) s)" >&2
-	VM_ROWS=()
-	VM_COMMANDS=()
-	VM_BG=()
-	VM_FG=()
-	VM_UPORT=10002
-	vm_table | sed '1,2d' >"$BENCH_DIR/vm.md"
-	BLOCKS+=(--block "vm=$BENCH_DIR/vm.md")
+	vm_notes >"$BENCH_DIR/vm.md"
+	BLOCKS+=(--block "vm-notes=$BENCH_DIR/vm.md")
 fi
 meta $((SECONDS - T0)) >"$BENCH_DIR/meta.md"
 

@@ -62,6 +62,6 @@ results_keep() {
 		BEGIN { of["tcp"] = "tcp"; of["mem"] = "tcp"
 			of["udp"] = "udp"; of["paced"] = "udp"
 			of["lat"] = "lat"; of["conn"] = "lat"
-			of["load"] = "load" }
+			of["load"] = "load"; of["vm"] = "vm" }
 		!($1 in of) || index(only, "," of[$1] ",") == 0' "$1"
 }

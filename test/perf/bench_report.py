@@ -9,10 +9,12 @@ file, tab-separated:
 
 SECTION is tcp, udp (unpaced), paced (highest rate at <= 0.1 % loss),
 lat (sockperf ping-pong), conn (conn_rate), mem (peak RSS), load (the
-tcp or udp cells with a busy loop beside them); CELL names the
-measurement within it ("65520 in 1": MTU, direction, streams), ROW the
-path ("veth" is the kernel's own path, the base of every ratio), ROUND
-the alternating round it came from. This script reads that file and
+tcp or udp cells with a busy loop beside them), vm (VM mode, vm_bench as
+the guest: "udp 64 in", "tcp out 4"); CELL names the measurement within
+it ("65520 in 1": MTU, direction, streams), ROW the path ("veth" is the
+kernel's own path, the base of every ratio; in vm the stream row
+"passtd --vm" is), ROUND the alternating round it came from. VALUE
+"fail" is a round without a figure: counted, shown next to the median. This script reads that file and
 nothing else measured, so it can be run again on old results, and
 test/bench_report.sh feeds it fixed ones.
 
@@ -24,8 +26,8 @@ rounds cancels.
 The report replaces, in the files given with --doc and --readme, only
 what lies between "<!-- bench:begin NAME -->" and "<!-- bench:end NAME
 -->" lines; everything else (the hand-written narrative) is kept.
-Blocks: meta, targets, tcp, udp, latency, cost, load, plots, and the
-verbatim ones given with --block NAME=FILE (startup, vm). With
+Blocks: meta, targets, tcp, udp, latency, cost, load, vm, plots, and
+the verbatim ones given with --block NAME=FILE (startup, vm-notes). With
 --plots DIR it writes gnuplot data and PNG plots there.
 
 Usage: bench_report.py RESULTS [--doc FILE] [--readme FILE]
@@ -39,6 +41,8 @@ import sys
 
 BASE = "veth"
 DIRS = {"in": "remote→ns", "out": "ns→remote"}
+VM_BASE = "passtd --vm"
+VM_DIRS = {"in": "remote→guest", "out": "guest→remote"}
 
 
 def median(vals):
@@ -90,6 +94,8 @@ class Results:
 
     def __init__(self, lines):
         self.v = {}		# (sec, cell, row, metric) -> {round: value}
+        self.fails = {}		# (sec, cell, row, metric) -> rounds failed
+        self.all_rows = {}	# sec -> rows, those that only failed too
         self.rows = {}		# sec -> rows in order of appearance
         self.cells = {}		# sec -> cells in order of appearance
         for line in lines:
@@ -100,14 +106,29 @@ class Results:
             if len(f) != 6:
                 continue
             sec, cell, row, rnd, metric, val = f
+            key = (sec, cell, row, metric)
             try:
                 val = float(val)
             except ValueError:
-                continue	# "fail": the cell has no figure that round
-            self.v.setdefault((sec, cell, row, metric), {})[rnd] = val
-            for d, k in ((self.rows, row), (self.cells, cell)):
-                if k not in d.setdefault(sec, []):
-                    d[sec].append(k)
+                # "fail": the cell has no figure that round
+                if val == "fail":
+                    self.fails[key] = self.fails.get(key, 0) + 1
+                    self.order(self.all_rows, sec, row)
+                continue
+            self.v.setdefault(key, {})[rnd] = val
+            for d, k in ((self.rows, row), (self.cells, cell),
+                         (self.all_rows, row)):
+                self.order(d, sec, k)
+
+    @staticmethod
+    def order(d, sec, k):
+        """order() - Add @k to the list of @sec in @d, once, in order"""
+        if k not in d.setdefault(sec, []):
+            d[sec].append(k)
+
+    def nfail(self, sec, cell, row, metric):
+        """nfail() - Rounds in which the cell failed"""
+        return self.fails.get((sec, cell, row, metric), 0)
 
     def vals(self, sec, cell, row, metric):
         """vals() - The figures of every round, in round order"""
@@ -238,6 +259,61 @@ def load_block(res):
                      "ratio to pasta"], rows)
 
 
+def vm_figure(res, cell, row, metric):
+    """vm_figure() - A VM cell: median, loss for UDP, failed rounds"""
+    v = res.med("vm", cell, row, metric)
+    nf = res.nfail("vm", cell, row, metric)
+    if v is None:
+        return "fail (%d)" % nf if nf else "-"
+    out = fmt(v)
+    if metric == "kfps":
+        loss = res.med("vm", cell, row, "loss")
+        if loss is not None:
+            out += " (%s %%)" % fmt(loss, 2 if loss < 1 else 1)
+    if nf:
+        out += " (%d failed)" % nf
+    return out
+
+
+def vm_block(res):
+    """vm_block() - VM mode: figures per row, then ratios to the stream
+
+    The first table holds the medians of every cell; the second, for
+    every row but the stream row itself, the per-round ratios of its TCP
+    throughput to the stream row's (passtd --vm) in the same cell, and
+    the daemon's CPU per GB, 1 stream. Empty without VM figures.
+    """
+    rows = res.all_rows.get("vm", [])
+    if not rows:
+        return []
+    udp = [("udp %s %s" % (n, d)) for d in ("in", "out")
+           for n in ("64", "1400")]
+    tcp = [("tcp %s %s" % (d, p)) for d in ("in", "out") for p in ("1", "4")]
+    lines = md_table(
+        ["daemon", "UDP remote→guest 64 B kfps", "1400 B kfps",
+         "UDP guest→remote 64 B kfps", "1400 B kfps",
+         "TCP remote→guest Gbit/s 1 stream", "4 streams",
+         "TCP guest→remote Gbit/s 1 stream", "4 streams"],
+        [[row] + [vm_figure(res, c, row, "kfps") for c in udp]
+         + [vm_figure(res, c, row, "gbit") for c in tcp] for row in rows])
+    others = [r for r in rows if r != VM_BASE]
+    if VM_BASE not in rows or not others:
+        return lines
+    ratios = []
+    for row in [VM_BASE] + others:
+        r = ["-" if row == VM_BASE else
+             fmt_ratio(res.ratio("vm", c, row, "gbit", VM_BASE))
+             for c in tcp]
+        ratios.append([row] + r + [fmt(res.med("vm", "tcp %s 1" % d, row,
+                                                "cpu"))
+                                   for d in ("in", "out")])
+    lines += [""] + md_table(
+        ["daemon", "TCP remote→guest ×stream 1 stream", "4 streams",
+         "TCP guest→remote ×stream 1 stream", "4 streams",
+         "daemon CPU s/GB remote→guest", "guest→remote"], ratios)
+    return lines
+
+
 def targets(res):
     """targets() - The issue's targets: (text, figure, met) for each
 
@@ -265,6 +341,16 @@ def targets(res):
             res.ratio("lat", "tcp", "passtd", "p50"), 1.25)
     at_most("TCP request/response p99 ≤ 2× veth",
             res.ratio("lat", "tcp", "passtd", "p99"), 2.0)
+    for d in ("in", "out"):
+        at_least("VM TCP %s: vhost-user ≥ 2× stream (1 stream)" % VM_DIRS[d],
+                 res.ratio("vm", "tcp %s 1" % d, "passtd --vhost-user",
+                           "gbit", VM_BASE), 2.0)
+    for d in ("in", "out"):
+        at_least("VM TCP %s, 4 streams: vhost-user with 4 queue pairs ≥ "
+                 "2× stream" % VM_DIRS[d],
+                 res.ratio("vm", "tcp %s 4" % d,
+                           "passtd --vhost-user --vhost-queues 4", "gbit",
+                           VM_BASE), 2.0)
     for cell in res.cells.get("load", []):
         metric = "gbit" if cell.startswith("tcp") else "kpps"
         at_least("under load, %s: passtd ahead of pasta" % cell,
@@ -408,7 +494,8 @@ def main(argv):
 
     blocks = {"targets": targets_block(res), "tcp": tcp_block(res),
               "udp": udp_block(res), "latency": latency_block(res),
-              "cost": cost_block(res), "load": load_block(res)}
+              "cost": cost_block(res), "load": load_block(res),
+              "vm": vm_block(res)}
     if "--meta" in args:
         with open(args["--meta"]) as f:
             blocks["meta"] = f.read().splitlines()
@@ -417,7 +504,7 @@ def main(argv):
         with open(path) as f:
             blocks[name] = f.read().splitlines()
     # A section not run this time keeps what the document had
-    for name in ("tcp", "udp", "latency", "cost", "load"):
+    for name in ("tcp", "udp", "latency", "cost", "load", "vm"):
         if len(blocks[name]) <= 2:
             del blocks[name]
     if len(blocks["targets"]) <= 2:
