@@ -622,12 +622,14 @@ void frame_pipe_last(struct frame_queue *q, size_t payload)
  * @q:		Queue, not empty
  * @payload:	Bytes at the end of the frame's one piece that are there
  *		instead
+ * @loan:	The loan q->direct() named for those buffers
  */
-void frame_direct_last(struct frame_queue *q, size_t payload)
+void frame_direct_last(struct frame_queue *q, size_t payload, uint32_t loan)
 {
 	struct frame_out *o = &q->out[q->n - 1];
 
 	o->direct = (uint32_t)payload;
+	o->loan = loan;
 	o->iov[0].iov_len -= payload;
 }
 

@@ -106,6 +106,7 @@ bool frame_same_flow(const struct frame_in *a, const struct frame_in *b);
  *		in memory (frame_pipe_last()), 0 for a frame all in @iov
  * @direct:	Payload bytes that are already in the frontend's buffers
  *		(frame_direct_last(), q->direct()), 0 for a frame all in @iov
+ * @loan:	With @direct, the loan of those buffers (q->direct())
  */
 struct frame_out {
 	struct iovec iov[FRAME_IOV];
@@ -117,6 +118,7 @@ struct frame_out {
 	uint8_t gso_type;
 	uint32_t piped;
 	uint32_t direct;
+	uint32_t loan;
 };
 
 /* Kinds of frames the kernel splits (segmentation offload) */
@@ -130,7 +132,7 @@ struct frame_queue;
 typedef void (*frame_flush_fn)(struct frame_queue *q);
 typedef int (*frame_direct_fn)(struct frame_queue *q, const uint8_t *hdr,
 			       size_t hdr_len, size_t len, struct iovec *iov,
-			       unsigned int max);
+			       unsigned int max, uint32_t *loan);
 
 /**
  * struct frame_queue - Frames toward the guest, flushed once per loop
@@ -162,9 +164,10 @@ typedef int (*frame_direct_fn)(struct frame_queue *q, const uint8_t *hdr,
  *		bytes: addresses and ports are set), the payload length; it
  *		fills @iov (at most @max pieces) with where the payload
  *		goes and returns the pieces used, or -1 (no buffers: build
- *		the frame in the arena). Frames of those buffers are queued
- *		with frame_direct_last() in the order they were lent;
- *		buffers lent but not queued go back at the next flush
+ *		the frame in the arena), and names the loan in *@loan. A
+ *		frame of those buffers is queued with frame_direct_last()
+ *		and its loan; buffers lent but never queued go back at the
+ *		next flush
  */
 struct frame_queue {
 	uint8_t *arena;
@@ -223,7 +226,7 @@ int frame_push_partial(struct frame_queue *q, uint8_t *buf, size_t len,
 int frame_push_gso(struct frame_queue *q, uint8_t *buf, size_t len,
 		   uint16_t csum_start, enum frame_gso type, uint16_t gso_size);
 void frame_pipe_last(struct frame_queue *q, size_t payload);
-void frame_direct_last(struct frame_queue *q, size_t payload);
+void frame_direct_last(struct frame_queue *q, size_t payload, uint32_t loan);
 int frame_csum_complete(struct frame_out *o);
 
 #endif /* FRAME_H */

@@ -992,13 +992,15 @@ static unsigned int tcp_slots_iov(uint8_t **slots, size_t hdr,
  * guest's receive buffers) for the payload of up to @n frames of @seg
  * bytes, @want in all, so that the peek reads it there: frame i's
  * headers are in @slots[i] as always (addresses and ports written now,
- * for the frontend's choice of queue). Return: frames that got buffers,
- * from the first; their pieces in @iov, *@niov of them
+ * for the frontend's choice of queue), its loan in @loans[i]. Return:
+ * frames that got buffers, from the first; their pieces in @iov, *@niov
+ * of them. Loans no frame is queued with go back at the next flush.
  */
 static unsigned int tcp_direct_reserve(struct ctx *c, int idx, uint8_t **slots,
 				       size_t hdr, unsigned int n,
 				       size_t want, size_t seg,
-				       struct iovec *iov, unsigned int *niov)
+				       struct iovec *iov, unsigned int *niov,
+				       uint32_t *loans)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct frame_ip_hdr h = { .src = ts->dst, .dst = ts->src,
@@ -1014,7 +1016,7 @@ static unsigned int tcp_direct_reserve(struct ctx *c, int idx, uint8_t **slots,
 		wr16(th, ts->dport);
 		wr16(th + 2, ts->sport);
 		k = c->q->direct(c->q, slots[i], hdr, len, iov + *niov,
-				 TCP_DIRECT_IOV - *niov);
+				 TCP_DIRECT_IOV - *niov, &loans[i]);
 		if (k < 0)
 			break;
 		*niov += (unsigned int)k;
@@ -1073,11 +1075,13 @@ static int tcp_push_slot(struct ctx *c, const struct tcp_conn *conn,
 /*
  * Send peeked data as frames: slot i holds up to @seg bytes of payload,
  * or, @piped, slot 0 the headers of one frame whose payload is in
- * tap_splice.c's pipe, or, @direct, slot i the headers of a frame whose
- * payload is in the frontend's buffers (tcp_direct_reserve())
+ * tap_splice.c's pipe, or, with @loans, slot i the headers of a frame
+ * whose payload is in the frontend's buffers of loan @loans[i]
+ * (tcp_direct_reserve())
  */
 static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
-			   size_t got, size_t seg, bool piped, bool direct)
+			   size_t got, size_t seg, bool piped,
+			   const uint32_t *loans)
 {
 	const struct flowside *ts = &flow_at(c->flows, idx)->side[TAPSIDE];
 	struct tcp_conn *conn = &tcp_conns[idx];
@@ -1108,8 +1112,8 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 		}
 		if (piped)
 			frame_pipe_last(c->q, len);
-		else if (direct)
-			frame_direct_last(c->q, len);
+		else if (loans)
+			frame_direct_last(c->q, len, loans[i]);
 		conn->seq_to_tap += (uint32_t)len;
 		got -= len;
 	}
@@ -1132,6 +1136,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 	bool v4 = inany_is_v4(&flow_at(c->flows, idx)->side[TAPSIDE].src);
 	size_t hdr = frame_ip_hdr_len(v4) + TCP_HDR_LEN;
 	static struct iovec iov[TCP_DIRECT_IOV];
+	static uint32_t loans[TCP_BATCH_IOV];
 	uint8_t *slots[TCP_BATCH_IOV];
 
 	while (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
@@ -1181,7 +1186,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			got = tcp_peek_piped(idx, want);
 		} else if (c->q->direct &&
 			   (nd = tcp_direct_reserve(c, idx, slots, hdr, n, want,
-						    seg, iov, &niov))) {
+						    seg, iov, &niov, loans))) {
 			/* payload straight into the frontend's buffers */
 			direct = true;
 			want = MIN(want, (size_t)nd * seg);
@@ -1209,7 +1214,8 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 			tcp_fin_to_tap(c, idx);
 			return;
 		}
-		tcp_send_slots(c, idx, slots, (size_t)got, seg, piped, direct);
+		tcp_send_slots(c, idx, slots, (size_t)got, seg, piped,
+			       direct ? loans : NULL);
 		/* Out now, not at the end of the loop: the payload is still
 		 * in the CPU's caches for the copy into the frontend, and
 		 * the guest starts on it while we peek the next batch */

@@ -106,6 +106,7 @@ static size_t vu_backlog_tail;		/* end of waiting bytes */
 struct vu_chain {
 	uint16_t head;
 	uint16_t qi;
+	uint16_t pos;		/* available index it was taken from */
 	uint16_t n;
 	uint32_t len;
 	struct iovec iov[VU_RX_IOV];
@@ -133,15 +134,16 @@ static unsigned int vu_lent_n;
  * struct vu_loan - The chains lent for one frame's payload
  * @first:	Its first chain in vu_lent
  * @n:		Chains
+ * @used:	A frame took it (its chains went to the guest)
  */
 struct vu_loan {
 	uint16_t first;
 	uint16_t n;
+	bool used;
 };
 
 static struct vu_loan vu_loans[VU_LOANS_MAX];
 static unsigned int vu_loans_n;		/* loans made since the flush */
-static unsigned int vu_loans_done;	/* of which frames were queued */
 
 
 /* Features the command line lets us offer */
@@ -191,7 +193,7 @@ static void vu_tx(struct ctx *c, unsigned int i);
 static void vu_spare_flush(unsigned int i);
 static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 			 size_t hdr_len, size_t len, struct iovec *iov,
-			 unsigned int max);
+			 unsigned int max, uint32_t *loan);
 
 /* What the front end that left moved, in one line, then forget it */
 static void vu_stats(void)
@@ -560,9 +562,17 @@ static unsigned int vu_rx_pair(const uint8_t *p, size_t len)
 	return ready[(h ^ (h >> 16)) % n];
 }
 
-/* Give chain @ch back to the spares (or, if full, to the guest unused) */
+/* Give chain @ch back: to the available ring if it is the last taken
+ * from it (the common case: the end of a batch, given back last first),
+ * else to the spares, or, if those are full, to the guest unused */
 static void vu_spare_put(const struct vu_chain *ch)
 {
+	struct virtq *q = &vu.vq[ch->qi];
+
+	if (q->used && (uint16_t)(ch->pos + 1) == q->last_avail) {
+		vq_unpop(q, 1);
+		return;
+	}
 	if (vu_spare_n < VU_SPARE_MAX) {
 		vu_spare[vu_spare_n++] = *ch;
 		return;
@@ -621,6 +631,7 @@ static enum vq_err vu_chain_take(unsigned int i, struct vu_chain *ch)
 		}
 		ch->head = e.head;
 		ch->qi = (uint16_t)i;
+		ch->pos = (uint16_t)(q->last_avail - 1);
 		ch->n = (uint16_t)e.n;
 		ch->len = (uint32_t)e.len;
 		memcpy(ch->iov, e.iov, e.n * sizeof(*e.iov));
@@ -660,18 +671,16 @@ static void vu_chains_write(const struct vu_chain *ch, unsigned int nch,
 static unsigned int vu_chains_used(const struct vu_chain *ch,
 				   unsigned int nch, size_t total)
 {
-	unsigned int k, used = 0;
+	unsigned int k, used;
 
-	for (k = 0; k < nch; k++) {
-		if (!total) {
-			vu_spare_put(&ch[k]);
-			continue;
-		}
+	for (k = 0; k < nch && total; k++) {
 		vq_push(&vu.vq[ch[k].qi], ch[k].head,
 			(uint32_t)MIN(total, ch[k].len));
 		total -= MIN(total, ch[k].len);
-		used++;
 	}
+	used = k;
+	for (k = nch; k-- > used; )
+		vu_spare_put(&ch[k]);
 	return used;
 }
 
@@ -718,7 +727,7 @@ static int vu_chains_get(unsigned int i, size_t total, struct vu_chain *ch,
 	}
 	return (int)n;
 fail:
-	for (k = 0; k < n; k++)
+	for (k = n; k--; )
 		vu_spare_put(&ch[k]);
 	return -1;
 }
@@ -867,6 +876,7 @@ static int vu_chains_iov(const struct vu_chain *ch, unsigned int nch,
  * @len:	Payload bytes
  * @iov:	Where the payload goes, filled
  * @max:	Room in @iov
+ * @loan:	Names the loan, for frame_direct_last()
  *
  * The buffers of the receive queue the frame's flow goes to are taken
  * now, with room for the virtio-net header and @hdr_len bytes in the
@@ -878,7 +888,7 @@ static int vu_chains_iov(const struct vu_chain *ch, unsigned int nch,
  */
 static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 			 size_t hdr_len, size_t len, struct iovec *iov,
-			 unsigned int max)
+			 unsigned int max, uint32_t *loan)
 {
 	size_t total = VU_VNET_HDR + hdr_len + len;
 	struct vu_loan *l = &vu_loans[vu_loans_n];
@@ -905,31 +915,33 @@ static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 		pieces = vu_chains_iov(vu_lent + vu_lent_n, (unsigned int)n,
 				       VU_VNET_HDR + hdr_len, len, iov, max);
 	if (pieces < 0) {
-		for (k = 0; k < (unsigned int)n; k++)
+		for (k = (unsigned int)n; k--; )
 			vu_spare_put(&vu_lent[vu_lent_n + k]);
 		return -1;
 	}
 	l->first = (uint16_t)vu_lent_n;
 	l->n = (uint16_t)n;
+	l->used = false;
 	vu_lent_n += (unsigned int)n;
-	vu_loans_n++;
+	*loan = vu_loans_n++;
 	return pieces;
 }
 
-/* Frame @o's payload is in the next loan's chains: write its header and
+/* Frame @o's payload is in its loan's chains: write its header and
  * headers in front, return the chains to the guest */
 static void vu_rx_lent(struct frame_out *o, struct virtio_net_hdr *vh)
 {
 	struct virtio_net_hdr_mrg_rxbuf mh = { .hdr = *vh };
-	const struct vu_loan *l;
+	struct vu_loan *l;
 	struct vu_chain *ch;
 	size_t total;
 
-	if (vu_loans_done == vu_loans_n) {
+	if (o->loan >= vu_loans_n || vu_loans[o->loan].used) {
 		drop(DROP_QUEUE_FULL);	/* cannot be: a frame without loan */
 		return;
 	}
-	l = &vu_loans[vu_loans_done++];
+	l = &vu_loans[o->loan];
+	l->used = true;
 	ch = &vu_lent[l->first];
 	total = VU_VNET_HDR + o->len;
 	mh.num_buffers = (uint16_t)vu_chains_needed(ch, l->n, total);
@@ -942,18 +954,19 @@ static void vu_rx_lent(struct frame_out *o, struct virtio_net_hdr *vh)
 	vu_n_queue[ch->qi]++;
 }
 
-/* Loans no frame took: their chains become spares */
+/* Loans no frame took (a peek that got less, or nothing): their chains
+ * become spares */
 static void vu_loans_end(void)
 {
-	unsigned int k;
+	unsigned int i, k;
 
-	for (; vu_loans_done < vu_loans_n; vu_loans_done++) {
-		const struct vu_loan *l = &vu_loans[vu_loans_done];
+	for (i = vu_loans_n; i--; ) {
+		const struct vu_loan *l = &vu_loans[i];
 
-		for (k = 0; k < l->n; k++)
+		for (k = l->n; !l->used && k--; )
 			vu_spare_put(&vu_lent[l->first + k]);
 	}
-	vu_loans_n = vu_loans_done = 0;
+	vu_loans_n = 0;
 	vu_lent_n = 0;
 }
 
@@ -1003,6 +1016,6 @@ void vu_net_flush(struct frame_queue *q)
 	vu_loans_end();
 	vu_rx_notify();
 out:
-	vu_loans_n = vu_loans_done = vu_lent_n = 0;
+	vu_loans_n = vu_lent_n = 0;
 	frame_queue_reset(q);
 }
