@@ -177,6 +177,7 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f)
 	}
 	f->frame = buf;
 	f->len = len;
+	f->inl = len;
 	f->dst_mac = buf;
 	f->src_mac = buf + MAC_LEN;
 	f->ethertype = rd16(buf + 12);

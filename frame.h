@@ -68,6 +68,12 @@ static inline void frame_buf_release(struct frame_buf *b)
  * @buf:	Buffer the frame lies in, for frame_buf_hold()
  * @csum_partial: The L4 checksum holds only the pseudo-header sum (the
  *		sender offloaded it): it cannot be verified
+ * @inl:	Bytes of the frame at @frame (all of it, unless @ext)
+ * @ext:	NULL, or pieces holding the rest of the frame, @len - @inl
+ *		bytes: the payload of a TCP segment that vu_net.c left in
+ *		guest memory, for the socket to take from there. Every
+ *		header is at @frame; nothing but a send reads @ext
+ * @n_ext:	Pieces in @ext
  */
 struct frame_in {
 	const uint8_t *frame;
@@ -86,6 +92,9 @@ struct frame_in {
 	size_t l4_len;
 	struct frame_buf *buf;
 	bool csum_partial;
+	size_t inl;
+	const struct iovec *ext;
+	unsigned int n_ext;
 };
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f);

@@ -89,11 +89,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -118,6 +120,8 @@ SYSCALL_ALLOW(SYS_NS | SYS_VM, recvmsg);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, recvfrom);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, sendmsg);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, shutdown);
+/* vhost-user: how much is unread, to lend the guest's buffers for it */
+SYSCALL_ALLOW_ARG(SYS_VU, ioctl, 1, SIOCINQ);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, close);
 SYSCALL_ALLOW(SYS_NS | SYS_VM, epoll_ctl);
 
@@ -228,6 +232,9 @@ struct tcp_conn {
  * @flags:	TH_* flags
  * @wnd:	Window field (unscaled)
  * @payload:	Payload
+ * @inl:	Bytes of it at @payload; the rest is in @ext (frame_in)
+ * @ext:	Pieces of the rest, NULL if none
+ * @n_ext:	Number of pieces
  * @len:	Payload length
  * @mss:	MSS option, 0 if absent
  * @ws:		Window scale option, -1 if absent
@@ -239,6 +246,9 @@ struct tcp_seg {
 	uint16_t wnd;
 	const uint8_t *payload;
 	size_t len;
+	size_t inl;
+	const struct iovec *ext;
+	unsigned int n_ext;
 	uint16_t mss;
 	int ws;
 };
@@ -556,6 +566,11 @@ static void tcp_parse(const struct frame_in *f, struct tcp_seg *s)
 	s->wnd = rd16(th + 14);
 	s->payload = th + doff;
 	s->len = f->l4_len - doff;
+	/* headers are always at f->frame (vu_net.c checks it): the payload
+	 * may continue in guest memory */
+	s->inl = MIN(s->len, f->inl - (size_t)(s->payload - f->frame));
+	s->ext = f->ext;
+	s->n_ext = f->n_ext;
 	s->mss = 0;
 	s->ws = -1;
 	if (!(s->flags & TH_SYN))
@@ -988,6 +1003,23 @@ static unsigned int tcp_slots_iov(uint8_t **slots, size_t hdr,
 }
 
 /*
+ * Bytes the socket holds beyond what the guest was sent and has not
+ * acknowledged: what a peek can get now (0 if unknown). Buffers are lent
+ * for that much only: a loan the peek does not fill costs the frontend
+ * (vhost-user: guest buffers taken from the ring and given back)
+ */
+static size_t tcp_unread_new(const struct tcp_conn *conn)
+{
+	uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
+	int unread;
+
+	if (ioctl(conn->sock, SIOCINQ, &unread) || unread < 0 ||
+	    (uint32_t)unread <= in_flight)
+		return 0;
+	return (uint32_t)unread - in_flight;
+}
+
+/*
  * Borrow the frontend's own buffers (c->q->direct, vhost-user: the
  * guest's receive buffers) for the payload of up to @n frames of @seg
  * bytes, @want in all, so that the peek reads it there: frame i's
@@ -1146,6 +1178,7 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		size_t want, slot_len = (hdr + seg + 7) & ~(size_t)7;
 		unsigned int n, i, nd, niov;
 		bool piped, direct;
+		size_t dwant;
 		uint8_t *region;
 		ssize_t got;
 
@@ -1185,11 +1218,13 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 		if (piped) {
 			got = tcp_peek_piped(idx, want);
 		} else if (c->q->direct &&
-			   (nd = tcp_direct_reserve(c, idx, slots, hdr, n, want,
-						    seg, iov, &niov, loans))) {
+			   (dwant = tcp_unread_new(conn)) &&
+			   (nd = tcp_direct_reserve(c, idx, slots, hdr, n,
+						    MIN(want, dwant), seg, iov,
+						    &niov, loans))) {
 			/* payload straight into the frontend's buffers */
 			direct = true;
-			want = MIN(want, (size_t)nd * seg);
+			want = MIN(MIN(want, dwant), (size_t)nd * seg);
 			got = tcp_peek(idx, iov, niov);
 		} else {
 			niov = tcp_slots_iov(slots, hdr, n, want, seg, iov);
@@ -1340,6 +1375,40 @@ static void tcp_seq_order(const struct tcp_seg *segs, unsigned int n,
 	}
 }
 
+/*
+ * Add the payload of @s from byte @skip on to @iov at *@k (up to
+ * TCP_BATCH_IOV pieces): the bytes at s->payload, then those in guest
+ * memory. Return: bytes added
+ */
+static size_t tcp_seg_iov(const struct tcp_seg *s, size_t skip,
+			  struct iovec *iov, unsigned int *k)
+{
+	size_t want = s->len - skip, added = 0;
+	unsigned int j;
+
+	if (skip < s->inl && *k < TCP_BATCH_IOV) {
+		iov[*k].iov_base = (void *)(s->payload + skip);
+		iov[(*k)++].iov_len = s->inl - skip;
+		added = s->inl - skip;
+	}
+	skip = skip > s->inl ? skip - s->inl : 0;
+	/* the pieces may run past the IP packet (padding): up to s->len */
+	for (j = 0; j < s->n_ext && *k < TCP_BATCH_IOV && added < want; j++) {
+		size_t plen = s->ext[j].iov_len, m;
+
+		if (skip >= plen) {
+			skip -= plen;
+			continue;
+		}
+		m = MIN(plen - skip, want - added);
+		iov[*k].iov_base = (uint8_t *)s->ext[j].iov_base + skip;
+		iov[(*k)++].iov_len = m;
+		added += m;
+		skip = 0;
+	}
+	return added;
+}
+
 /**
  * tcp_data_to_sock() - Write the in-order payload of a batch to the socket
  * @c:		Execution context
@@ -1378,10 +1447,14 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 			break;		/* gap: out of order, ACK what we have */
 		skip = next - s->seq;
 		if (skip < s->len) {
-			iov[k].iov_base = (void *)(s->payload + skip);
-			iov[k++].iov_len = s->len - skip;
-			total += s->len - skip;
-			next += (uint32_t)(s->len - skip);
+			size_t got = tcp_seg_iov(s, skip, iov, &k);
+
+			total += got;
+			next += (uint32_t)got;
+			if (s->n_ext)
+				buf = NULL;	/* guest memory: never lent */
+			if (got < s->len - skip)
+				break;		/* no room for more pieces */
 		}
 		if ((s->flags & TH_FIN) && s->seq + (uint32_t)s->len == next)
 			fin = true;

@@ -10,11 +10,17 @@
  * From the guest: a kick on a transmit queue takes every chain available
  * (up to VU_TX_BUDGET per wake-up, then the kick eventfd is signalled
  * again so that the loop comes back after serving others), copies each
- * frame out of guest memory into one of VU_BUFS receive buffers, returns
- * the chain to the guest, and hands the batch to tap_dispatch() as the
- * tap and stream frontends do. The copy is the one place guest data is
- * read: the parsers and protocols see only our copy, which the guest
- * cannot change under them. The header says whether the guest left the
+ * frame out of guest memory into one of VU_BUFS receive buffers, and
+ * hands the batch to tap_dispatch() as the tap and stream frontends do.
+ * The parsers and protocols read only our copy, which the guest cannot
+ * change under them (a length read twice from guest memory could differ
+ * the second time). A TCP segment is copied only as far as its headers
+ * reach (VU_TX_INLINE bytes, when all of them lie there): its payload
+ * stays in the guest's buffer, named by the frame's ext pieces, and the
+ * socket's sendmsg() takes it from there, the one copy it costs; those
+ * chains go back to the guest only after the batch was dispatched, when
+ * nothing refers to them any more (they are never lent with
+ * MSG_ZEROCOPY). Other chains go back at once. The header says whether the guest left the
  * checksum partial (CSUM) and whether the frame is a TCP segment of up
  * to 64 KiB for us to cut (HOST_TSO4/6): the protocols take both, as
  * from a tap with offloads. Other segmentation kinds are dropped.
@@ -75,6 +81,8 @@
 #define VU_BACKLOG	(16 << 20)	/* frames waiting for guest buffers */
 #define VU_VNET_HDR	sizeof(struct virtio_net_hdr_mrg_rxbuf)
 #define VU_RX_IOV	20		/* pieces of one receive chain */
+#define VU_TX_INLINE	192		/* bytes of a TCP frame copied out */
+#define VU_EXT_IOV	16384		/* pieces of payload left in place */
 #define VU_SPARE_MAX	512		/* receive chains taken, not used */
 #define VU_LENT_MAX	2048		/* chains lent for direct payload */
 #define VU_LOANS_MAX	512		/* frames with lent chains, a flush */
@@ -120,7 +128,7 @@ struct vu_chain {
  */
 /* Frames of this front end's: into the guest in place, copied; from it;
  * per queue either way */
-static uint64_t vu_n_direct, vu_n_copied, vu_n_tx;
+static uint64_t vu_n_direct, vu_n_copied, vu_n_tx, vu_n_split;
 static uint64_t vu_n_queue[VU_QUEUES_MAX];
 
 static struct vu_chain vu_spare[VU_SPARE_MAX];
@@ -206,12 +214,13 @@ static void vu_stats(void)
 			p += snprintf(p, sizeof(q) - (size_t)(p - q),
 				      " %u:%llu", i,
 				      (unsigned long long)vu_n_queue[i]);
-	log_info("vhost-user: %llu frames from the guest; to it %llu with "
-		 "the payload read in place, %llu copied; per queue:%s",
-		 (unsigned long long)vu_n_tx,
+	log_info("vhost-user: %llu frames from the guest (%llu sent from its "
+		 "memory); to it %llu with the payload read in place, %llu "
+		 "copied; per queue:%s",
+		 (unsigned long long)vu_n_tx, (unsigned long long)vu_n_split,
 		 (unsigned long long)vu_n_direct,
 		 (unsigned long long)vu_n_copied, q);
-	vu_n_tx = vu_n_direct = vu_n_copied = 0;
+	vu_n_tx = vu_n_direct = vu_n_copied = vu_n_split = 0;
 	memset(vu_n_queue, 0, sizeof(vu_n_queue));
 }
 
@@ -449,6 +458,92 @@ static int vu_tx_frame(struct ctx *c, uint8_t *p, size_t len,
 	return 0;
 }
 
+/*
+ * Could the frame whose first @hl bytes (virtio-net header included) were
+ * copied to @p leave the rest in guest memory? Only a TCP segment all of
+ * whose headers (IPv4 with options, or IPv6 without extension headers,
+ * and the largest TCP header) lie in the copy: parsers and protocols
+ * then read nothing else, and the payload goes from the guest's buffer
+ * to the socket. Not with a capture, which writes the whole frame
+ */
+static bool vu_tx_split_ok(const uint8_t *p, size_t hl)
+{
+	const uint8_t *eth = p + VU_VNET_HDR, *l4;
+
+	if (vu_conf.capture || hl < VU_VNET_HDR + ETH_HDR_LEN + IP6_HDR_LEN)
+		return false;
+	switch (rd16(eth + 12)) {
+	case ETHTYPE_IP4:
+		if (eth[ETH_HDR_LEN] >> 4 != 4 ||
+		    eth[ETH_HDR_LEN + 9] != IPPROTO_TCP)
+			return false;
+		l4 = eth + ETH_HDR_LEN + (eth[ETH_HDR_LEN] & 0xf) * 4u;
+		break;
+	case ETHTYPE_IP6:
+		if (eth[ETH_HDR_LEN + 6] != IPPROTO_TCP)
+			return false;
+		l4 = eth + ETH_HDR_LEN + IP6_HDR_LEN;
+		break;
+	default:
+		return false;
+	}
+	return l4 + 60 <= p + hl;
+}
+
+/* Pieces of @iov from byte @off on, to the end, into @out (at most @max).
+ * Return: pieces, -1 if more than @max */
+static int vu_iov_tail(const struct iovec *iov, unsigned int n, size_t off,
+		       struct iovec *out, unsigned int max)
+{
+	unsigned int j, k = 0;
+
+	for (j = 0; j < n; j++) {
+		if (off >= iov[j].iov_len) {
+			off -= iov[j].iov_len;
+			continue;
+		}
+		if (k == max)
+			return -1;
+		out[k].iov_base = (uint8_t *)iov[j].iov_base + off;
+		out[k++].iov_len = iov[j].iov_len - off;
+		off = 0;
+	}
+	return (int)k;
+}
+
+/* Guest buffers a batch left payload in: returned once it was sent */
+static uint16_t vu_tx_held[VU_FRAMES_MAX];
+static unsigned int vu_tx_held_n;
+static struct iovec vu_tx_ext[VU_EXT_IOV];
+static unsigned int vu_tx_ext_n;
+
+/*
+ * Copy a frame out of chain @e into @p (@rd bytes at most): its headers
+ * only, if its payload may stay in guest memory (then its pieces are in
+ * @f's ext once parsed, and the chain is held), else all of it. Return:
+ * bytes copied; *@split if the payload stayed
+ */
+static size_t vu_tx_copy(const struct vq_elem *e, uint8_t *p, size_t rd,
+			 bool *split)
+{
+	size_t hl = MIN(e->len, VU_TX_INLINE);
+
+	*split = false;
+	iov_to_buf(p, e->iov, e->n, hl);
+	if (e->len > hl && vu_tx_split_ok(p, hl) &&
+	    vu_tx_held_n < VU_FRAMES_MAX) {
+		int k = vu_iov_tail(e->iov, e->n, hl, vu_tx_ext + vu_tx_ext_n,
+				    VU_EXT_IOV - vu_tx_ext_n);
+
+		if (k >= 0) {
+			*split = true;
+			return hl;
+		}
+	}
+	iov_to_buf(p, e->iov, e->n, MIN(e->len, rd));
+	return MIN(e->len, rd);
+}
+
 /* Take a batch of frames from transmit queue @i into buffer @b. Return:
  * frames parsed into @frames; *@more if chains were left */
 static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
@@ -465,6 +560,7 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 	while (n < VU_FRAMES_MAX && *budget) {
 		enum vq_err rc;
 		size_t len;
+		bool split;
 
 		if (used + rd > b->size) {
 			*more = true;
@@ -483,22 +579,49 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			vu_broken(i, rc);
 			break;
 		}
-		len = MIN(e.len, rd);
-		iov_to_buf(b->data + used, e.iov, e.n, len);
-		vq_push(q, e.head, 0);
 		if (e.len > rd) {
+			vq_push(q, e.head, 0);
 			drop(DROP_TOO_BIG);
 			continue;
 		}
+		len = vu_tx_copy(&e, b->data + used, rd, &split);
 		vu_n_tx++;
 		vu_n_queue[i]++;
-		if (!vu_tx_frame(c, b->data + used, len, &frames[n]))
-			frames[n++].buf = b;
+		if (!vu_tx_frame(c, b->data + used, split ? e.len : len,
+				 &frames[n])) {
+			struct frame_in *f = &frames[n++];
+
+			f->buf = b;
+			if (split) {
+				f->inl = len - VU_VNET_HDR;
+				f->ext = vu_tx_ext + vu_tx_ext_n;
+				f->n_ext = (unsigned int)vu_iov_tail(e.iov, e.n,
+					len, vu_tx_ext + vu_tx_ext_n,
+					VU_EXT_IOV - vu_tx_ext_n);
+				vu_tx_ext_n += f->n_ext;
+				vu_n_split++;
+			}
+		}
+		if (split)
+			vu_tx_held[vu_tx_held_n++] = e.head;
+		else
+			vq_push(q, e.head, 0);
 		used += (len + 7) & ~(size_t)7;
 	}
 	if (!*budget)
 		*more = vq_ready(q) && vq_avail_count(q);
 	return n;
+}
+
+/* The batch was sent: give the guest back the buffers it left payload in */
+static void vu_tx_release(unsigned int i)
+{
+	unsigned int k;
+
+	for (k = 0; k < vu_tx_held_n; k++)
+		vq_push(&vu.vq[i], vu_tx_held[k], 0);
+	vu_tx_held_n = 0;
+	vu_tx_ext_n = 0;
 }
 
 /* Take and dispatch what the guest queued on transmit queue @i (odd) */
@@ -516,10 +639,13 @@ static void vu_tx(struct ctx *c, unsigned int i)
 		if (!b)
 			break;
 		n = vu_tx_batch(c, i, b, frames, &budget, &more);
-		vu_queue_notify(&vu, i);
 		frame_buf_hold(b);
 		tap_dispatch(c, frames, n);
 		frame_buf_release(b);
+		/* the sockets took (copied) what they took: no payload left
+		 * in guest memory is referred to any more */
+		vu_tx_release(i);
+		vu_queue_notify(&vu, i);
 	}
 	/* Left for later: kick ourselves, the loop serves others first */
 	if (more && vq_ready(q)) {
