@@ -83,7 +83,7 @@
 #define VU_RX_IOV	20		/* pieces of one receive chain */
 #define VU_TX_INLINE	192		/* bytes of a TCP frame copied out */
 #define VU_EXT_IOV	16384		/* pieces of payload left in place */
-#define VU_SPARE_MAX	512		/* receive chains taken, not used */
+#define VU_SPARE_MAX	4096		/* receive chains taken, not used */
 #define VU_LENT_MAX	2048		/* chains lent for direct payload */
 #define VU_LOANS_MAX	512		/* frames with lent chains, a flush */
 

@@ -174,7 +174,7 @@ V1_SOCK=$SANDBOX_TMP/v1.sock
 BG=()
 FG=()
 
-ktap_plan 14
+ktap_plan 15
 
 if vm_daemon "$VU_SOCK" --vhost-user; then
 	VU_PID=$DAEMON_PID
@@ -190,10 +190,13 @@ if vm_daemon "$VU_SOCK" --vhost-user; then
 		tcp_run vu_tcp_out_o out "$VU_SOCK" 1 -V -O
 	ktap_check "vhost-user, -O: TCP remote->guest" \
 		tcp_run vu_tcp_in_o in "$VU_SOCK" 1 -V -O
+	# more data in flight than the ring holds: every used entry whole
+	ktap_check "vhost-user, 4 streams on one pair: TCP remote->guest" \
+		tcp_run vu_tcp_in4 in "$VU_SOCK" 4 -V
 	ktap_check "vhost-user daemon still runs" pid_alive "$VU_PID"
 	stop_pid "$VU_PID"
 else
-	for i in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8; do
 		ktap_fail "passtd --vm --vhost-user did not start"
 	done
 fi
