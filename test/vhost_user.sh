@@ -159,7 +159,7 @@ server_ready() {
 
 n_msg=$(wc -w <<<"$MSG_CASES")
 n_ring=$(wc -w <<<"$TX_RING_CASES $RX_RING_CASES")
-ktap_plan $((26 + n_msg + n_ring))
+ktap_plan $((27 + n_msg + n_ring))
 
 # Echo servers in the remote namespace, on its loopback address (routed)
 in_remote "$TCP_STREAM" -t 280 -b "$REMOTE_LO4" echo "$R_TCP_ECHO" \
@@ -210,6 +210,8 @@ front "GET_VRING_BASE on every ring: the used index; restart from it" \
 	arp udp="$UDP" reset mq reset udp="$UDP" tcp="$TCP"
 front "a new front end after one left, three times" \
 	arp reconnect reconnect reconnect udp="$UDP"
+front "SET_MEM_TABLE again while running: TCP and UDP before and after" \
+	tcp="$TCP,40000" remap tcp="$TCP,40000" udp="$UDP,8000" remap mq
 front "RESET_OWNER, then everything set up again" \
 	arp reset_owner mq udp="$UDP"
 

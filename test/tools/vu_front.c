@@ -83,6 +83,8 @@
  *			while stopped, every ring set up again from that
  *			index (from zero if a step broke it): the frame is
  *			answered, then ARP from every pair
+ *   remap		SET_MEM_TABLE again while the rings run (the daemon
+ *			maps the memory anew), then ARP from every pair
  *   reconnect		close, connect again as a new front end, ARP
  *   reset_owner	RESET_OWNER, set everything up again on the same
  *			connection, ARP
@@ -730,6 +732,36 @@ static int ring_start(struct vq *q, uint16_t base)
 }
 
 /**
+ * mem_table_send() - Send SET_MEM_TABLE with both regions of the memfd
+ *
+ * Sent at set-up, and again while rings run (step remap): the daemon maps
+ * the memory anew and must drop every address of the old mappings.
+ *
+ * Return: 0 on success, -1 with the reason noted
+ */
+static int mem_table_send(void)
+{
+	struct vu_region r[2];
+	struct {
+		uint32_t n, pad;
+		struct vu_region r[2];
+	} mem;
+	int fds[2] = { memfd, memfd };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		r[i].gpa = htole64(reg[i].gpa);
+		r[i].size = htole64(reg[i].size);
+		r[i].uaddr = htole64((uint64_t)(uintptr_t)reg[i].hva);
+		r[i].offset = htole64(reg[i].offset);
+	}
+	mem.n = htole32(2);
+	mem.pad = 0;
+	memcpy(mem.r, r, sizeof(r));
+	return vu_do(VU_SET_MEM_TABLE, &mem, sizeof(mem), fds, 2);
+}
+
+/**
  * front_setup() - Negotiate and set up every ring, as a new front end
  * @connect_again:	Connect first (else: on the open connection)
  *
@@ -737,13 +769,7 @@ static int ring_start(struct vq *q, uint16_t base)
  */
 static int front_setup(bool connect_again)
 {
-	struct vu_region r[2];
-	struct {
-		uint32_t n, pad;
-		struct vu_region r[2];
-	} mem;
 	uint64_t v, offered, poffered;
-	int fds[2] = { memfd, memfd };
 	int i;
 
 	if (connect_again) {
@@ -798,16 +824,7 @@ static int front_setup(bool connect_again)
 	if (vu_do(VU_SET_FEATURES, &v, sizeof(v), NULL, 0))
 		return -1;
 
-	for (i = 0; i < 2; i++) {
-		r[i].gpa = htole64(reg[i].gpa);
-		r[i].size = htole64(reg[i].size);
-		r[i].uaddr = htole64((uint64_t)(uintptr_t)reg[i].hva);
-		r[i].offset = htole64(reg[i].offset);
-	}
-	mem.n = htole32(2);
-	mem.pad = 0;
-	memcpy(mem.r, r, sizeof(r));
-	if (vu_do(VU_SET_MEM_TABLE, &mem, sizeof(mem), fds, 2))
+	if (mem_table_send())
 		return -1;
 
 	for (i = 0; i < 2 * pairs; i++) {
@@ -2164,6 +2181,13 @@ static int step_reconnect(void)
 	return arp_on(0, tx_layout);
 }
 
+static int step_remap(void)
+{
+	if (mem_table_send())
+		return fail("SET_MEM_TABLE while running: %s", why);
+	return arp_all(-1);
+}
+
 static int step_reset_owner(void)
 {
 	if (vu_do(VU_RESET_OWNER, NULL, 0, NULL, 0))
@@ -2212,6 +2236,8 @@ static int run_step(const char *s)
 		return step_reconnect();
 	if (IS("reset_owner"))
 		return step_reset_owner();
+	if (IS("remap"))
+		return step_remap();
 	if (!strncmp(s, "msg_", 4))
 		return step_msg(s);
 	if (!strncmp(s, "ring_", 5))
