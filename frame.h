@@ -166,6 +166,9 @@ typedef int (*frame_direct_fn)(struct frame_queue *q, const uint8_t *hdr,
  *		64 KiB of TCP payload whatever the MTU
  * @gso_udp:	With @gso, the frontend also takes UDP trains
  *		(FRAME_GSO_UDP): a tap does since Linux 6.2, probed at start
+ * @full:	The frontend holds frames it could not hand over yet (a
+ *		vhost-user guest without receive buffers): TCP builds no
+ *		more data frames until the frontend calls tcp_front_resume()
  * @direct:	NULL, or the frontend lends buffers of its own for the
  *		payload of the next frame (vhost-user: the guest's receive
  *		buffers), so that it is read there from the socket with no
@@ -194,6 +197,7 @@ struct frame_queue {
 	bool csum_skip;
 	bool gso;
 	bool gso_udp;
+	bool full;
 	frame_direct_fn direct;
 };
 

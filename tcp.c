@@ -170,7 +170,13 @@ enum {
 	PEEK_OFF	= 1 << 12,	/* SO_PEEK_OFF set on the socket */
 	TAP_FIN_EVER	= 1 << 13,	/* FIN sent at least once */
 	SOCK_UNREAD	= 1 << 14,	/* socket may hold data not peeked */
+	FRONT_WAIT	= 1 << 15,	/* data waits for the frontend's room */
 };
+
+/* Connections whose data waits until the frontend has room (q->full) */
+#define TCP_FRONT_WAIT_MAX	4096
+static int tcp_front_wait[TCP_FRONT_WAIT_MAX];
+static unsigned int tcp_front_wait_n;
 
 /**
  * struct tcp_conn - Per-connection state, indexed by flow index
@@ -1157,6 +1163,62 @@ static void tcp_send_slots(struct ctx *c, int idx, uint8_t **slots,
 	conn->seq_ack_to_tap = conn->seq_from_tap;
 }
 
+/* Note that connection @idx waits for the frontend's room. Return: true
+ * if it does (false: no room to note it, it goes on as before) */
+static bool tcp_front_wait_add(struct tcp_conn *conn, int idx)
+{
+	if (conn->flags & FRONT_WAIT)
+		return true;
+	if (tcp_front_wait_n == TCP_FRONT_WAIT_MAX)
+		return false;
+	conn->flags |= FRONT_WAIT;
+	tcp_front_wait[tcp_front_wait_n++] = idx;
+	return true;
+}
+
+static void tcp_data_from_sock(struct ctx *c, int idx);
+
+/**
+ * tcp_front_resume() - The frontend has room again: send what waited for
+ *			it, connection by connection, while it lasts
+ * @c:		Execution context
+ *
+ * Called from the frontend's event (the guest added receive buffers),
+ * never from a flush: sending flushes.
+ */
+void tcp_front_resume(struct ctx *c)
+{
+	static int todo[TCP_FRONT_WAIT_MAX];
+	unsigned int i, n = tcp_front_wait_n;
+
+	memcpy(todo, tcp_front_wait, n * sizeof(*todo));
+	tcp_front_wait_n = 0;
+	for (i = 0; i < n; i++) {
+		struct tcp_conn *conn = &tcp_conns[todo[i]];
+
+		/* a closed connection's flags are gone, and a new one in
+		 * its slot never waited */
+		if (!(conn->flags & FRONT_WAIT))
+			continue;
+		if (c->q->full) {
+			tcp_front_wait[tcp_front_wait_n++] = todo[i];
+			continue;	/* still waiting, in order */
+		}
+		conn->flags &= (uint16_t)~FRONT_WAIT;
+		tcp_data_from_sock(c, todo[i]);
+	}
+}
+
+/**
+ * tcp_front_waiting() - Does data of some connection wait for the frontend?
+ *
+ * Return: true if so
+ */
+bool tcp_front_waiting(void)
+{
+	return tcp_front_wait_n;
+}
+
 /**
  * tcp_data_from_sock() - Send the guest what its window allows
  * @c:		Execution context
@@ -1174,6 +1236,11 @@ static void tcp_data_from_sock(struct ctx *c, int idx)
 	while (conn->sock >= 0 && (conn->flags & ESTABLISHED) &&
 	       !(conn->flags & TAP_FIN_SENT)) {
 		uint32_t in_flight = conn->seq_to_tap - conn->seq_ack_from_tap;
+
+		/* The socket keeps the data until the guest can take it:
+		 * nothing is built to be dropped (tcp_front_resume()) */
+		if (c->q->full && tcp_front_wait_add(conn, idx))
+			return;
 		size_t seg = tcp_seg_len(c, conn, v4);
 		size_t want, slot_len = (hdr + seg + 7) & ~(size_t)7;
 		unsigned int n, i, nd, niov;

@@ -20,6 +20,8 @@ int tcp_listen(struct ctx *c, int af, const union inany_addr *addr,
 	       const char *ifname, uint16_t port, uint16_t dport, bool ns);
 void tcp_flow_timer(struct ctx *c, int idx);
 void tcp_close_all(struct ctx *c);
+void tcp_front_resume(struct ctx *c);
+bool tcp_front_waiting(void);
 unsigned int tcp_draining(void);
 void tcp_end(struct ctx *c);
 

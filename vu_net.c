@@ -69,6 +69,7 @@
 #include "log.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tcp.h"
 #include "vhost_user.h"
 #include "vu_net.h"
 #include "zerocopy.h"
@@ -190,18 +191,31 @@ static void vu_features_set(struct ctx *c)
 		  vu_has(&vu, VU_F_MRG_RXBUF) ? "on" : "off");
 }
 
-/* Empty the backlog */
+/* Empty the backlog: the guest can take frames again */
 static void vu_backlog_clear(void)
 {
 	vu_backlog_head = vu_backlog_tail = 0;
+	if (vu_ctx)
+		vu_ctx->q->full = false;
 }
 
+
 static void vu_rx_drain(void);
+static void vu_rx_room(void);
 static void vu_tx(struct ctx *c, unsigned int i);
 static void vu_spare_flush(unsigned int i);
 static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 			 size_t hdr_len, size_t len, struct iovec *iov,
 			 unsigned int max, uint32_t *loan);
+
+/* The guest added receive buffers (or a queue started): what waits in
+ * the backlog goes first, then connections that held their data back */
+static void vu_rx_room(void)
+{
+	vu_rx_drain();
+	if (!vu_ctx->q->full)
+		tcp_front_resume(vu_ctx);
+}
 
 /* What the front end that left moved, in one line, then forget it */
 static void vu_stats(void)
@@ -233,14 +247,14 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 		if (i % 2)
 			vu_tx(vu_ctx, i);
 		else
-			vu_rx_drain();
+			vu_rx_room();
 		break;
 	case VU_EV_START:
 		log_debug("vhost-user: queue %u started", i);
 		if (i % 2)
 			vu_tx(vu_ctx, i);
 		else
-			vu_rx_drain();
+			vu_rx_room();
 		break;
 	case VU_EV_STOP:
 		log_trace("vhost-user: queue %u stops or changes", i);
@@ -935,6 +949,7 @@ static int vu_backlog_add(const struct virtio_net_hdr *vh,
 		p += o->iov[k].iov_len;
 	}
 	vu_backlog_tail += need;
+	vu_ctx->q->full = true;
 	return 0;
 }
 
@@ -1106,6 +1121,28 @@ static int vu_rx_hdr(struct frame_out *o, struct virtio_net_hdr *vh)
 	return 0;
 }
 
+/*
+ * The backlog drained in a flush while connections wait for room: they
+ * are resumed from the loop (a flush may not send), by the kick of a
+ * running receive queue, signalled here
+ */
+static void vu_rx_kick_self(void)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	for (i = 0; i < vu.pairs; i++) {
+		struct virtq *q = &vu.vq[2 * i];
+
+		if (!vq_ready(q))
+			continue;
+		if (write(q->kick_fd, &one, sizeof(one)) < 0)
+			log_debug("vhost-user: queue %u: cannot kick: %s",
+				  2 * i, strerror(errno));
+		return;
+	}
+}
+
 /**
  * vu_net_flush() - Put every queued frame into the guest, empty the queue
  * @q:		Output queue
@@ -1141,6 +1178,8 @@ void vu_net_flush(struct frame_queue *q)
 	}
 	vu_loans_end();
 	vu_rx_notify();
+	if (!q->full && tcp_front_waiting())
+		vu_rx_kick_self();
 out:
 	vu_loans_n = vu_lent_n = 0;
 	frame_queue_reset(q);

@@ -5,7 +5,8 @@
 #
 # In the sandbox (loopback, and the veth to the remote namespace) every
 # path is local, so the kernel copies what MSG_ZEROCOPY lent and says so
-# in every completion: that is checked too, as the tool must count it.
+# in every completion that comes: that is checked too, as the tool must
+# count it (completions may still be pending at the end: see sends_ok()).
 # Each case sends a few sends (they fit in a receive buffer, so nothing is
 # lost) and the receiver checks every byte and the total. About a second.
 
@@ -51,7 +52,13 @@ sends_ok() {
 	[ "$(kv "$rout" bytes)" = $((size * n)) ] || return 1
 	[ "$(kv "$rout" bad)" = 0 ] || return 1
 	if [ "$mode" = zc ]; then
-		[ "$ndone" = "$n" ] && [ "$copied" = "$n" ] && [ "$pending" = 0 ]
+		# Every completion that came says "copied"; the rest are
+		# pending: the kernel frees a sent skb on the CPU that
+		# allocated it (deferred), which may not run network work
+		# within the tool's 1 s wait when the machine is busy (seen
+		# in CI: 2 of 10 completed, 8 pending, all data intact)
+		[ "$ndone" -ge 1 ] && [ "$copied" = "$ndone" ] &&
+			[ $((ndone + pending)) = "$n" ]
 	else
 		[ "$ndone" = 0 ] && [ "$copied" = 0 ]
 	fi

@@ -122,6 +122,14 @@ tcp_run() {
 	positive "$g"
 }
 
+# no_gaps() - Succeed if a tcp-in run saw no gap in any stream
+# $1:	Name of the run
+no_gaps() {
+	local name=$1; shift
+
+	[ "$(kv "$SANDBOX_TMP/$name.fg" gaps)" = 0 ]
+}
+
 # udp_run() - One UDP run of 1400 B: succeed if the receiver counted some
 # $1:	Name
 # $2:	in or out
@@ -174,7 +182,7 @@ V1_SOCK=$SANDBOX_TMP/v1.sock
 BG=()
 FG=()
 
-ktap_plan 15
+ktap_plan 17
 
 if vm_daemon "$VU_SOCK" --vhost-user; then
 	VU_PID=$DAEMON_PID
@@ -190,13 +198,20 @@ if vm_daemon "$VU_SOCK" --vhost-user; then
 		tcp_run vu_tcp_out_o out "$VU_SOCK" 1 -V -O
 	ktap_check "vhost-user, -O: TCP remote->guest" \
 		tcp_run vu_tcp_in_o in "$VU_SOCK" 1 -V -O
-	# more data in flight than the ring holds: every used entry whole
+	# more data in flight than the ring holds: every used entry whole,
+	# and no frame dropped (the sockets keep what the guest cannot take)
 	ktap_check "vhost-user, 4 streams on one pair: TCP remote->guest" \
 		tcp_run vu_tcp_in4 in "$VU_SOCK" 4 -V
+	# 32 receive buffers: 8 connections' windows (8 MiB each) are far
+	# more than those and the daemon's 16 MiB backlog
+	ktap_check "vhost-user, 8 streams, 32 guest buffers: TCP remote->guest" \
+		tcp_run vu_tcp_in4r in "$VU_SOCK" 8 -V -R 32
+	ktap_check "vhost-user, 32 guest buffers: no gap, nothing dropped" \
+		no_gaps vu_tcp_in4r
 	ktap_check "vhost-user daemon still runs" pid_alive "$VU_PID"
 	stop_pid "$VU_PID"
 else
-	for i in 1 2 3 4 5 6 7 8; do
+	for i in 1 2 3 4 5 6 7 8 9 10; do
 		ktap_fail "passtd --vm --vhost-user did not start"
 	done
 fi

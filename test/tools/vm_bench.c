@@ -115,6 +115,9 @@
  *	-s PATH	   daemon socket (guest modes)
  *	-V	   be the daemon's vhost-user front end on -s PATH
  *	-q PAIRS   vhost-user queue pairs (default 1, at most VU_PAIRS)
+ *	-R N	   vhost-user: post only N receive buffers per queue (32 to
+ *		   VQ_N): a guest short of buffers (the daemon must hold
+ *		   data back, not drop it)
  *	-O	   vhost-user: no checksum or segmentation offloads
  *	-P N	   TCP modes and their far ends: N connections (default 1)
  *	-a ADDR	   guest IPv4 address (default 192.0.2.1)
@@ -270,6 +273,7 @@ struct vu_queue {
 static bool vhost;			/* -V */
 static bool no_offload;			/* -O */
 static unsigned int pairs = 1;		/* -q */
+static unsigned int rx_bufs;		/* -R: receive buffers posted, 0: all */
 static int vu_sock = -1;
 static uint8_t *gmem;			/* guest memory, mapped here */
 static size_t gmem_used;
@@ -580,6 +584,8 @@ static int vu_queue_setup(unsigned int i)
 			 sizeof(uint16_t), 4096);
 	q->buf_len = rxq ? (vu_mrg ? VU_RXBUF : VU_RXBUF_BIG) : VU_SLOT;
 	q->nbuf = rxq ? (vu_mrg ? VQ_N : VU_RXBIG_N) : VU_SLOTS;
+	if (rxq && rx_bufs && rx_bufs < q->nbuf)
+		q->nbuf = rx_bufs;	/* a guest short of buffers */
 	q->buf = galloc((size_t)q->buf_len * q->nbuf, 4096);
 	q->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -2323,7 +2329,7 @@ static int usage(void)
 "                         tcp-out HOST PORT | tcp-in HOST PORT\n"
 "  far ends: udp-sink PORT | udp-source HOST PORT LEN |\n"
 "            tcp-sink PORT | tcp-source PORT\n"
-"  options: -s PATH -V -q PAIRS -O -P N -a ADDR -g ADDR -m MAC -M MTU\n"
+"  options: -s PATH -V -q PAIRS -O -R N -P N -a ADDR -g ADDR -m MAC -M MTU\n"
 "           -d SECS -n N -i MS -b ADDR -t SECS\n");
 	return 2;
 }
@@ -2347,7 +2353,7 @@ int main(int argc, char **argv)
 
 	inet_pton(AF_INET, "192.0.2.1", &guest_ip);
 	inet_pton(AF_INET, "192.0.2.2", &gw_ip);
-	while ((opt = getopt(argc, argv, "s:Vq:OP:a:g:m:M:d:n:i:b:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:Vq:OP:R:a:g:m:M:d:n:i:b:t:")) != -1) {
 		switch (opt) {
 		case 's':
 			path = optarg;
@@ -2401,6 +2407,11 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, 4096, &v) || !v)
 				return usage();
 			per_write = (unsigned int)v;
+			break;
+		case 'R':
+			if (parse_uint(optarg, VQ_N, &v) || v < 32)
+				return usage();
+			rx_bufs = (unsigned int)v;
 			break;
 		case 'i':
 			if (parse_uint(optarg, 60000, &v) || !v)
