@@ -1518,8 +1518,6 @@ static bool tcp_data_to_sock(struct ctx *c, int idx, const struct tcp_seg *segs,
 
 			total += got;
 			next += (uint32_t)got;
-			if (s->n_ext)
-				buf = NULL;	/* guest memory: never lent */
 			if (got < s->len - skip)
 				break;		/* no room for more pieces */
 		}

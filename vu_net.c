@@ -17,10 +17,13 @@
  * the second time). A TCP segment is copied only as far as its headers
  * reach (VU_TX_INLINE bytes, when all of them lie there): its payload
  * stays in the guest's buffer, named by the frame's ext pieces, and the
- * socket's sendmsg() takes it from there, the one copy it costs; those
- * chains go back to the guest only after the batch was dispatched, when
- * nothing refers to them any more (they are never lent with
- * MSG_ZEROCOPY). Other chains go back at once. The header says whether the guest left the
+ * socket's sendmsg() takes it from there, the one copy it costs, or
+ * none with MSG_ZEROCOPY (zerocopy.c, as for any batch of ours: it holds
+ * the buffer of ours the batch's headers are in). Those chains go back
+ * to the guest only once the batch was dispatched and no zerocopy send
+ * holds that buffer any more (vu_tx_reap(), after each batch and at
+ * each flush), so the guest never reuses pages the kernel still sends
+ * from. Other chains go back at once. The header says whether the guest left the
  * checksum partial (CSUM) and whether the frame is a TCP segment of up
  * to 64 KiB for us to cut (HOST_TSO4/6): the protocols take both, as
  * from a tap with offloads. Other segmentation kinds are dropped.
@@ -127,6 +130,16 @@ struct vu_chain {
  * to the next frames of that queue before any new chain is taken, in any
  * order (the guest finds a used buffer by its head, not its position)
  */
+/*
+ * Guest buffers a batch left payload in, by the receive buffer of ours the
+ * batch's headers are in (so by the batch): returned once it was sent,
+ * and, if a MSG_ZEROCOPY send lent them to the kernel (zerocopy.c then
+ * holds that buffer of ours), once the kernel is done with them
+ */
+static uint16_t vu_tx_held[VU_BUFS][VU_FRAMES_MAX];
+static unsigned int vu_tx_held_n[VU_BUFS];
+static unsigned int vu_tx_held_q[VU_BUFS];	/* their transmit queue */
+
 /* Frames of this front end's: into the guest in place, copied; from it;
  * per queue either way */
 static uint64_t vu_n_direct, vu_n_copied, vu_n_tx, vu_n_split;
@@ -204,6 +217,7 @@ static void vu_rx_drain(void);
 static void vu_rx_room(void);
 static void vu_tx(struct ctx *c, unsigned int i);
 static void vu_spare_flush(unsigned int i);
+static void vu_tx_forget(unsigned int i);
 static int vu_net_direct(struct frame_queue *q, const uint8_t *hdr,
 			 size_t hdr_len, size_t len, struct iovec *iov,
 			 unsigned int max, uint32_t *loan);
@@ -258,6 +272,8 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 		break;
 	case VU_EV_STOP:
 		log_trace("vhost-user: queue %u stops or changes", i);
+		if (i % 2)
+			vu_tx_forget(i);
 		vu_spare_flush(i);
 		vu_queue_notify(&vu, i);
 		break;
@@ -274,6 +290,7 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 		vu_stats();
 		vu_backlog_clear();
 		vu_spare_n = 0;
+		memset(vu_tx_held_n, 0, sizeof(vu_tx_held_n));
 		break;
 	}
 }
@@ -430,7 +447,7 @@ static struct frame_buf *vu_buf_get(void)
 		struct frame_buf *b = &vu_bufs[vu_buf_next];
 
 		vu_buf_next = (vu_buf_next + 1) % VU_BUFS;
-		if (!b->holds)
+		if (!b->holds && !vu_tx_held_n[b - vu_bufs])
 			return b;
 	}
 	return NULL;
@@ -525,9 +542,6 @@ static int vu_iov_tail(const struct iovec *iov, unsigned int n, size_t off,
 	return (int)k;
 }
 
-/* Guest buffers a batch left payload in: returned once it was sent */
-static uint16_t vu_tx_held[VU_FRAMES_MAX];
-static unsigned int vu_tx_held_n;
 static struct iovec vu_tx_ext[VU_EXT_IOV];
 static unsigned int vu_tx_ext_n;
 
@@ -538,14 +552,13 @@ static unsigned int vu_tx_ext_n;
  * bytes copied; *@split if the payload stayed
  */
 static size_t vu_tx_copy(const struct vq_elem *e, uint8_t *p, size_t rd,
-			 bool *split)
+			 unsigned int held, bool *split)
 {
 	size_t hl = MIN(e->len, VU_TX_INLINE);
 
 	*split = false;
 	iov_to_buf(p, e->iov, e->n, hl);
-	if (e->len > hl && vu_tx_split_ok(p, hl) &&
-	    vu_tx_held_n < VU_FRAMES_MAX) {
+	if (e->len > hl && vu_tx_split_ok(p, hl) && held < VU_FRAMES_MAX) {
 		int k = vu_iov_tail(e->iov, e->n, hl, vu_tx_ext + vu_tx_ext_n,
 				    VU_EXT_IOV - vu_tx_ext_n);
 
@@ -565,12 +578,13 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 				unsigned int *budget, bool *more)
 {
 	size_t rd = VU_VNET_HDR + ETH_HDR_LEN + IP6_HDR_LEN + 65535;
+	unsigned int bi = (unsigned int)(b - vu_bufs), n = 0;
 	struct virtq *q = &vu.vq[i];
 	static struct vq_elem e;
-	unsigned int n = 0;
 	size_t used = 0;
 
 	*more = false;
+	vu_tx_held_q[bi] = i;
 	while (n < VU_FRAMES_MAX && *budget) {
 		enum vq_err rc;
 		size_t len;
@@ -598,7 +612,8 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			drop(DROP_TOO_BIG);
 			continue;
 		}
-		len = vu_tx_copy(&e, b->data + used, rd, &split);
+		len = vu_tx_copy(&e, b->data + used, rd, vu_tx_held_n[bi],
+				 &split);
 		vu_n_tx++;
 		vu_n_queue[i]++;
 		if (!vu_tx_frame(c, b->data + used, split ? e.len : len,
@@ -617,7 +632,7 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			}
 		}
 		if (split)
-			vu_tx_held[vu_tx_held_n++] = e.head;
+			vu_tx_held[bi][vu_tx_held_n[bi]++] = e.head;
 		else
 			vq_push(q, e.head, 0);
 		used += (len + 7) & ~(size_t)7;
@@ -627,15 +642,47 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 	return n;
 }
 
-/* The batch was sent: give the guest back the buffers it left payload in */
-static void vu_tx_release(unsigned int i)
+/*
+ * Give the guest back the buffers a batch left payload in, for every
+ * batch that was sent and whose buffer of ours no zerocopy send holds any
+ * more (the kernel is done with their pages). Return: true if any went
+ */
+static bool vu_tx_reap(void)
 {
-	unsigned int k;
+	unsigned int bi, k;
+	bool any = false;
 
-	for (k = 0; k < vu_tx_held_n; k++)
-		vq_push(&vu.vq[i], vu_tx_held[k], 0);
-	vu_tx_held_n = 0;
+	for (bi = 0; bi < VU_BUFS; bi++) {
+		struct virtq *q = &vu.vq[vu_tx_held_q[bi]];
+
+		if (vu_bufs[bi].holds || !vu_tx_held_n[bi])
+			continue;
+		for (k = 0; k < vu_tx_held_n[bi] && q->used; k++)
+			vq_push(q, vu_tx_held[bi][k], 0);
+		vu_tx_held_n[bi] = 0;
+		vu_queue_notify(&vu, vu_tx_held_q[bi]);
+		any = true;
+	}
 	vu_tx_ext_n = 0;
+	return any;
+}
+
+/* Transmit queue @i stops or changes: what it holds goes back unsent, or,
+ * if its rings are gone, is forgotten (zerocopy sends of those pages may
+ * still run: the guest that reset its device sees them go) */
+static void vu_tx_forget(unsigned int i)
+{
+	unsigned int bi, k;
+
+	for (bi = 0; bi < VU_BUFS; bi++) {
+		struct virtq *q = &vu.vq[i];
+
+		if (vu_tx_held_q[bi] != i || !vu_tx_held_n[bi])
+			continue;
+		for (k = 0; k < vu_tx_held_n[bi] && q->used; k++)
+			vq_push(q, vu_tx_held[bi][k], 0);
+		vu_tx_held_n[bi] = 0;
+	}
 }
 
 /* Take and dispatch what the guest queued on transmit queue @i (odd) */
@@ -656,9 +703,9 @@ static void vu_tx(struct ctx *c, unsigned int i)
 		frame_buf_hold(b);
 		tap_dispatch(c, frames, n);
 		frame_buf_release(b);
-		/* the sockets took (copied) what they took: no payload left
-		 * in guest memory is referred to any more */
-		vu_tx_release(i);
+		/* the sockets took what they took: the guest's buffers go
+		 * back, unless a zerocopy send still holds them */
+		vu_tx_reap();
 		vu_queue_notify(&vu, i);
 	}
 	/* Left for later: kick ourselves, the loop serves others first */
@@ -1153,6 +1200,7 @@ void vu_net_flush(struct frame_queue *q)
 
 	if (vu.fd < 0)
 		goto out;
+	vu_tx_reap();	/* zerocopy sends completed since the last flush */
 	vu_rx_drain();
 	for (i = 0; i < q->n; i++) {
 		struct frame_out *o = &q->out[i];
