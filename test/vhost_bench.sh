@@ -34,29 +34,13 @@ R_PORT=5201		# far ends in the remote namespace, on 198.51.100.1
 SECS=1
 T=$((SECS + 20))	# every tool's -t bound
 
-# vm_daemon() - Start a VM-mode daemon, wait until its socket is there
+# bench_daemon() - Start a VM-mode daemon with -u UPORT, wait for it
 # $1:	Socket path
 # $@:	More options
-#
-# Sets DAEMON_PID, DAEMON_LOG. Return: 0 once the socket exists
-vm_daemon() {
+bench_daemon() {
 	local sock=$1; shift
 
-	DAEMON_COUNT=$((DAEMON_COUNT + 1))
-	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
-	echo "$PASSTD --vm -f -s $sock -u $UPORT $*" >"$DAEMON_LOG"
-	"$PASSTD" --vm -f -s "$sock" -u "$UPORT" "$@" </dev/null \
-		>>"$DAEMON_LOG" 2>&1 &
-	DAEMON_PID=$!
-	track_pid "$DAEMON_PID"
-	slowwait 10 sock_or_dead "$sock"
-	daemon_alive && [ -S "$sock" ]
-}
-
-# sock_or_dead() - Succeed once a socket exists or the daemon died
-# $1:	Socket path
-sock_or_dead() {
-	[ -S "$1" ] || ! daemon_alive
+	vm_daemon "$sock" -u "$UPORT" "$@"
 }
 
 # pair() - Run BG in the background until it prints its ready line, then
@@ -184,7 +168,7 @@ FG=()
 
 ktap_plan 17
 
-if vm_daemon "$VU_SOCK" --vhost-user; then
+if bench_daemon "$VU_SOCK" --vhost-user; then
 	VU_PID=$DAEMON_PID
 	ktap_check "vhost-user, offloads: UDP 1400 B guest->remote" \
 		udp_run vu_udp_out out "$VU_SOCK" -V
@@ -216,7 +200,7 @@ else
 	done
 fi
 
-if vm_daemon "$VQ_SOCK" --vhost-user --vhost-queues 2; then
+if bench_daemon "$VQ_SOCK" --vhost-user --vhost-queues 2; then
 	VQ_PID=$DAEMON_PID
 	ktap_check "vhost-user, 2 pairs, 2 streams: TCP guest->remote" \
 		tcp_run vq_tcp_out out "$VQ_SOCK" 2 -V -q 2
@@ -231,7 +215,7 @@ else
 	done
 fi
 
-if vm_daemon "$ST_SOCK"; then
+if bench_daemon "$ST_SOCK"; then
 	ST_PID=$DAEMON_PID
 	ktap_check "stream, 2 streams: TCP guest->remote" \
 		tcp_run st_tcp_out out "$ST_SOCK" 2
@@ -246,7 +230,7 @@ else
 fi
 
 # A front end that asks for more pairs than offered stops, saying why
-if vm_daemon "$V1_SOCK" --vhost-user --vhost-queues 1; then
+if bench_daemon "$V1_SOCK" --vhost-user --vhost-queues 1; then
 	ktap_check "vm_bench -V -q 2 against one offered pair: refused" \
 		refused "$V1_SOCK"
 	stop_daemon

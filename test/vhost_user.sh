@@ -69,30 +69,10 @@ HOSTILE_PAIR=1		# -p: pair whose transmit queue (3) is broken
 # vu_daemon() - Start a vhost-user daemon in the foreground, wait for it
 # $1:	Socket path
 # $@:	More options
-#
-# Sets DAEMON_PID, DAEMON_LOG. Return: 0 once the daemon says it listens
 vu_daemon() {
 	local sock=$1; shift
 
-	DAEMON_COUNT=$((DAEMON_COUNT + 1))
-	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
-	echo "$PASSTD --vm --vhost-user -f -s $sock $*" >"$DAEMON_LOG"
-	"$PASSTD" --vm --vhost-user -f -s "$sock" "$@" </dev/null \
-		>>"$DAEMON_LOG" 2>&1 &
-	DAEMON_PID=$!
-	track_pid "$DAEMON_PID"
-	slowwait 5 listening_or_dead
-	daemon_alive && listening && [ -S "$sock" ]
-}
-
-# listening() - Succeed once the current daemon logged that it listens
-listening() {
-	grep -q 'listening on UNIX socket' "$DAEMON_LOG"
-}
-
-# listening_or_dead() - Succeed once the daemon listens or has died
-listening_or_dead() {
-	listening || ! daemon_alive
+	vm_daemon "$sock" --vhost-user "$@"
 }
 
 # errors() - Print the number of vhost-user error lines in the daemon log

@@ -50,34 +50,6 @@ FWD_PORT=10022		# -t FWD_PORT:22, to the fake guest's echo server
 UDP_FWD_PORT=10053	# -u UDP_FWD_PORT, to the fake guest's UDP echo
 OUR_MAC=9a:55:9a:55:9a:55	# the daemon's MAC: the default of -M
 
-# vm_daemon() - Start a VM-mode daemon in the foreground, wait for its socket
-# $1:	Socket path
-# $@:	More options
-#
-# Sets DAEMON_PID, DAEMON_LOG. Return: 0 once the daemon says it listens
-vm_daemon() {
-	local sock=$1; shift
-
-	DAEMON_COUNT=$((DAEMON_COUNT + 1))
-	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
-	echo "$PASSTD --vm -f -s $sock $*" >"$DAEMON_LOG"
-	"$PASSTD" --vm -f -s "$sock" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
-	DAEMON_PID=$!
-	track_pid "$DAEMON_PID"
-	slowwait 5 listening_or_dead
-	daemon_alive && listening && [ -S "$sock" ]
-}
-
-# listening() - Succeed once the current daemon logged that it listens
-listening() {
-	grep -q 'listening on UNIX socket' "$DAEMON_LOG"
-}
-
-# listening_or_dead() - Succeed once the daemon listens or has died
-listening_or_dead() {
-	listening || ! daemon_alive
-}
-
 # client() - Run stream_client, report its success as one result
 # $1:	Result name
 # $@:	stream_client arguments

@@ -403,3 +403,32 @@ stop_daemon() {
 daemon_alive() {
 	[ -n "$DAEMON_PID" ] && pid_alive "$DAEMON_PID"
 }
+
+# vm_daemon() - Start a VM-mode daemon in the foreground (stream or, with
+# --vhost-user among the options, vhost-user), wait until it listens
+# $1:	Socket path
+# $@:	More options
+#
+# Sets DAEMON_PID, DAEMON_LOG. Return: 0 once the daemon says it listens
+vm_daemon() {
+	local sock=$1; shift
+
+	DAEMON_COUNT=$((DAEMON_COUNT + 1))
+	DAEMON_LOG=$SANDBOX_TMP/daemon.$DAEMON_COUNT.log
+	echo "$PASSTD --vm -f -s $sock $*" >"$DAEMON_LOG"
+	"$PASSTD" --vm -f -s "$sock" "$@" </dev/null >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	track_pid "$DAEMON_PID"
+	slowwait 10 vm_listening_or_dead
+	daemon_alive && vm_listening && [ -S "$sock" ]
+}
+
+# vm_listening() - Succeed once the current daemon logged that it listens
+vm_listening() {
+	grep -q 'listening on UNIX socket' "$DAEMON_LOG"
+}
+
+# vm_listening_or_dead() - Succeed once the daemon listens or has died
+vm_listening_or_dead() {
+	vm_listening || ! daemon_alive
+}
