@@ -198,6 +198,29 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame_in *f)
 }
 
 /**
+ * frame_buf_next_free() - The next receive buffer no one holds, in turn
+ * @bufs:	A frontend's receive buffers
+ * @n:		How many
+ * @next:	Where the search starts, moved past the buffer returned
+ *
+ * Return: the buffer, NULL if all are held
+ */
+struct frame_buf *frame_buf_next_free(struct frame_buf *bufs, unsigned int n,
+				      unsigned int *next)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct frame_buf *b = &bufs[*next];
+
+		*next = (*next + 1) % n;
+		if (!b->holds)
+			return b;
+	}
+	return NULL;
+}
+
+/**
  * frame_queue_init() - Allocate an output queue (once, at start)
  * @q:		Queue
  * @size:	Arena size in bytes, at least FRAME_MAX

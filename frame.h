@@ -49,6 +49,9 @@ static inline void frame_buf_release(struct frame_buf *b)
 	b->holds--;
 }
 
+struct frame_buf *frame_buf_next_free(struct frame_buf *bufs, unsigned int n,
+				      unsigned int *next);
+
 /**
  * struct frame_in - A frame from the guest, parsed and bounds-checked
  * @frame:	Start of the Ethernet header

@@ -395,20 +395,6 @@ int tap_parse(struct ctx *c, const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* Next receive buffer no protocol holds, NULL if all are held */
-static struct frame_buf *tap_buf_get(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < TAP_BUFS; i++) {
-		struct frame_buf *b = &tap_bufs[tap_buf_next];
-
-		tap_buf_next = (tap_buf_next + 1) % TAP_BUFS;
-		if (!b->holds)
-			return b;
-	}
-	return NULL;
-}
 
 /**
  * tap_handler() - Read and dispatch every frame the tap holds
@@ -420,7 +406,8 @@ void tap_handler(struct ctx *c)
 	size_t max = ETH_HDR_LEN + (size_t)net_mtu(c->net);
 	/* segmentation offload frames may be longer than the MTU */
 	size_t rd = MAX(max, ETH_HDR_LEN + IP6_HDR_LEN + 65535);
-	struct frame_buf *b = tap_buf_get();
+	struct frame_buf *b = frame_buf_next_free(tap_bufs, TAP_BUFS,
+						  &tap_buf_next);
 	uint8_t *tap_pool;
 	size_t used = 0;
 	unsigned int n = 0;

@@ -58,7 +58,8 @@
  * --no-mrg-rxbuf, --vhost-queues N (1: no MQ), and captures keep full
  * checksums (no GUEST_CSUM toward the guest, so the capture shows what
  * the guest gets).
- * System calls: those of vhost_user.c, and accept4 (accept.c), fcntl.
+ * System calls: write (kicks of our own), epoll_ctl, close; and those of
+ * vhost_user.c, accept.c (accept4), util.c (fcntl).
  */
 #include <errno.h>
 #include <linux/virtio_net.h>
@@ -77,6 +78,11 @@
 #include "vu_net.h"
 #include "zerocopy.h"
 #include "syscalls.h"
+
+/* What this module calls after start-up, for the filter (syscalls.h) */
+SYSCALL_ALLOW(SYS_VU, write);
+SYSCALL_ALLOW(SYS_VU, epoll_ctl);
+SYSCALL_ALLOW(SYS_VU, close);
 
 #define VU_BUFS		4		/* frames from the guest, copied */
 #define VU_TX_BUDGET	1024		/* chains taken per kick */
@@ -125,12 +131,6 @@ struct vu_chain {
 };
 
 /*
- * Chains taken from a receive queue and not used (a frame that did not
- * fit what was there, payload lent for less than it could hold): they go
- * to the next frames of that queue before any new chain is taken, in any
- * order (the guest finds a used buffer by its head, not its position)
- */
-/*
  * Guest buffers a batch left payload in, by the receive buffer of ours the
  * batch's headers are in (so by the batch): returned once it was sent,
  * and, if a MSG_ZEROCOPY send lent them to the kernel (zerocopy.c then
@@ -145,6 +145,12 @@ static unsigned int vu_tx_held_q[VU_BUFS];	/* their transmit queue */
 static uint64_t vu_n_direct, vu_n_copied, vu_n_tx, vu_n_split;
 static uint64_t vu_n_queue[VU_QUEUES_MAX];
 
+/*
+ * Chains taken from a receive queue and not used (a frame that did not
+ * fit what was there, payload lent for less than it could hold): they go
+ * to the next frames of that queue before any new chain is taken, in any
+ * order (the guest finds a used buffer by its head, not its position)
+ */
 static struct vu_chain vu_spare[VU_SPARE_MAX];
 static unsigned int vu_spare_n;
 
@@ -166,7 +172,6 @@ struct vu_loan {
 
 static struct vu_loan vu_loans[VU_LOANS_MAX];
 static unsigned int vu_loans_n;		/* loans made since the flush */
-
 
 /* Features the command line lets us offer */
 static uint64_t vu_offer(const struct vu_net_conf *vc)
@@ -212,9 +217,7 @@ static void vu_backlog_clear(void)
 		vu_ctx->q->full = false;
 }
 
-
 static void vu_rx_drain(void);
-static void vu_rx_room(void);
 static void vu_tx(struct ctx *c, unsigned int i);
 static void vu_spare_flush(unsigned int i);
 static void vu_tx_forget(unsigned int i);
@@ -257,14 +260,11 @@ static void vu_event(struct vu_dev *d, unsigned int i, enum vu_event ev)
 {
 	(void)d;
 	switch (ev) {
-	case VU_EV_KICK:
-		if (i % 2)
-			vu_tx(vu_ctx, i);
-		else
-			vu_rx_room();
-		break;
 	case VU_EV_START:
 		log_debug("vhost-user: queue %u started", i);
+		/* what is there already is taken as if kicked */
+		__attribute__((fallthrough));
+	case VU_EV_KICK:
 		if (i % 2)
 			vu_tx(vu_ctx, i);
 		else
@@ -423,35 +423,28 @@ static void vu_broken(unsigned int i, enum vq_err e)
 	log_err("vhost-user: queue %u: %s: queue stopped", i, vq_strerror(e));
 }
 
-/* Copy @len bytes from pieces @iov into @dst */
+/* Copy bytes [@off, @off + @len) of pieces @iov to @dst + @off */
 static void iov_to_buf(uint8_t *dst, const struct iovec *iov, unsigned int n,
-		       size_t len)
+		       size_t off, size_t len)
 {
 	unsigned int i;
 
+	dst += off;
 	for (i = 0; i < n && len; i++) {
-		size_t k = MIN(len, iov[i].iov_len);
+		size_t k;
 
-		memcpy(dst, iov[i].iov_base, k);
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		k = MIN(len, iov[i].iov_len - off);
+		memcpy(dst, (const uint8_t *)iov[i].iov_base + off, k);
 		dst += k;
 		len -= k;
+		off = 0;
 	}
 }
 
-/* Next receive buffer no protocol holds, NULL if all are held */
-static struct frame_buf *vu_buf_get(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < VU_BUFS; i++) {
-		struct frame_buf *b = &vu_bufs[vu_buf_next];
-
-		vu_buf_next = (vu_buf_next + 1) % VU_BUFS;
-		if (!b->holds && !vu_tx_held_n[b - vu_bufs])
-			return b;
-	}
-	return NULL;
-}
 
 /*
  * Check a frame from the guest (header at @p, @len bytes with it) and
@@ -547,27 +540,23 @@ static unsigned int vu_tx_ext_n;
 
 /*
  * Copy a frame out of chain @e into @p (@rd bytes at most): its headers
- * only, if its payload may stay in guest memory (then its pieces are in
- * @f's ext once parsed, and the chain is held), else all of it. Return:
- * bytes copied; *@split if the payload stayed
+ * only, if its payload may stay in guest memory (its pieces are then at
+ * vu_tx_ext + vu_tx_ext_n, and the chain is held), else all of it.
+ * Return: bytes copied; *@n_ext the pieces left in place, -1 if none
  */
 static size_t vu_tx_copy(const struct vq_elem *e, uint8_t *p, size_t rd,
-			 unsigned int held, bool *split)
+			 unsigned int held, int *n_ext)
 {
 	size_t hl = MIN(e->len, VU_TX_INLINE);
 
-	*split = false;
-	iov_to_buf(p, e->iov, e->n, hl);
-	if (e->len > hl && vu_tx_split_ok(p, hl) && held < VU_FRAMES_MAX) {
-		int k = vu_iov_tail(e->iov, e->n, hl, vu_tx_ext + vu_tx_ext_n,
-				    VU_EXT_IOV - vu_tx_ext_n);
-
-		if (k >= 0) {
-			*split = true;
-			return hl;
-		}
-	}
-	iov_to_buf(p, e->iov, e->n, MIN(e->len, rd));
+	*n_ext = -1;
+	iov_to_buf(p, e->iov, e->n, 0, hl);
+	if (e->len > hl && vu_tx_split_ok(p, hl) && held < VU_FRAMES_MAX)
+		*n_ext = vu_iov_tail(e->iov, e->n, hl, vu_tx_ext + vu_tx_ext_n,
+				     VU_EXT_IOV - vu_tx_ext_n);
+	if (*n_ext >= 0)
+		return hl;
+	iov_to_buf(p, e->iov, e->n, hl, MIN(e->len, rd) - hl);
 	return MIN(e->len, rd);
 }
 
@@ -588,7 +577,7 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 	while (n < VU_FRAMES_MAX && *budget) {
 		enum vq_err rc;
 		size_t len;
-		bool split;
+		int n_ext;
 
 		if (used + rd > b->size) {
 			*more = true;
@@ -613,25 +602,23 @@ static unsigned int vu_tx_batch(struct ctx *c, unsigned int i,
 			continue;
 		}
 		len = vu_tx_copy(&e, b->data + used, rd, vu_tx_held_n[bi],
-				 &split);
+				 &n_ext);
 		vu_n_tx++;
 		vu_n_queue[i]++;
-		if (!vu_tx_frame(c, b->data + used, split ? e.len : len,
+		if (!vu_tx_frame(c, b->data + used, n_ext >= 0 ? e.len : len,
 				 &frames[n])) {
 			struct frame_in *f = &frames[n++];
 
 			f->buf = b;
-			if (split) {
+			if (n_ext >= 0) {
 				f->inl = len - VU_VNET_HDR;
 				f->ext = vu_tx_ext + vu_tx_ext_n;
-				f->n_ext = (unsigned int)vu_iov_tail(e.iov, e.n,
-					len, vu_tx_ext + vu_tx_ext_n,
-					VU_EXT_IOV - vu_tx_ext_n);
+				f->n_ext = (unsigned int)n_ext;
 				vu_tx_ext_n += f->n_ext;
 				vu_n_split++;
 			}
 		}
-		if (split)
+		if (n_ext >= 0)
 			vu_tx_held[bi][vu_tx_held_n[bi]++] = e.head;
 		else
 			vq_push(q, e.head, 0);
@@ -693,9 +680,13 @@ static void vu_tx(struct ctx *c, unsigned int i)
 	struct virtq *q = &vu.vq[i];
 	bool more = true;
 
+	/* buffers zerocopy sends let go of since: their guest chains go
+	 * back first, so that a free buffer of ours holds none */
+	vu_tx_reap();
 	while (more && budget && vq_ready(q)) {
 		/* zerocopy.c never lends the last free buffer */
-		struct frame_buf *b = vu_buf_get();
+		struct frame_buf *b = frame_buf_next_free(vu_bufs, VU_BUFS,
+							  &vu_buf_next);
 
 		if (!b)
 			break;
@@ -827,26 +818,20 @@ static enum vq_err vu_chain_take(unsigned int i, struct vu_chain *ch)
 	return VQ_EMPTY;
 }
 
+static int vu_chains_iov(const struct vu_chain *ch, unsigned int nch,
+			 size_t off, size_t len, struct iovec *iov,
+			 unsigned int max);
+
 /* Copy @len bytes from @src into the chains @ch from byte @off on */
 static void vu_chains_write(const struct vu_chain *ch, unsigned int nch,
 			    size_t off, const uint8_t *src, size_t len)
 {
-	unsigned int k, j;
+	static struct iovec iov[VU_RX_CHAINS * VU_RX_IOV];
+	int n = vu_chains_iov(ch, nch, off, len, iov, ARRAY_SIZE(iov)), k;
 
-	for (k = 0; k < nch && len; k++) {
-		for (j = 0; j < ch[k].n && len; j++) {
-			size_t piece = ch[k].iov[j].iov_len, m;
-
-			if (off >= piece) {
-				off -= piece;
-				continue;
-			}
-			m = MIN(piece - off, len);
-			memcpy((uint8_t *)ch[k].iov[j].iov_base + off, src, m);
-			src += m;
-			len -= m;
-			off = 0;
-		}
+	for (k = 0; k < n; k++) {
+		memcpy(iov[k].iov_base, src, iov[k].iov_len);
+		src += iov[k].iov_len;
 	}
 }
 
